@@ -1,0 +1,56 @@
+"""The `eas-gitops` command: the root typer app.
+
+Each command lives in its own module under `reconciler.cli` and exposes `register(app)`; this
+module wires them together. The CLI is the only layer that prints or exits: library code raises
+`reconciler.errors.EasGitopsError` and `run()` maps it to an exit code.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from reconciler import __version__
+
+app = typer.Typer(
+    name="eas-gitops",
+    help=(
+        "Declarative GitOps for Alibaba Cloud PAI-EAS service groups.\n\n"
+        "Keep each service group in a YAML file; `plan` shows what will change and how every "
+        "member's traffic share moves step by step; `apply` carries it out without dropping traffic.\n\n"
+        "Example:  eas-gitops validate examples/groups"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"eas-gitops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Declarative GitOps for PAI-EAS service groups."""
+
+
+def _register_commands() -> None:
+    # One line per command module; each module adds its commands to `app`.
+    from reconciler.cli import validate
+
+    validate.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
