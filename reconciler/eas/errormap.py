@@ -1,0 +1,107 @@
+"""Map EAS error answers and httpx failures onto `reconciler.errors` (the one place this happens).
+
+Classification of an answer with HTTP status >= 400, or any answer carrying `x-acs-retry-after`
+(eas-auth.md §2.2: the SDK treats that header as throttling whatever the status), checked in order:
+
+1. throttling: a positive `x-acs-retry-after`, a `Throttling*` code, or HTTP 429 -> ThrottledError
+2. authentication / permission: signature, access-key, timestamp, nonce, token codes, `Forbidden*`,
+   HTTP 401/403 -> AuthError
+3. `*.NotFound` (other than the access-key and API not-found codes of step 2 / below) or HTTP 404
+   with a service/group code -> NotFoundError
+4. `*AlreadyExists*`, `*Conflict*`, `*.Locked`/safety lock, HTTP 409 -> ConflictError
+5. HTTP >= 500 -> ServerError
+6. anything else -> ApiError
+
+EAS documents no unit for `x-acs-retry-after`; we read it as **seconds** (the emulator's choice and
+the common HTTP meaning), while the SDK's backoff reads it as milliseconds. A value above
+`RetrySettings.max_retry_after` is capped there.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from reconciler.errors import (
+    ApiError,
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+)
+
+RETRY_AFTER_HEADER = "x-acs-retry-after"
+_AUTH_PREFIXES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId", "InvalidTimeStamp",
+                  "SignatureNonceUsed", "InvalidSignatureMethod", "InvalidSecurityToken", "Forbidden",
+                  "InvalidCredentials", "MissingAuthorization", "Unauthorized")
+_CONFLICT_MARKERS = ("AlreadyExist", "Conflict", "Locked", "SafetyLock", "IncorrectStatus", "InvalidStatus")
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The positive number in `x-acs-retry-after`, or None."""
+    raw = response.headers.get(RETRY_AFTER_HEADER)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def is_error(response: httpx.Response) -> bool:
+    return response.status_code >= 400 or retry_after_seconds(response) is not None
+
+
+def _error_fields(response: httpx.Response) -> tuple[str, str, str]:
+    """(Code, Message, RequestId) from a JSON error body; falls back to the status line."""
+    body: Any
+    try:
+        body = json.loads(response.content) if response.content else {}
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    code = str(body.get("Code") or body.get("code") or f"HTTP{response.status_code}")
+    message = str(body.get("Message") or body.get("message") or response.reason_phrase or "")
+    request_id = str(body.get("RequestId") or body.get("requestId") or response.headers.get("x-acs-request-id", ""))
+    return code, message, request_id
+
+
+def error_class(status: int, code: str, throttled: bool) -> type[ApiError]:
+    """The ApiError subclass for an answer (rules in the module docstring)."""
+    if throttled or code.startswith("Throttling") or status == 429:
+        return ThrottledError
+    if code.startswith(_AUTH_PREFIXES) or status in (401, 403):
+        return AuthError
+    if code.endswith(".NotFound") and not code.startswith("InvalidApi"):
+        return NotFoundError
+    if any(m in code for m in _CONFLICT_MARKERS) or status == 409:
+        return ConflictError
+    if status >= 500:
+        return ServerError
+    return ApiError
+
+
+def api_error(response: httpx.Response, operation: str) -> ApiError:
+    """The error an EAS error answer stands for."""
+    code, message, request_id = _error_fields(response)
+    retry_after = retry_after_seconds(response)
+    cls = error_class(response.status_code, code, retry_after is not None)
+    if cls is ThrottledError:
+        return ThrottledError(response.status_code, code, message, request_id, operation, retry_after=retry_after)
+    return cls(response.status_code, code, message, request_id, operation)
+
+
+def transport_error(exc: httpx.HTTPError, operation: str) -> TransportError:
+    """A TransportError naming the operation and the kind of failure (never the request headers)."""
+    return TransportError(f"{operation}: no usable answer ({type(exc).__name__}: {exc})")
+
+
+def request_left(exc: httpx.HTTPError) -> bool:
+    """False only when httpx failed before the request left (connect error/timeout): safe to retry anything."""
+    return not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)

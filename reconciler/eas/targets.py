@@ -1,0 +1,201 @@
+"""Targets (DESIGN.md §1): where an `EasClient` sends its calls, and with which credentials.
+
+- `local` (default): the embedded emulator in-process through `httpx.ASGITransport`; SQLite state
+  at `.eas-gitops/local.db` under the working directory (`state` moves it); signed with the
+  emulator's documented local pair (`reconciler.emulator.settings.LOCAL_ACCESS_KEY_ID/SECRET`).
+- `http://host:port` / `https://...`: a served emulator or any EAS-compatible URL. Credentials:
+  `ALIBABA_CLOUD_ACCESS_KEY_ID` + `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (+ optional
+  `ALIBABA_CLOUD_SECURITY_TOKEN`) when set; otherwise the local pair, but only for a loopback host
+  (127.0.0.0/8, ::1, localhost): a remote URL without credentials is a `CredentialsError`.
+- `aliyun`: `https://pai-eas.<region>.aliyuncs.com` (`vpc`: `pai-eas-manage-vpc.<region>...`),
+  credentials from `alibabacloud_credentials`' default chain (environment, OIDC, CLI profile, INI
+  profile, ECS RAM role, credentials URI), imported only for this target and asked once per request
+  (its providers cache and refresh).
+
+The target string defaults to env `EAS_GITOPS_TARGET`, then `local`. Every target returns the same
+`EasClient`: same signer, retries, parsing; only the httpx transport and the credentials differ.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from reconciler.eas.auth import AcsSigner, CredentialSource, Credentials, StaticCredentials
+from reconciler.eas.client import EasClient
+from reconciler.eas.retry import Clock, RetrySettings, Sleep, real_sleep
+from reconciler.eas.transport import Caller
+from reconciler.errors import ConfigError, CredentialsError
+
+ENV_TARGET = "EAS_GITOPS_TARGET"
+DEFAULT_TARGET = "local"
+DEFAULT_REGION = "cn-shanghai"
+STATE_DIR = ".eas-gitops"
+STATE_FILE = "local.db"
+LOCAL_BASE_URL = "http://eas.local"  # host the embedded emulator sees and the signer signs
+ENV_AK, ENV_SECRET, ENV_TOKEN = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                                 "ALIBABA_CLOUD_SECURITY_TOKEN")
+MISSING_ALIYUN_CREDENTIALS = (
+    "No Alibaba Cloud credentials found: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET "
+    "(plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), or ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN and "
+    "ALIBABA_CLOUD_OIDC_TOKEN_FILE for OIDC, or configure an `aliyun` CLI profile or an ECS RAM role."
+)
+
+
+class TargetKind(StrEnum):
+    LOCAL = "local"
+    URL = "url"
+    ALIYUN = "aliyun"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved target: kind and base URL (no credentials)."""
+
+    kind: TargetKind
+    base_url: str
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+
+def default_target(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    return env.get(ENV_TARGET) or DEFAULT_TARGET
+
+
+def default_state_path(cwd: Path | None = None) -> Path:
+    return (cwd or Path.cwd()) / STATE_DIR / STATE_FILE
+
+
+def aliyun_host(region: str, vpc: bool = False) -> str:
+    return f"pai-eas-manage-vpc.{region}.aliyuncs.com" if vpc else f"pai-eas.{region}.aliyuncs.com"
+
+
+def resolve_target(target: str | None, region: str, vpc: bool = False) -> Target:
+    """Parse a target string: `local`, `aliyun` or an http(s) URL."""
+    name = (target or default_target()).strip()
+    if name == TargetKind.LOCAL:
+        return Target(TargetKind.LOCAL, LOCAL_BASE_URL)
+    if name == TargetKind.ALIYUN:
+        if not region:
+            raise ConfigError("the aliyun target needs a region (--region, e.g. cn-shanghai)")
+        return Target(TargetKind.ALIYUN, f"https://{aliyun_host(region, vpc)}")
+    parts = urlsplit(name)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        if parts.path not in ("", "/") or parts.query:
+            raise ConfigError(f"target URL {name!r} must be scheme://host[:port] without a path")
+        return Target(TargetKind.URL, f"{parts.scheme}://{parts.netloc}")
+    raise ConfigError(f"unknown target {name!r}: use local, aliyun or http(s)://host:port")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def env_credentials(env: Mapping[str, str] | None = None) -> Credentials | None:
+    env = os.environ if env is None else env
+    ak, secret = env.get(ENV_AK), env.get(ENV_SECRET)
+    if not ak or not secret:
+        return None
+    return Credentials(ak, secret, env.get(ENV_TOKEN) or None, provider="env")
+
+
+def local_credentials() -> Credentials:
+    from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET
+
+    return Credentials(LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, provider="local")
+
+
+def url_credentials(target: Target, env: Mapping[str, str] | None = None) -> Credentials:
+    creds = env_credentials(env)
+    if creds is not None:
+        return creds
+    if is_loopback(target.host):
+        return local_credentials()
+    raise CredentialsError(f"No credentials for {target.base_url}: set {ENV_AK} and {ENV_SECRET} "
+                           "(the emulator's local pair is used only for loopback addresses).")
+
+
+class AliyunChainCredentials:
+    """`alibabacloud_credentials`' default chain, asked once per request (it caches and refreshes)."""
+
+    def __init__(self) -> None:
+        try:
+            from alibabacloud_credentials.client import Client as CredClient
+        except ImportError as exc:
+            raise CredentialsError("The aliyun target needs the package alibabacloud-credentials: "
+                                   "pip install 'eas-gitops[aliyun]'.") from exc
+        self._client: Any = CredClient()
+        self.get()  # fail now, with one clear sentence, rather than on the first call
+
+    def get(self) -> Credentials:
+        try:
+            got = self._client.get_credential()
+        except Exception as exc:  # the chain raises its own CredentialException and provider errors
+            raise CredentialsError(MISSING_ALIYUN_CREDENTIALS) from exc
+        if not got.access_key_id or not got.access_key_secret:
+            raise CredentialsError(MISSING_ALIYUN_CREDENTIALS)
+        return Credentials(got.access_key_id, got.access_key_secret, got.security_token or None,
+                           provider=str(got.provider_name or "aliyun"))
+
+    def __repr__(self) -> str:
+        return "AliyunChainCredentials()"
+
+
+def local_transport(state: Path | None, emulator_settings: Any = None) -> httpx.AsyncBaseTransport:
+    """The embedded emulator as an in-process ASGI transport, state in SQLite at `state`."""
+    from reconciler.emulator.app import create_app
+    from reconciler.emulator.settings import EmulatorSettings
+
+    path = state or default_state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = emulator_settings if emulator_settings is not None else EmulatorSettings(state_path=path)
+    return httpx.ASGITransport(app=create_app(settings))
+
+
+@asynccontextmanager
+async def open_client(target: str | None, region: str = DEFAULT_REGION, *, state: Path | None = None,
+                      vpc: bool = False, settings: RetrySettings | None = None,
+                      credentials: CredentialSource | None = None,
+                      transport: httpx.AsyncBaseTransport | None = None, emulator_settings: Any = None,
+                      sleep: Sleep = real_sleep, clock: Clock | None = None,
+                      rng: random.Random | None = None) -> AsyncIterator[EasClient]:
+    """An `EasClient` for `target` in `region`, closed on exit.
+
+    `transport`, `credentials`, `emulator_settings`, `sleep`, `clock`, `rng` exist for tests and
+    benchmarks; normal callers give only target, region, state and vpc.
+    """
+    resolved = resolve_target(target, region, vpc)
+    if resolved.kind is TargetKind.LOCAL:
+        credentials = credentials or StaticCredentials(local_credentials())
+        transport = transport or local_transport(state, emulator_settings)
+    elif resolved.kind is TargetKind.URL:
+        credentials = credentials or StaticCredentials(url_credentials(resolved))
+    else:
+        credentials = credentials or AliyunChainCredentials()
+    settings = settings or RetrySettings()
+    http = httpx.AsyncClient(base_url=resolved.base_url, auth=AcsSigner(credentials), transport=transport,
+                             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+                             trust_env=resolved.kind is TargetKind.ALIYUN)
+    client = EasClient(Caller(http, settings, sleep=sleep, clock=clock, rng=rng), region)
+    try:
+        yield client
+    finally:
+        await client.aclose()
