@@ -8,13 +8,13 @@ Classification of an answer with HTTP status >= 400, or any answer carrying `x-a
    HTTP 401/403 -> AuthError
 3. `*.NotFound` (other than the access-key and API not-found codes of step 2 / below) or HTTP 404
    with a service/group code -> NotFoundError
-4. `*AlreadyExists*`, `*Conflict*`, `*.Locked`/safety lock, HTTP 409 -> ConflictError
+4. `*AlreadyExists*`, `*Conflict*`, safety lock, `InvalidOperation.*` (state forbids it), HTTP 409 -> ConflictError
 5. HTTP >= 500 -> ServerError
 6. anything else -> ApiError
 
-EAS documents no unit for `x-acs-retry-after`; we read it as **seconds** (the emulator's choice and
-the common HTTP meaning), while the SDK's backoff reads it as milliseconds. A value above
-`RetrySettings.max_retry_after` is capped there.
+EAS documents no unit for `x-acs-retry-after`. The SDK's backoff reads it as milliseconds; this
+client reads it in units of `RetrySettings.retry_after_unit` seconds (default 1.0: seconds, the
+HTTP `Retry-After` meaning; set 0.001 for milliseconds). The wait is capped at `max_retry_after`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ RETRY_AFTER_HEADER = "x-acs-retry-after"
 _AUTH_PREFIXES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId", "InvalidTimeStamp",
                   "SignatureNonceUsed", "InvalidSignatureMethod", "InvalidSecurityToken", "Forbidden",
                   "InvalidCredentials", "MissingAuthorization", "Unauthorized")
-_CONFLICT_MARKERS = ("AlreadyExist", "Conflict", "Locked", "SafetyLock", "IncorrectStatus", "InvalidStatus")
+_CONFLICT_MARKERS = ("AlreadyExist", "Conflict", "Locked", "SafetyLock", "IncorrectStatus", "InvalidStatus",
+                     "InvalidOperation")
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

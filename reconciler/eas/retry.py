@@ -64,6 +64,7 @@ class RetrySettings:
     base: float = 0.2  # seconds
     cap: float = 10.0  # seconds, largest backoff step
     max_retry_after: float = 60.0  # seconds, largest honoured x-acs-retry-after
+    retry_after_unit: float = 1.0  # seconds per unit of x-acs-retry-after (0.001: milliseconds, as the SDK)
     rate_limit: float = 20.0  # calls per second
     burst: int = 20  # bucket size
     connect_timeout: float = 5.0
@@ -93,7 +94,7 @@ def should_retry(error: EasGitopsError, kind: OpKind, request_left: bool) -> boo
 
 def retry_delay(error: EasGitopsError, settings: RetrySettings, retry: int, rng: random.Random) -> float:
     if isinstance(error, ThrottledError) and error.retry_after is not None:
-        return min(error.retry_after, settings.max_retry_after)
+        return min(error.retry_after * settings.retry_after_unit, settings.max_retry_after)
     return backoff_delay(settings, retry, rng)
 
 

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from reconciler.eas.auth import AcsSigner, CredentialSource, Credentials, StaticCredentials
+from reconciler.eas.auth import AcsSigner, Credentials, CredentialSource, StaticCredentials
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import Clock, RetrySettings, Sleep, real_sleep
 from reconciler.eas.transport import Caller

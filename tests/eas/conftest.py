@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-
-class FakeTime:
-    """A clock that only moves when something sleeps on it; records every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from .helpers import FakeTime
 
 
 @pytest.fixture
