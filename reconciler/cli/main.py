@@ -46,6 +46,9 @@ def _register_commands() -> None:
     from reconciler.cli import validate
 
     validate.register(app)
+    from reconciler.cli import status
+
+    status.register(app)
 
 
 _register_commands()

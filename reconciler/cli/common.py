@@ -1,0 +1,87 @@
+"""Options and helpers every command that talks to EAS shares: target selection and error exits.
+
+Use the `Annotated` aliases as parameter types so `status`, `plan` and `apply` spell the options the
+same way:
+
+    def plan(target: TargetOpt = None, state: StateOpt = None, region: RegionOpt = DEFAULT_REGION,
+             vpc: VpcOpt = False) -> None:
+        opts = TargetOptions(target, region, state, vpc)
+        result = run(lambda: work(opts))
+
+`run` is the one place an `EasGitopsError` becomes a message on stderr and an exit code
+(0 ok, 1 error, 3 rollout aborted; commands add 2 for `--detailed-exitcode` themselves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from reconciler.eas.client import EasClient
+from reconciler.eas.targets import DEFAULT_REGION, ENV_TARGET, open_client
+from reconciler.errors import EasGitopsError, SpecError
+
+T = TypeVar("T")
+ENV_REGION = "EAS_GITOPS_REGION"
+
+TargetOpt = Annotated[str | None, typer.Option(
+    "--target", envvar=ENV_TARGET, show_default=False, metavar="TARGET",
+    help="Where EAS is: local (default; the embedded emulator), http(s)://host:port (a served emulator or "
+         "an EAS-compatible URL) or aliyun (the real API). Env: EAS_GITOPS_TARGET.")]
+StateOpt = Annotated[Path | None, typer.Option(
+    "--state", show_default=False, metavar="FILE", dir_okay=False,
+    help="SQLite state of the local target (default: .eas-gitops/local.db under the working directory).")]
+RegionOpt = Annotated[str, typer.Option(
+    "--region", envvar=ENV_REGION, metavar="REGION", help="EAS region, e.g. cn-shanghai. Env: EAS_GITOPS_REGION.")]
+VpcOpt = Annotated[bool, typer.Option(
+    "--vpc", help="aliyun target: use the VPC management endpoint pai-eas-manage-vpc.<region>.aliyuncs.com.")]
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """The target-selection options of one command invocation."""
+
+    target: str | None = None
+    region: str = DEFAULT_REGION
+    state: Path | None = None
+    vpc: bool = False
+
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[EasClient]:
+        async with open_client(self.target, self.region, state=self.state, vpc=self.vpc) as client:
+            yield client
+
+
+def report_error(err: EasGitopsError) -> None:
+    """Print an error for people on stderr: one line, plus every problem of a SpecError."""
+    typer.echo(f"error: {err}", err=True)
+    if isinstance(err, SpecError):
+        for problem in err.problems:
+            typer.echo(f"  {problem}", err=True)
+
+
+def run(work: Callable[[], Awaitable[T]]) -> T:
+    """Run async `work`; an EasGitopsError becomes a message on stderr and its exit code."""
+    try:
+        return asyncio.run(_await(work))
+    except EasGitopsError as err:
+        report_error(err)
+        raise typer.Exit(err.exit_code) from err
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+async def _await(work: Callable[[], Awaitable[T]]) -> T:
+    return await work()
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,148 @@
+"""`eas-gitops status`: the `eascmd ls` view of live services, plus each member's share and the group's mode.
+
+Reads only: one ListServices listing (paged) and one ListGroups listing (or one DescribeGroup with
+`--group`). Shares are computed with `reconciler.spec.shares.compute_shares` from what EAS lists
+(traffic state, running instances, stored weight in customized mode), so they show what the
+gateway does now, including a black hole (every share 0).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt, TargetOptions, VpcOpt, is_terminal, run
+from reconciler.eas.client import EasClient
+from reconciler.eas.models import Group, Service
+from reconciler.eas.targets import DEFAULT_REGION
+from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.spec.shares import MemberTraffic, compute_shares, is_black_hole, percent
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One service as `status` shows it."""
+
+    service: str
+    group: str
+    status: str
+    running: int
+    total: int
+    cpu: float
+    memory: int
+    weight: int | None
+    traffic_state: str
+    share_percent: float | None  # None: the service is in no group
+
+
+@dataclass(frozen=True)
+class GroupView:
+    name: str
+    traffic_mode: str
+    black_hole: bool
+
+
+@dataclass(frozen=True)
+class StatusView:
+    region: str
+    rows: list[Row]
+    groups: list[GroupView]
+
+
+def _member(service: Service) -> MemberTraffic:
+    state = service.traffic or TrafficState.STANDALONE
+    return MemberTraffic(service.service_name, state, service.running_instance, service.weight)
+
+
+def build_view(region: str, services: list[Service], groups: dict[str, Group]) -> StatusView:
+    """Rows sorted by group then service; shares per group from the listed numbers."""
+    by_group: dict[str, list[Service]] = {}
+    for svc in services:
+        by_group.setdefault(svc.service_group, []).append(svc)
+    rows: list[Row] = []
+    views: list[GroupView] = []
+    for name in sorted(by_group):
+        members = sorted(by_group[name], key=lambda s: s.service_name)
+        shares = {}
+        if name:
+            mode = groups[name].mode if name in groups else TrafficMode.AUTO
+            shares = compute_shares(mode, (_member(s) for s in members))
+            views.append(GroupView(name, mode.value, is_black_hole(shares)))
+        rows.extend(Row(s.service_name, name, s.status, s.running_instance, s.total_instance, s.cpu, s.memory,
+                        s.weight, s.traffic_state, percent(shares[s.service_name]) if name else None)
+                    for s in members)
+    return StatusView(region, rows, views)
+
+
+async def collect(client: EasClient, group: str | None) -> StatusView:
+    services = [s async for s in client.list_services(group_name=group)]
+    groups = {group: await client.describe_group(group)} if group else {g.name: g async for g in client.list_groups()}
+    return build_view(client.region, services, groups)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def render_table(view: StatusView) -> Table:
+    table = Table(title=f"EAS services in {view.region}", title_justify="left")
+    for column in ("SERVICE", "GROUP", "MODE", "STATUS", "INSTANCES", "CPU", "MEMORY", "WEIGHT", "TRAFFIC", "SHARE"):
+        table.add_column(column, justify="right" if column in ("CPU", "MEMORY", "WEIGHT", "SHARE") else "left",
+                         no_wrap=True)
+    modes = {g.name: g.traffic_mode for g in view.groups}
+    for row in view.rows:
+        share = "-" if row.share_percent is None else f"{row.share_percent:g}%"
+        table.add_row(row.service, row.group or "-", modes.get(row.group, "-"), row.status,
+                      f"{row.running}/{row.total}", _num(row.cpu), f"{row.memory}M",
+                      "-" if row.weight is None else str(row.weight), row.traffic_state or "-", share)
+    return table
+
+
+def to_json(view: StatusView) -> str:
+    data: dict[str, Any] = asdict(view)
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def status(
+    group: Annotated[str | None, typer.Option("--group", "-g", help="Show only this service group.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for machines.")]
+    = OutputFormat.TABLE,
+    target: TargetOpt = None,
+    state: StateOpt = None,
+    region: RegionOpt = DEFAULT_REGION,
+    vpc: VpcOpt = False,
+) -> None:
+    """Show live services: instances, CPU, memory, status, weight, traffic state, group share and mode."""
+    opts = TargetOptions(target, region, state, vpc)
+
+    async def work() -> StatusView:
+        async with opts.client() as client:
+            return await collect(client, group)
+
+    view = run(work)
+    if output is OutputFormat.JSON:
+        typer.echo(to_json(view))
+        return
+    console = Console(width=None if is_terminal() else 160)
+    if not view.rows:
+        console.print(f"no services in {view.region}" + (f" group {group}" if group else ""))
+        return
+    console.print(render_table(view))
+    for g in view.groups:
+        if g.black_hole:
+            console.print(f"warning: group {g.name} has no eligible member: its endpoint answers 503")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
