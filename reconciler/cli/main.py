@@ -7,11 +7,30 @@ module wires them together. The CLI is the only layer that prints or exits: libr
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from reconciler import __version__
+from reconciler.errors import EasGitopsError, SpecError
+
+
+class _Root(TyperGroup):
+    """Maps any EasGitopsError a command lets through to a message on stderr and its exit code (no traceback)."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
+        try:
+            return super().invoke(ctx)
+        except EasGitopsError as err:
+            typer.echo(f"error: {err}", err=True)
+            for problem in err.problems if isinstance(err, SpecError) else []:
+                typer.echo(str(problem), err=True)
+            raise typer.Exit(err.exit_code) from None
+
 
 app = typer.Typer(
+    cls=_Root,
     name="eas-gitops",
     help=(
         "Declarative GitOps for Alibaba Cloud PAI-EAS service groups.\n\n"

@@ -4,10 +4,19 @@ Typed fields for what the tool reasons about (traffic, replicas, weights, billin
 code); `config` passes any other EAS service-config keys through untouched. Every model is
 frozen and forbids unknown keys, so a typo is an error, never a silent default.
 
-Field-level rules (types, ranges, names, mutually exclusive keys inside one object) live here;
-rules that span a group or several files (weights vs. mode, black holes, duplicate names,
-typed-field-vs-config clashes) live in `reconciler.spec.checks`, which reports them with file
-positions.
+Field-level rules (types, ranges, mutually exclusive keys inside one object) live here;
+rules that span a group or several files (names against the configurable pattern, weights vs.
+mode, black holes, duplicate names, reserved labels, typed-field-vs-config clashes) live in
+`reconciler.spec.checks`, which reports them with file positions.
+
+Choices where the docs are silent:
+- Numbers and booleans are strict: `replicas: "4"` or `spot: yes` is an error, as it is for the
+  JSON Schema, so the editor and `validate` agree.
+- Cross-field errors are `PydanticCustomError`s whose context names the key to point at
+  (`ctx["at"]`, relative to the object), so the loader can report that key's line.
+- `instance_types` needs two or more types (one type is `instance_type`), so every resource
+  placement has exactly one spelling and the EAS mapping round-trips.
+- Spot needs a bid: `spot: true` requires `spot_price_limit` (EAS bids per instance type).
 """
 
 from __future__ import annotations
@@ -16,12 +25,27 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 API_VERSION = "eas-gitops/v1"
 KIND = "ServiceGroup"
 # EAS documents no name rule; this conservative default is a setting of the loader (see checks).
 DEFAULT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 MAX_WEIGHT = 1000
+RESERVED_LABEL_PREFIX = "eas-gitops/"
+REGION_PATTERN = r"^[a-z]{2,}(-[a-z0-9]+)+$"
+
+_LABELS_SCHEMA: dict[str, Any] = {"propertyNames": {"not": {"pattern": f"^{RESERVED_LABEL_PREFIX}"}}}
+
+
+def _conflict(message: str, at: str) -> PydanticCustomError:
+    """A cross-field error located at key `at` of the object being validated."""
+    return PydanticCustomError("conflict", message, {"at": at})
+
+
+def _present(*fields: str) -> dict[str, Any]:
+    """JSON Schema: every field is present and not null."""
+    return {"required": list(fields), "properties": {f: {"not": {"type": "null"}} for f in fields}}
 
 
 class TrafficMode(StrEnum):
@@ -50,25 +74,38 @@ class _Strict(BaseModel):
 class Autoscaling(_Strict):
     """An autoscaling range instead of a fixed replica count."""
 
-    min: int = Field(ge=0, description="Fewest replicas the autoscaler keeps.")
-    max: int = Field(ge=1, description="Most replicas the autoscaler may start.")
-    metric: str = Field(default="qps", description="Scaling metric, e.g. qps, cpu, gpu[util].")
-    threshold: float = Field(gt=0, description="Target value of the metric per replica.")
+    min: int = Field(ge=0, strict=True, description="Fewest replicas the autoscaler keeps (planned replicas).")
+    max: int = Field(ge=1, strict=True, description="Most replicas the autoscaler may start.")
+    metric: str = Field(default="qps", min_length=1, description="Scaling metric, e.g. qps, cpu, gpu[util].")
+    threshold: float = Field(gt=0, strict=True, description="Target value of the metric per replica.")
 
     @model_validator(mode="after")
     def _range(self) -> Autoscaling:
         if self.min > self.max:
-            raise ValueError(f"autoscaling min ({self.min}) is greater than max ({self.max})")
+            raise _conflict(f"autoscaling min ({self.min}) is greater than max ({self.max})", "min")
         return self
 
 
 class Resources(_Strict):
     """Per-replica size and where it runs: a dedicated resource group or public instance types."""
 
-    cpu: float | None = Field(default=None, gt=0, description="CPU cores per replica.")
-    memory: int | None = Field(default=None, gt=0, description="Memory per replica in MB.")
-    gpu: int | None = Field(default=None, ge=0, description="GPUs per replica.")
-    gpu_memory: int | None = Field(default=None, ge=0, description="GPU memory per replica in GB (GPU sharing).")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {"anyOf": [
+                _present("resource_group", "instance_type"),
+                _present("resource_group", "instance_types"),
+                _present("instance_type", "instance_types"),
+            ]},
+            "anyOf": [_present("instance_type"), _present("instance_types"), _present("cpu", "memory")],
+        }
+    )
+
+    cpu: float | None = Field(default=None, gt=0, strict=True, description="CPU cores per replica.")
+    memory: int | None = Field(default=None, gt=0, strict=True, description="Memory per replica in MB.")
+    gpu: int | None = Field(default=None, ge=0, strict=True, description="GPUs per replica.")
+    gpu_memory: int | None = Field(
+        default=None, ge=0, strict=True, description="GPU memory per replica in GB (GPU sharing)."
+    )
     resource_group: str | None = Field(
         default=None, pattern=r"^eas-r-[a-z0-9]+$",
         description="Dedicated resource group ID (subscription billing), e.g. eas-r-abc123.",
@@ -77,23 +114,34 @@ class Resources(_Strict):
         default=None, min_length=1, description="Public resources (pay-as-you-go): one ECS instance type."
     )
     instance_types: list[str] | None = Field(
-        default=None, min_length=1, description="Public resources: instance types in order of preference."
+        default=None, min_length=2,
+        description="Public resources: two or more instance types in order of preference (EAS falls back).",
     )
-    spot: bool = Field(default=False, description="Use preemptible (spot) instances on public resources.")
+    spot: bool = Field(default=False, strict=True, description="Use preemptible (spot) instances on public resources.")
+    spot_price_limit: float | None = Field(
+        default=None, gt=0, strict=True, description="Highest hourly price bid for a spot instance (needs spot)."
+    )
 
     @model_validator(mode="after")
     def _placement(self) -> Resources:
-        if self.resource_group and (self.instance_type or self.instance_types):
-            raise ValueError(
-                "resource_group (dedicated, subscription) cannot be combined with instance_type(s) "
-                "(public, pay-as-you-go): choose one"
-            )
+        public = bool(self.instance_type or self.instance_types)
+        if self.resource_group and public:
+            at = "instance_type" if self.instance_type else "instance_types"
+            raise _conflict(
+                f"resource_group (dedicated, subscription) cannot be combined with {at} "
+                "(public, pay-as-you-go): choose one", at)
         if self.instance_type and self.instance_types:
-            raise ValueError("set instance_type or instance_types, not both")
-        if self.spot and self.resource_group:
-            raise ValueError("spot applies to public resources only, not to a dedicated resource_group")
-        if not (self.instance_type or self.instance_types) and (self.cpu is None or self.memory is None):
-            raise ValueError("without an instance type, both cpu and memory are required")
+            raise _conflict("set instance_type or instance_types, not both", "instance_types")
+        if self.spot and not public:
+            raise _conflict("spot applies to public instance types only: set instance_type(s)", "spot")
+        if self.spot != (self.spot_price_limit is not None):
+            at = "spot" if self.spot else "spot_price_limit"
+            raise _conflict("spot: true and spot_price_limit go together (EAS bids per instance type)", at)
+        if not public and (self.cpu is None or self.memory is None):
+            raise _conflict("without an instance type, both cpu and memory are required",
+                            "memory" if self.cpu is not None else "cpu")
+        if self.gpu and not public and not self.resource_group:
+            raise _conflict("GPUs on public resources come with an instance type: set instance_type", "gpu")
         return self
 
     @property
@@ -119,35 +167,47 @@ class Container(_Strict):
     """An image deployment."""
 
     image: str = Field(min_length=1, description="Container image.")
-    port: int | None = Field(default=None, ge=1, le=65535, description="Port the server listens on.")
-    command: str | None = Field(default=None, description="Start command (EAS `script`).")
+    port: int | None = Field(default=None, ge=1, le=65535, strict=True, description="Port the server listens on.")
+    command: str | None = Field(default=None, min_length=1, description="Start command (EAS `script`).")
 
 
 class SmokeTest(_Strict):
     """A request sent to the member's direct endpoint before it may take group traffic."""
 
-    path: str = Field(default="/", description="Path appended to the direct endpoint.")
+    path: str = Field(default="/", pattern=r"^/", description="Path appended to the direct endpoint, e.g. /.")
     body: str | None = Field(default=None, description="Request body (POST when set, GET otherwise).")
-    expect_status: int = Field(default=200, ge=100, le=599, description="Expected HTTP status.")
+    expect_status: int = Field(default=200, ge=100, le=599, strict=True, description="Expected HTTP status.")
 
 
 class ServiceSpec(_Strict):
     """One member service of the group."""
 
-    name: str = Field(description="EAS service name, unique per region.")
+    model_config = ConfigDict(
+        json_schema_extra={"allOf": [
+            {"oneOf": [_present("replicas"), _present("autoscaling")]},
+            {"oneOf": [_present("model"), _present("containers")]},
+        ]}
+    )
+
+    name: str = Field(min_length=1, description="EAS service name, unique per region.")
     role: str | None = Field(default=None, description="primary, canary, or free text shown in plans.")
     traffic: TrafficState = Field(default=TrafficState.GROUPING, description="grouping | standalone.")
     weight: int | None = Field(
-        default=None, ge=0, le=MAX_WEIGHT,
-        description="Share weight (0-1000); required for grouping members under customized mode.",
+        default=None, ge=0, le=MAX_WEIGHT, strict=True,
+        description="Share weight (0-1000); required for grouping members under customized mode, an error under auto.",
     )
-    replicas: int | None = Field(default=None, ge=0, description="Fixed replica count.")
+    replicas: int | None = Field(default=None, ge=0, strict=True, description="Fixed replica count.")
     autoscaling: Autoscaling | None = Field(default=None, description="Autoscaling range instead of replicas.")
-    resources: Resources
+    resources: Resources = Field(description="Size per replica and placement (dedicated or public).")
     model: ModelCode | None = Field(default=None, description="Model + processor deployment.")
     containers: list[Container] | None = Field(default=None, min_length=1, description="Image deployment.")
-    smoke_test: SmokeTest | None = None
-    labels: dict[str, str] = Field(default_factory=dict, description="EAS service labels.")
+    smoke_test: SmokeTest | None = Field(
+        default=None, description="Request checked on the direct endpoint before the member takes group traffic."
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="EAS service labels (keys eas-gitops/... are reserved).",
+        json_schema_extra=_LABELS_SCHEMA,
+    )
     config: dict[str, Any] = Field(
         default_factory=dict, description="Other EAS service-config keys, passed through as written."
     )
@@ -155,9 +215,11 @@ class ServiceSpec(_Strict):
     @model_validator(mode="after")
     def _one_of(self) -> ServiceSpec:
         if (self.replicas is None) == (self.autoscaling is None):
-            raise ValueError("set exactly one of replicas or autoscaling")
+            raise _conflict("set exactly one of replicas or autoscaling",
+                            "autoscaling" if self.autoscaling is not None else "replicas")
         if (self.model is None) == (self.containers is None):
-            raise ValueError("set exactly one of model or containers")
+            raise _conflict("set exactly one of model or containers",
+                            "containers" if self.containers is not None else "model")
         return self
 
     @property
@@ -170,24 +232,39 @@ class ServiceSpec(_Strict):
 
 
 class GroupMetadata(_Strict):
-    name: str = Field(description="Service group name (the group endpoint is /api/predict/<name>).")
-    region: str = Field(min_length=1, description="Region ID, e.g. cn-shanghai.")
-    workspace_id: str | None = Field(default=None, description="PAI workspace ID.")
-    labels: dict[str, str] = Field(default_factory=dict)
+    name: str = Field(min_length=1, description="Service group name (the group endpoint is /api/predict/<name>).")
+    region: str = Field(pattern=REGION_PATTERN, description="Region ID, e.g. cn-shanghai.")
+    workspace_id: str | None = Field(default=None, min_length=1, description="PAI workspace ID.")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels of the group (keys eas-gitops/... are reserved).",
+        json_schema_extra=_LABELS_SCHEMA,
+    )
+
+
+_WEIGHT_RULES: dict[str, Any] = {
+    "if": {"properties": {"traffic_mode": {"const": "customized"}}, "required": ["traffic_mode"]},
+    "then": {"properties": {"services": {"items": {
+        "if": {"properties": {"traffic": {"const": "standalone"}}, "required": ["traffic"]},
+        "else": _present("weight"),
+    }}}},
+    "else": {"properties": {"services": {"items": {"not": _present("weight")}}}},
+}
 
 
 class GroupSpec(_Strict):
+    model_config = ConfigDict(json_schema_extra=_WEIGHT_RULES)
+
     traffic_mode: TrafficMode = Field(
         default=TrafficMode.AUTO, description="auto: shares follow running replicas; customized: weights."
     )
-    services: list[ServiceSpec] = Field(min_length=1)
+    services: list[ServiceSpec] = Field(min_length=1, description="The member services.")
 
 
 class ServiceGroup(_Strict):
     """One service group: the unit of a desired-state file."""
 
-    api_version: Literal["eas-gitops/v1"] = Field(alias="apiVersion")
-    kind: Literal["ServiceGroup"]
+    api_version: Literal["eas-gitops/v1"] = Field(alias="apiVersion", description="Always eas-gitops/v1.")
+    kind: Literal["ServiceGroup"] = Field(description="Always ServiceGroup.")
     metadata: GroupMetadata
     spec: GroupSpec
 

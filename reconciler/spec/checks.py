@@ -1,0 +1,150 @@
+"""Rules that span a group or several files, reported with file positions.
+
+The models check each object on its own; these rules need the whole group or the whole run:
+names against the configurable pattern, reserved labels, weights against the traffic mode,
+black holes (desired shares all zero, computed by `shares.desired_shares`, the one implementation),
+typed fields repeated inside `config`, and names that EAS requires to be unique (a group per
+region; a service per region, across all groups and files).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from reconciler.errors import Problem
+from reconciler.spec.desired import LoadedGroup
+from reconciler.spec.eas_config import TYPED_PATHS, declared_paths, to_eas_config, value_at
+from reconciler.spec.model import RESERVED_LABEL_PREFIX, ServiceSpec, TrafficMode, TrafficState
+from reconciler.spec.positions import Loc, Positions, dotted
+from reconciler.spec.shares import desired_shares, is_black_hole
+
+_SERVICES = ("spec", "services")
+
+
+def _pos(loaded: LoadedGroup) -> Positions:
+    return loaded.positions or Positions(str(loaded.file), None)
+
+
+def _suggest(name: str, pattern: re.Pattern[str]) -> str:
+    fixed = re.sub(r"[^a-z0-9_]", "_", name.lower())
+    if fixed and not fixed[0].isalpha():
+        fixed = "s_" + fixed
+    return f"e.g. '{fixed}'" if pattern.match(fixed) else ""
+
+
+def check_names(loaded: LoadedGroup, pattern: re.Pattern[str]) -> list[Problem]:
+    pos, problems = _pos(loaded), []
+    named: list[tuple[Loc, str, str]] = [(("metadata", "name"), "group", loaded.group.name)]
+    named += [((*_SERVICES, i, "name"), "service", s.name) for i, s in enumerate(loaded.group.spec.services)]
+    for loc, what, name in named:
+        if not pattern.match(name):
+            hint = " ".join(x for x in (f"names must match {pattern.pattern}", _suggest(name, pattern)) if x)
+            problems.append(pos.at_value(loc, f"{what} name '{name}' is not allowed", hint))
+    return problems
+
+
+def check_labels(loaded: LoadedGroup) -> list[Problem]:
+    pos = _pos(loaded)
+    places: list[tuple[Loc, Iterable[str]]] = [(("metadata", "labels"), loaded.group.metadata.labels)]
+    places += [((*_SERVICES, i, "labels"), s.labels) for i, s in enumerate(loaded.group.spec.services)]
+    return [
+        pos.at_key((*loc, key), f"label key '{key}' is reserved for the tool",
+                   f"keys starting with {RESERVED_LABEL_PREFIX} are set by eas-gitops; choose another key")
+        for loc, labels in places for key in labels if key.startswith(RESERVED_LABEL_PREFIX)
+    ]
+
+
+def check_weights(loaded: LoadedGroup) -> list[Problem]:
+    pos, spec, problems = _pos(loaded), loaded.group.spec, []
+    for i, s in enumerate(spec.services):
+        if spec.traffic_mode is TrafficMode.AUTO and s.weight is not None:
+            problems.append(pos.at_key(
+                (*_SERVICES, i, "weight"), f"{s.name}: weight has no effect under traffic_mode auto",
+                "remove weight (auto splits by replicas), or set spec.traffic_mode: customized"))
+        elif (spec.traffic_mode is TrafficMode.CUSTOMIZED and s.weight is None
+              and s.traffic is TrafficState.GROUPING):
+            problems.append(pos.at_key(
+                (*_SERVICES, i), f"{s.name}: traffic_mode customized needs a weight for every grouping member",
+                "add weight: 0-1000 (share = weight / sum of the grouping members' weights)"))
+    return problems
+
+
+def check_black_hole(loaded: LoadedGroup) -> list[Problem]:
+    if not is_black_hole(desired_shares(loaded.group)):
+        return []
+    what = "replicas" if loaded.group.spec.traffic_mode is TrafficMode.AUTO else "a weight"
+    return [_pos(loaded).at_key(
+        _SERVICES, f"group '{loaded.name}' would serve no traffic (black hole): no grouping member with {what} > 0",
+        f"give at least one grouping member {what} > 0 (autoscaling counts its min); "
+        "to retire the group, delete its file and apply with --prune")]
+
+
+def _clash_problem(pos: Positions, i: int, service: ServiceSpec, path: tuple[str, ...], typed: set[tuple[str, ...]],
+                   field: str) -> Problem:
+    loc: tuple[str | int, ...] = (*_SERVICES, i, "config", *path)
+    key = ".".join(path)
+    if any(t[: len(path)] == path or path[: len(t)] == t for t in typed):
+        return pos.at_key(loc, f"{service.name}: config.{key} is set both in config and by the typed field {field}",
+                          f"keep only {field}; typed fields win, so the config value would be ignored")
+    return pos.at_key(loc, f"{service.name}: config.{key} is the typed field {field}",
+                      f"set {field} instead and remove it from config")
+
+
+def check_config(loaded: LoadedGroup) -> list[Problem]:
+    """Keys of `config` that typed fields own (see eas_config.TYPED_PATHS), and an autoscaler without autoscaling."""
+    pos, problems = _pos(loaded), []
+    for i, s in enumerate(loaded.group.spec.services):
+        # An empty object declares nothing (`metadata: {}`); any other value under an owned path clashes.
+        declared = {p for p in declared_paths(s.config) if value_at(s.config, p)[1] != {}}
+        typed = declared_paths(to_eas_config(loaded.group, s.model_copy(update={"config": {}})))
+        typed |= {("labels",)} if s.labels else set()
+        seen: set[tuple[str, ...]] = set()
+        for owned, field in TYPED_PATHS.items():
+            for path in sorted(declared):
+                n = min(len(path), len(owned))
+                if path[:n] == owned[:n] and path[:n] not in seen:
+                    seen.add(path[:n])
+                    problems.append(_clash_problem(pos, i, s, path[:n], typed, field))
+        if s.autoscaling is None and any(p[0] == "autoscaler" for p in declared) and ("autoscaler",) not in seen:
+            problems.append(pos.at_key((*_SERVICES, i, "config", "autoscaler"),
+                                       f"{s.name}: config.autoscaler needs the typed field autoscaling",
+                                       "replace replicas with autoscaling: {min, max, metric, threshold}"))
+    return problems
+
+
+def check_group(loaded: LoadedGroup, pattern: re.Pattern[str]) -> list[Problem]:
+    """Every rule that looks at one group only."""
+    weights = check_weights(loaded)
+    problems = check_names(loaded, pattern) + check_labels(loaded) + weights + check_config(loaded)
+    if not weights:  # a missing weight already explains a zero share
+        problems += check_black_hole(loaded)
+    return problems
+
+
+def check_unique(groups: Sequence[LoadedGroup]) -> list[Problem]:
+    """A group name once per region; a service name once per region, across all groups and files."""
+    problems: list[Problem] = []
+    group_seen: dict[tuple[str, str], str] = {}
+    service_seen: dict[tuple[str, str], str] = {}
+    for loaded in groups:
+        pos = _pos(loaded)
+        key = (loaded.region, loaded.name)
+        if key in group_seen:
+            problems.append(pos.at_value(
+                ("metadata", "name"), f"group '{loaded.name}' in {loaded.region} is also defined at {group_seen[key]}",
+                "one file per group: merge the two files or rename one group"))
+        else:
+            line, col = pos.value(("metadata", "name"))
+            group_seen[key] = f"{pos.file}:{line}:{col}"
+        for i, s in enumerate(loaded.group.spec.services):
+            skey = (loaded.region, s.name)
+            loc = (*_SERVICES, i, "name")
+            if skey in service_seen:
+                problems.append(pos.at_value(
+                    loc, f"service name '{s.name}' is already used in {loaded.region} at {service_seen[skey]}",
+                    f"EAS service names are unique per region: rename one ({dotted(loc)})"))
+            else:
+                line, col = pos.value(loc)
+                service_seen[skey] = f"{pos.file}:{line}:{col}"
+    return problems

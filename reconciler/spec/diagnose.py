@@ -1,0 +1,158 @@
+"""Turn pydantic validation errors into `Problem`s: located in the file, saying what is wrong and what is right.
+
+Each pydantic error `loc` is a path into the document; `Positions` maps it to a line and column
+(unknown and missing keys point at the key or its parent, bad values at the value). Unknown keys
+get a did-you-mean from difflib over the keys the model allows at that place.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from reconciler.errors import Problem
+from reconciler.spec.model import ServiceGroup
+from reconciler.spec.positions import Loc, Positions, dotted
+
+_TYPE_WORDS = {
+    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "a whole number",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "string_type": "a string", "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)", "model_attributes_type": "a mapping (key: value)",
+    "list_type": "a list", "enum": "one of the listed values",
+}
+_PATTERN_HINTS = {
+    "resource_group": "a dedicated resource group ID looks like eas-r-abc123",
+    "region": "a region ID looks like cn-shanghai or ap-southeast-1",
+    "path": "a path starts with /, e.g. /predict",
+}
+
+
+def _inner_types(annotation: Any) -> Iterable[Any]:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType, list, dict):
+        for arg in get_args(annotation):
+            yield from _inner_types(arg)
+    else:
+        yield annotation
+
+
+def _field_named(cls: type[BaseModel], key: str | int) -> Any:
+    for name, field in cls.model_fields.items():
+        if key in (name, field.alias):
+            return field
+    return None
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model class that validates the object at `loc` (None inside free-form values)."""
+    cls: type[BaseModel] = ServiceGroup
+    for part in loc:
+        if isinstance(part, int):
+            continue  # list index: same item model
+        field = _field_named(cls, part)
+        if field is None:
+            return None
+        nested = [t for t in _inner_types(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not nested:
+            return None
+        cls = nested[0]
+    return cls
+
+
+def _field_info(loc: Loc) -> Any:
+    parent = _model_at([p for p in loc[:-1]])
+    return _field_named(parent, loc[-1]) if parent is not None and loc else None
+
+
+def _keys_of(cls: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in cls.model_fields.items()]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unknown_key(err: ErrorDetails, pos: Positions) -> Problem:
+    loc = err["loc"]
+    key, parent = str(loc[-1]), loc[:-1]
+    where = f"in {dotted(parent)}" if parent else "at the top level"
+    allowed = _keys_of(_model_at(parent) or ServiceGroup)
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(allowed)
+    if not close and len(parent) >= 2 and parent[-2] == "services":
+        hint += "; other EAS service-config keys go under config"
+    return pos.at_key(loc, f"unknown key '{key}' {where}", hint)
+
+
+def _missing(err: ErrorDetails, pos: Positions) -> Problem:
+    loc = err["loc"]
+    field = _field_info(loc)
+    hint = field.description if field is not None and field.description else ""
+    parent = loc[:-1]
+    where = dotted(parent) if parent else "the document"
+    line, col = pos.key(parent) if parent else (1, 1)
+    return Problem(pos.file, line, col, f"{where}: missing required key '{loc[-1]}'", hint)
+
+
+def _conflict(err: ErrorDetails, pos: Positions) -> Problem:
+    loc = tuple(err["loc"])
+    at = (err.get("ctx") or {}).get("at")
+    target = (*loc, at) if at and pos.exists((*loc, at)) else loc
+    return pos.at_key(target, f"{dotted(loc)}: {err['msg']}")
+
+
+def _enum_hint(loc: Loc, value: Any) -> str:
+    field = _field_info(loc)
+    enums = [t for t in _inner_types(field.annotation) if isinstance(t, type) and issubclass(t, Enum)] if field else []
+    if not enums or not isinstance(value, str):
+        return ""
+    choices = [str(m.value) for m in enums[0]]
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
+    loc, kind, value = err["loc"], err["type"], err.get("input")
+    path = dotted(loc)
+    msg = err["msg"].removeprefix("Value error, ")
+    if kind in _TYPE_WORDS and kind != "enum":
+        message = f"{path} should be {_TYPE_WORDS[kind]}, got {_short(value)}"
+    elif kind == "literal_error":
+        message = f"{path} must be {(err.get('ctx') or {}).get('expected', '')}, got {_short(value)}"
+    else:
+        msg = msg.replace("Input should", "should").replace("String should", "should")
+        message = f"{path} is {_short(value)}: {msg}"
+    hint = _enum_hint(loc, value) if kind == "enum" else ""
+    if kind == "int_type" and isinstance(value, str):
+        hint = "write the number without quotes"
+    elif kind == "string_type" and isinstance(value, int | float | bool):
+        hint = f"quote it: '{value}'"
+    elif kind == "string_pattern_mismatch" and loc:
+        hint = _PATTERN_HINTS.get(str(loc[-1]), "")
+    if not hint:
+        field = _field_info(loc)
+        hint = field.description if field is not None and field.description else ""
+    return pos.at_value(loc, message, hint)
+
+
+def problems_from(exc: ValidationError, pos: Positions) -> list[Problem]:
+    """One `Problem` per pydantic error of a document."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        if err["type"] == "extra_forbidden":
+            problems.append(_unknown_key(err, pos))
+        elif err["type"] == "missing":
+            problems.append(_missing(err, pos))
+        elif err["type"] == "conflict":
+            problems.append(_conflict(err, pos))
+        else:
+            problems.append(_bad_value(err, pos))
+    return problems
