@@ -73,11 +73,13 @@ def check_weights(loaded: LoadedGroup) -> list[Problem]:
 def check_black_hole(loaded: LoadedGroup) -> list[Problem]:
     if not is_black_hole(desired_shares(loaded.group)):
         return []
-    what = "replicas" if loaded.group.spec.traffic_mode is TrafficMode.AUTO else "a weight"
+    if loaded.group.spec.traffic_mode is TrafficMode.AUTO:
+        what, fix = "replicas", "replicas > 0 (an autoscaled member counts its min)"
+    else:
+        what, fix = "a weight", "a weight > 0 and replicas > 0"
     return [_pos(loaded).at_key(
         _SERVICES, f"group '{loaded.name}' would serve no traffic (black hole): no grouping member with {what} > 0",
-        f"give at least one grouping member {what} > 0 (autoscaling counts its min); "
-        "to retire the group, delete its file and apply with --prune")]
+        f"give at least one grouping member {fix}; to retire the group, delete its file and apply with --prune")]
 
 
 def _clash_problem(pos: Positions, i: int, service: ServiceSpec, path: tuple[str, ...], typed: set[tuple[str, ...]],

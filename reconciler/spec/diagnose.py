@@ -97,16 +97,17 @@ def _missing(err: ErrorDetails, pos: Positions) -> Problem:
     field = _field_info(loc)
     hint = field.description if field is not None and field.description else ""
     parent = loc[:-1]
-    where = dotted(parent) if parent else "the document"
+    where = f"in {dotted(parent)}" if parent else "at the top level"
     line, col = pos.key(parent) if parent else (1, 1)
-    return Problem(pos.file, line, col, f"{where}: missing required key '{loc[-1]}'", hint)
+    return Problem(pos.file, line, col, f"missing required key '{loc[-1]}' {where}", hint)
 
 
 def _conflict(err: ErrorDetails, pos: Positions) -> Problem:
     loc = tuple(err["loc"])
     at = (err.get("ctx") or {}).get("at")
     target = (*loc, at) if at and pos.exists((*loc, at)) else loc
-    return pos.at_key(target, f"{dotted(loc)}: {err['msg']}")
+    hint = str((err.get("ctx") or {}).get("hint", ""))
+    return pos.at_key(target, f"{dotted(loc)}: {err['msg']}", hint)
 
 
 def _enum_hint(loc: Loc, value: Any) -> str:
@@ -125,6 +126,9 @@ def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
     msg = err["msg"].removeprefix("Value error, ")
     if kind in _TYPE_WORDS and kind != "enum":
         message = f"{path} should be {_TYPE_WORDS[kind]}, got {_short(value)}"
+    elif kind == "too_short":
+        ctx = err.get("ctx") or {}
+        message = f"{path} has {ctx.get('actual_length')} item(s): needs at least {ctx.get('min_length')}"
     elif kind == "literal_error":
         message = f"{path} must be {(err.get('ctx') or {}).get('expected', '')}, got {_short(value)}"
     else:

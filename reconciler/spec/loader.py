@@ -66,7 +66,7 @@ def _syntax_problem(file: str, exc: MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     text = str(exc.problem or exc.context or "invalid YAML")
-    if "\t" in text or "tab" in text:
+    if "'\\t'" in text or "\t" in text:
         hint = "indent with spaces, not tabs"
     elif "mapping values are not allowed" in text:
         hint = "check the indentation of this line, or quote a value that contains ': '"

@@ -38,9 +38,9 @@ REGION_PATTERN = r"^[a-z]{2,}(-[a-z0-9]+)+$"
 _LABELS_SCHEMA: dict[str, Any] = {"propertyNames": {"not": {"pattern": f"^{RESERVED_LABEL_PREFIX}"}}}
 
 
-def _conflict(message: str, at: str) -> PydanticCustomError:
-    """A cross-field error located at key `at` of the object being validated."""
-    return PydanticCustomError("conflict", message, {"at": at})
+def _conflict(message: str, at: str, hint: str) -> PydanticCustomError:
+    """A cross-field error located at key `at` of the object being validated, with a hint for the fix."""
+    return PydanticCustomError("conflict", message, {"at": at, "hint": hint})
 
 
 def _present(*fields: str) -> dict[str, Any]:
@@ -82,7 +82,8 @@ class Autoscaling(_Strict):
     @model_validator(mode="after")
     def _range(self) -> Autoscaling:
         if self.min > self.max:
-            raise _conflict(f"autoscaling min ({self.min}) is greater than max ({self.max})", "min")
+            raise _conflict(f"autoscaling min ({self.min}) is greater than max ({self.max})", "min",
+                            "min is the fewest replicas, max the most: min <= max")
         return self
 
 
@@ -97,6 +98,19 @@ class Resources(_Strict):
                 _present("instance_type", "instance_types"),
             ]},
             "anyOf": [_present("instance_type"), _present("instance_types"), _present("cpu", "memory")],
+            "allOf": [
+                {
+                    "if": {"properties": {"spot": {"const": True}}, "required": ["spot"]},
+                    "then": {"allOf": [_present("spot_price_limit"),
+                                       {"anyOf": [_present("instance_type"), _present("instance_types")]}]},
+                    "else": {"not": _present("spot_price_limit")},
+                },
+                {
+                    "if": {"properties": {"gpu": {"type": "integer", "minimum": 1}}, "required": ["gpu"]},
+                    "then": {"anyOf": [_present("instance_type"), _present("instance_types"),
+                                       _present("resource_group")]},
+                },
+            ],
         }
     )
 
@@ -115,7 +129,7 @@ class Resources(_Strict):
     )
     instance_types: list[str] | None = Field(
         default=None, min_length=2,
-        description="Public resources: two or more instance types in order of preference (EAS falls back).",
+        description="Public resources: two or more instance types in order of preference (one type: instance_type).",
     )
     spot: bool = Field(default=False, strict=True, description="Use preemptible (spot) instances on public resources.")
     spot_price_limit: float | None = Field(
@@ -129,19 +143,25 @@ class Resources(_Strict):
             at = "instance_type" if self.instance_type else "instance_types"
             raise _conflict(
                 f"resource_group (dedicated, subscription) cannot be combined with {at} "
-                "(public, pay-as-you-go): choose one", at)
+                "(public, pay-as-you-go)", at,
+                "keep resource_group for a dedicated group, or remove it to run on public instance types")
         if self.instance_type and self.instance_types:
-            raise _conflict("set instance_type or instance_types, not both", "instance_types")
+            raise _conflict("set instance_type or instance_types, not both", "instance_types",
+                            "one type: instance_type; several in order of preference: instance_types")
         if self.spot and not public:
-            raise _conflict("spot applies to public instance types only: set instance_type(s)", "spot")
+            raise _conflict("spot applies to public instance types only", "spot",
+                            "remove spot, or run on public resources with instance_type(s)")
         if self.spot != (self.spot_price_limit is not None):
             at = "spot" if self.spot else "spot_price_limit"
-            raise _conflict("spot: true and spot_price_limit go together (EAS bids per instance type)", at)
+            raise _conflict("spot: true and spot_price_limit go together", at,
+                            "EAS bids for spot capacity: set both, e.g. spot: true, spot_price_limit: 2.5")
         if not public and (self.cpu is None or self.memory is None):
             raise _conflict("without an instance type, both cpu and memory are required",
-                            "memory" if self.cpu is not None else "cpu")
+                            "memory" if self.cpu is not None else "cpu",
+                            "size each replica with cpu (cores) and memory (MB), or name an instance_type")
         if self.gpu and not public and not self.resource_group:
-            raise _conflict("GPUs on public resources come with an instance type: set instance_type", "gpu")
+            raise _conflict("GPUs on public resources come with an instance type", "gpu",
+                            "set instance_type, e.g. ecs.gn7i-c8g1.2xlarge, or a dedicated resource_group")
         return self
 
     @property
@@ -216,10 +236,12 @@ class ServiceSpec(_Strict):
     def _one_of(self) -> ServiceSpec:
         if (self.replicas is None) == (self.autoscaling is None):
             raise _conflict("set exactly one of replicas or autoscaling",
-                            "autoscaling" if self.autoscaling is not None else "replicas")
+                            "autoscaling" if self.autoscaling is not None else "replicas",
+                            "a fixed count (replicas: 2) or a range (autoscaling: {min, max, threshold})")
         if (self.model is None) == (self.containers is None):
             raise _conflict("set exactly one of model or containers",
-                            "containers" if self.containers is not None else "model")
+                            "containers" if self.containers is not None else "model",
+                            "model: {path, processor} for a built-in processor, or containers: [{image, port}]")
         return self
 
     @property
@@ -232,6 +254,8 @@ class ServiceSpec(_Strict):
 
 
 class GroupMetadata(_Strict):
+    """Which group, where: the name (also the endpoint path), the region and the workspace."""
+
     name: str = Field(min_length=1, description="Service group name (the group endpoint is /api/predict/<name>).")
     region: str = Field(pattern=REGION_PATTERN, description="Region ID, e.g. cn-shanghai.")
     workspace_id: str | None = Field(default=None, min_length=1, description="PAI workspace ID.")
@@ -252,6 +276,8 @@ _WEIGHT_RULES: dict[str, Any] = {
 
 
 class GroupSpec(_Strict):
+    """How the group splits traffic, and its members."""
+
     model_config = ConfigDict(json_schema_extra=_WEIGHT_RULES)
 
     traffic_mode: TrafficMode = Field(
@@ -265,8 +291,8 @@ class ServiceGroup(_Strict):
 
     api_version: Literal["eas-gitops/v1"] = Field(alias="apiVersion", description="Always eas-gitops/v1.")
     kind: Literal["ServiceGroup"] = Field(description="Always ServiceGroup.")
-    metadata: GroupMetadata
-    spec: GroupSpec
+    metadata: GroupMetadata = Field(description="The group: name, region, optional workspace_id and labels.")
+    spec: GroupSpec = Field(description="The traffic mode and the member services.")
 
     @property
     def name(self) -> str:
