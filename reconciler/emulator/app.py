@@ -1,0 +1,116 @@
+"""The emulator as one ASGI app: management API, prediction gateway, admin endpoints, metrics.
+
+Usable in-process (`httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)))`)
+and served (`uvicorn`, see `eas-gitops emulator serve`). Every management answer is JSON with a
+RequestId, errors included, in the Alibaba OpenAPI error shape; an unknown path or method is
+`InvalidApi.NotFound` (404), an unexpected failure `InternalError` (500), never an HTML page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from reconciler.emulator import errors, responses, routes
+from reconciler.emulator.admin import admin_routes
+from reconciler.emulator.auth import Verifier
+from reconciler.emulator.backend import Backend
+from reconciler.emulator.faults import Faults
+from reconciler.emulator.gateway import Gateway
+from reconciler.emulator.metrics import Metrics
+from reconciler.emulator.settings import EmulatorSettings
+from reconciler.emulator.store import Store
+
+_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+
+
+class DroppedResponse(Response):
+    """Starts a response and cuts it: the client sees a broken connection (the `drop` fault)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        raise httpx.RemoteProtocolError("emulator fault: connection dropped")
+
+
+class Emulator:
+    """The parts of one app instance (tests reach `backend` and `faults` through `app.state.emulator`)."""
+
+    def __init__(self, settings: EmulatorSettings) -> None:
+        self.settings = settings
+        self.store = Store(settings.state_path)
+        self.backend = Backend(settings, self.store)
+        self.verifier = Verifier(settings)
+        self.faults = Faults()
+        self.metrics = Metrics()
+        self.gateway = Gateway(self.backend, self.metrics, settings.seed)
+
+    def error(self, exc: errors.WireError) -> Response:
+        request_id = str(uuid.uuid4()).upper()
+        body = {"RequestId": request_id, "HostId": self.settings.host_id, "Code": exc.code, "Message": exc.message,
+                "Recommend": f"https://api.alibabacloud.com/troubleshoot?q={exc.code}&product=eas"
+                             f"&requestId={request_id}"}
+        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+    async def management(self, request: Request) -> Response:
+        raw_path = bytes(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+        raw_query = bytes(request.scope.get("query_string", b"")).decode("latin-1")
+        match = routes.match(request.method, raw_path)
+        operation = match.operation if match else "Unknown"
+        try:
+            if match is None:
+                raise errors.api_not_found(request.method, raw_path)
+            body = await request.body()
+            if self.settings.verify_signatures:
+                self.verifier.verify(request.method, raw_path, raw_query, request.headers.items(), body, operation)
+            outcome = self.faults.decide(operation)
+            if outcome.delay_ms:
+                await asyncio.sleep(outcome.delay_ms / 1000.0)
+            if outcome.drop:
+                self.metrics.api_call(operation, 0)
+                return DroppedResponse()
+            if outcome.error is not None:
+                raise outcome.error
+            call = responses.Call(match.params, dict(parse_qsl(raw_query, keep_blank_values=True)), body,
+                                  request.headers.get("host", "127.0.0.1"))
+            result: dict[str, Any] = {"RequestId": str(uuid.uuid4()).upper(),
+                                      **responses.handle(self.backend, operation, call)}
+            self.metrics.api_call(operation, 200)
+            return JSONResponse(result)
+        except errors.WireError as exc:
+            self.metrics.api_call(operation, exc.status)
+            return self.error(exc)
+        except Exception as exc:  # a bug or a locked database: still an EAS-shaped JSON answer
+            self.metrics.api_call(operation, 500)
+            return self.error(errors.WireError(500, "InternalError", f"{type(exc).__name__}: {exc}"))
+
+    async def predict(self, request: Request) -> Response:
+        outcome = self.faults.decide("Predict")
+        if outcome.delay_ms:
+            await asyncio.sleep(outcome.delay_ms / 1000.0)
+        if outcome.drop:
+            return DroppedResponse()
+        if outcome.error is not None:
+            return self.error(outcome.error)
+        answer = await self.gateway.handle(request.path_params["name"])
+        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+
+
+def create_app(settings: EmulatorSettings) -> Starlette:
+    """A new emulator over `settings.state_path` (or a private in-memory store)."""
+    emulator = Emulator(settings)
+    app = Starlette(routes=[
+        *admin_routes(emulator.backend, emulator.faults, emulator.metrics, emulator.error),
+        Route("/api/predict/{name:path}", emulator.predict, methods=_METHODS),
+        Route("/{path:path}", emulator.management, methods=_METHODS),
+    ])
+    app.state.emulator = emulator
+    return app

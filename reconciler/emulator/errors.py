@@ -1,0 +1,79 @@
+"""Wire errors of the emulator: one exception carrying the EAS `Code`, HTTP status and `Message`.
+
+The backend raises these (named after their wire codes); the HTTP layer turns them into the
+Alibaba OpenAPI error body `{RequestId, HostId, Code, Message, Recommend}`. Codes the EAS docs do
+not name are listed, with their statuses, in `reconciler.emulator.settings`.
+"""
+
+from __future__ import annotations
+
+
+class WireError(Exception):
+    """An error answer: `code` (e.g. InvalidService.NotFound), HTTP `status`, human `message`."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def invalid_parameter(message: str) -> WireError:
+    return WireError(400, "InvalidParameter", message)
+
+
+def missing(name: str) -> WireError:
+    return WireError(400, f"Missing{name}", f"The input parameter {name} that is mandatory for processing "
+                                            "this request is not supplied.")
+
+
+def service_not_found(name: str) -> WireError:
+    return WireError(404, "InvalidService.NotFound", f"The specified service [{name}] does not exist.")
+
+
+def group_not_found(name: str) -> WireError:
+    return WireError(404, "InvalidGroup.NotFound", f"The specified service group [{name}] does not exist.")
+
+
+def service_exists(name: str) -> WireError:
+    return WireError(409, "InvalidService.AlreadyExists", f"The service [{name}] already exists.")
+
+
+def group_exists(name: str) -> WireError:
+    return WireError(409, "InvalidGroup.AlreadyExists", f"The service group [{name}] already exists.")
+
+
+def safety_lock(name: str, lock: str, action: str) -> WireError:
+    return WireError(409, "InvalidOperation.SafetyLock",
+                     f"{action} is refused: service [{name}] has safety lock [{lock}].")
+
+
+def bad_status(name: str, status: str, action: str) -> WireError:
+    return WireError(409, "InvalidOperation.ServiceStatus",
+                     f"{action} is not allowed while service [{name}] is [{status}].")
+
+
+def group_not_empty(name: str, members: int) -> WireError:
+    return WireError(409, "InvalidOperation.GroupNotEmpty",
+                     f"Service group [{name}] still has {members} member(s); set CascadeDelete=true to delete them.")
+
+
+def api_not_found(method: str, path: str) -> WireError:
+    return WireError(404, "InvalidApi.NotFound", f"Specified api is not found, please check your url and method: "
+                                                 f"{method} {path}")
+
+
+def throttled(retry_after_ms: int) -> WireError:
+    return WireError(429, "Throttling.User", "Request was denied due to user flow control.",
+                     {"x-acs-retry-after": str(retry_after_ms)})
+
+
+def server_error(status: int) -> WireError:
+    if status == 503:
+        return WireError(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server.")
+    return WireError(status, "InternalError", "The request processing has failed due to some unknown error.")
+
+
+def auth_error(code: str, message: str, status: int = 400) -> WireError:
+    return WireError(status, code, message)

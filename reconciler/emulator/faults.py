@@ -1,0 +1,126 @@
+"""Injected faults: make chosen operations fail, slow down or drop, at a rate, reproducibly.
+
+A fault names an operation (a management action such as `ReleaseService`, `*` for every management
+action, or `Predict` for the gateway), a kind, a rate in [0, 1] and optionally how many times it
+may fire. Each fault draws from its own `random.Random(seed)`, so a run is reproducible.
+Kinds: `throttle` (429 `Throttling.User` with `x-acs-retry-after` in milliseconds), `error500`,
+`error503`, `latency` (added delay, then the normal answer) and `drop` (the response is started and
+the connection is cut: a client sees a protocol or read error). Faults live in the process that
+serves the app (they are not stored in SQLite).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from reconciler.emulator import errors
+
+
+class FaultKind(StrEnum):
+    THROTTLE = "throttle"
+    ERROR500 = "error500"
+    ERROR503 = "error503"
+    LATENCY = "latency"
+    DROP = "drop"
+
+
+@dataclass
+class Fault:
+    operation: str
+    kind: FaultKind
+    rate: float = 1.0
+    latency_ms: float = 0.0
+    retry_after_ms: int = 100
+    remaining: int | None = None  # None: unlimited
+    seed: int = 0
+    fired: int = 0
+    rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def applies(self, operation: str) -> bool:
+        if self.operation == "*":
+            return operation != "Predict"
+        return self.operation == operation
+
+    def fire(self) -> bool:
+        if self.remaining is not None and self.remaining <= 0:
+            return False
+        if self.rng.random() >= self.rate:
+            return False
+        self.fired += 1
+        if self.remaining is not None:
+            self.remaining -= 1
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        return {"operation": self.operation, "kind": self.kind.value, "rate": self.rate, "latency_ms": self.latency_ms,
+                "retry_after_ms": self.retry_after_ms, "remaining": self.remaining, "seed": self.seed,
+                "fired": self.fired}
+
+
+def parse_fault(spec: dict[str, Any]) -> Fault:
+    try:
+        fault = Fault(operation=str(spec["operation"]), kind=FaultKind(spec["kind"]),
+                      rate=float(spec.get("rate", 1.0)), latency_ms=float(spec.get("latency_ms", 0.0)),
+                      retry_after_ms=int(spec.get("retry_after_ms", 100)),
+                      remaining=None if spec.get("count") is None else int(spec["count"]),
+                      seed=int(spec.get("seed", 0)))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise errors.invalid_parameter(f"Bad fault {spec!r}: {exc!r}. Needs operation, kind "
+                                       f"({', '.join(k.value for k in FaultKind)}) and optional rate, "
+                                       "latency_ms, retry_after_ms, count, seed.") from None
+    if not 0.0 <= fault.rate <= 1.0:
+        raise errors.invalid_parameter("rate must be in [0, 1].")
+    return fault
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the faults decided for one request: added delay, then perhaps an error or a drop."""
+
+    delay_ms: float = 0.0
+    error: errors.WireError | None = None
+    drop: bool = False
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def describe(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [f.describe() for f in self._faults]
+
+    def decide(self, operation: str) -> Outcome:
+        """Roll every fault that applies to `operation`; the first error or drop wins, delays add up."""
+        delay, error, drop = 0.0, None, False
+        with self._lock:
+            for fault in self._faults:
+                if not fault.applies(operation) or (fault.kind is not FaultKind.LATENCY and (error or drop)):
+                    continue
+                if not fault.fire():
+                    continue
+                if fault.kind is FaultKind.LATENCY:
+                    delay += fault.latency_ms
+                elif fault.kind is FaultKind.DROP:
+                    drop = True
+                elif fault.kind is FaultKind.THROTTLE:
+                    error = errors.throttled(fault.retry_after_ms)
+                else:
+                    error = errors.server_error(503 if fault.kind is FaultKind.ERROR503 else 500)
+        return Outcome(delay, error, drop)

@@ -1,0 +1,111 @@
+"""Settings of the local PAI-EAS emulator, and every choice it makes where the EAS docs are silent.
+
+The emulator serves the EAS 2021-07-01 management API (reference/eas-api.md) and the prediction
+gateway. Where the public documentation does not say what EAS does, the emulator chooses; each
+choice is listed here and, where a test may want the other answer, it is a field of
+`EmulatorSettings`.
+
+Undocumented choices (all invented; the reconciler must not rely on them):
+
+* Traffic state of a new group member: `initial_traffic_state` ("standalone", per the 2026 guide;
+  "grouping" per the older guide's listing). A service without `metadata.group` has no group,
+  `ServiceGroup` "" and `TrafficState` "standalone"; it is reached at `/api/predict/<name>`.
+* Weight -1 (`weight_minus_one`): "unset" (default) counts as 0 in customized mode;
+  "running_instances" counts as the member's RunningInstance. Stored weight of a new service:
+  `default_weight` (100, the value of the struct documentation's example).
+* Listed `Weight` in auto mode is the share in whole percent, rounded by largest remainder so that
+  the eligible members' weights sum to 100; ineligible members list 0.
+* Names: services and groups must match `name_pattern` (default `^[a-z][a-z0-9_]{0,62}$`).
+* Wire errors the docs do not name (HTTP status in brackets): InvalidService.NotFound [404],
+  InvalidGroup.NotFound [404], InvalidService.AlreadyExists [409], InvalidGroup.AlreadyExists [409],
+  InvalidParameter [400], Missing<Name> [400], InvalidOperation.SafetyLock [409],
+  InvalidOperation.ServiceStatus [409], InvalidOperation.GroupNotEmpty [409], InternalError [500],
+  ServiceUnavailable [503], Throttling.User [429 + `x-acs-retry-after` in milliseconds, as the SDK
+  reads it]. Signature rejections use the documented names of eas-auth.md §5.2, all with status 400;
+  a content-hash mismatch is `SignatureDoesNotMatch` naming the header; STS problems are
+  InvalidSecurityToken.Expired / InvalidSecurityToken.Malformed / InvalidSecurityToken.Mismatch.
+* Safety lock: "dangerous" blocks DeleteService, StopService and a cascading DeleteGroup over the
+  service; "all" blocks every write on the service except UpdateServiceSafetyLock itself.
+* UpdateService: the group and the name are fixed at creation (a body naming another group or name
+  is InvalidParameter; a replace body that omits them keeps them). A body equal to the current
+  config changes nothing; one differing only in `metadata.instance` scales; anything else makes
+  version LatestVersion+1. UpdateServiceVersion accepts any existing version (not only older ones)
+  and keeps the current `metadata.instance`.
+* Groups created with CreateGroup survive without members until DeleteGroup; groups created
+  implicitly disappear with their last member. DeleteGroup with members and CascadeDelete=false is
+  InvalidOperation.GroupNotEmpty; with CascadeDelete=true the members go to Deleting and the group
+  goes with the last of them.
+* Life over time is computed from timestamps on `clock` when read (no background threads):
+  instances come up one every `provision_delay` seconds (Creating, Starting, Scaling up); a rolling
+  update takes `update_delay` per running instance (count unchanged) before any count change;
+  scale-in removes one instance every `scale_in_delay`; Stopping and Deleting take their delays and
+  drop RunningInstance to 0 at once (instances being torn down take no traffic). TotalInstance =
+  RunningInstance + PendingInstance. Scaling to 0 ends Running with 0 instances.
+* Failure: a service whose labels hold `emulator/fail` (value = Reason) ends its next Creating,
+  Updating, Scaling or Starting phase as Failed with 0 instances after one `provision_delay`.
+* Capacity: a dedicated resource group (`metadata.resource`) may be given a capacity in instances
+  (admin call); grants go first come first served in creation order, nothing running is evicted, and
+  members beyond capacity wait (status Waiting, PendingInstance > 0). An instance type
+  (`cloud.computing.instance_type` or the first of `cloud.computing.instances[].type`) may be put
+  out of stock: its members keep what runs and wait for the rest.
+* The signature date is checked against `auth_clock` (wall time), not the emulated `clock`, so that
+  tests can advance emulated time while a real SDK signs with the real date. Nonces are remembered
+  per process for the 15-minute window.
+* Prediction gateway: smooth weighted round robin per group (state per process, reset when the
+  members' weights change); `emulator/error-rate` (0..1) and `emulator/latency-ms` labels shape a
+  member's answers, drawn from a generator seeded with `seed`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+LOCAL_ACCESS_KEY_ID = "LTAI5tEasGitopsLocal"
+LOCAL_ACCESS_KEY_SECRET = "eas-gitops-local-emulator-secret"  # documented, local only: not a secret
+DEFAULT_REGION = "cn-shanghai"
+DEFAULT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+
+TrafficStateChoice = Literal["standalone", "grouping"]
+WeightMinusOne = Literal["unset", "running_instances"]
+
+
+@dataclass(frozen=True)
+class StsCredential:
+    """A temporary credential: its secret, its security token and when it expires (epoch seconds)."""
+
+    secret: str
+    token: str
+    expiry: float
+
+
+def _local_pair() -> dict[str, str]:
+    return {LOCAL_ACCESS_KEY_ID: LOCAL_ACCESS_KEY_SECRET}
+
+
+@dataclass
+class EmulatorSettings:
+    """Everything that shapes one emulator instance. Times are seconds."""
+
+    state_path: Path | None = None  # None: a private in-memory store
+    credentials: dict[str, str] = field(default_factory=_local_pair)  # access key id -> secret
+    sts_credentials: dict[str, StsCredential] = field(default_factory=dict)  # STS key id -> credential
+    region: str = DEFAULT_REGION
+    initial_traffic_state: TrafficStateChoice = "standalone"
+    weight_minus_one: WeightMinusOne = "unset"
+    default_weight: int = 100
+    name_pattern: str = DEFAULT_NAME_PATTERN
+    provision_delay: float = 1.0  # per instance coming up
+    update_delay: float = 1.0  # per instance rolled by an update
+    scale_in_delay: float = 0.5  # per instance removed
+    stop_delay: float = 1.0
+    delete_delay: float = 1.0
+    clock: Callable[[], float] = time.time  # emulated time (life of services), epoch seconds
+    auth_clock: Callable[[], float] = time.time  # wall time for x-acs-date checks
+    max_skew: float = 900.0  # 15 minutes (eas-auth.md §5.1 step 7)
+    verify_signatures: bool = True
+    seed: int = 0
+    host_id: str = "pai-eas.cn-shanghai.aliyuncs.com"  # HostId in error bodies

@@ -1,0 +1,209 @@
+"""SQLite store of the emulator (stdlib sqlite3).
+
+One file holds services, groups, the history of events and share snapshots, stock and capacity
+settings and a little metadata (clock offset, generation counter, settle horizon). WAL mode lets a
+served emulator and a CLI read and write the same file: every write runs in `BEGIN IMMEDIATE`, so
+two processes serialise on SQLite's own lock and never interleave half-done updates. `state_path`
+None gives a private in-memory database. Records are stored as JSON documents beside the few
+columns that are queried (group, next status change).
+
+Invariant: `meta.generation` changes whenever a transaction changed a service or group, so a reader
+(the gateway) may cache anything derived from them for as long as the generation stays the same
+and the clock has not reached `next_change()`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reconciler.emulator.models import GroupRecord, ServiceRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS services (name TEXT PRIMARY KEY, grp TEXT NOT NULL, created REAL NOT NULL,
+                                     next_event REAL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS services_grp ON services (grp);
+CREATE INDEX IF NOT EXISTS services_next ON services (next_event);
+CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, kind TEXT NOT NULL,
+                                   action TEXT NOT NULL, service TEXT NOT NULL, grp TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_grp ON events (grp);
+CREATE INDEX IF NOT EXISTS events_service ON events (service);
+CREATE TABLE IF NOT EXISTS shares (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL,
+                                   time REAL NOT NULL, grp TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS shares_grp ON shares (grp);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stock (instance_type TEXT PRIMARY KEY, in_stock INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS capacity (resource TEXT PRIMARY KEY, instances INTEGER NOT NULL);
+"""
+
+
+class Tx:
+    """Queries and updates inside one transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.dirty = False
+
+    def _rows(self, sql: str, *args: Any) -> list[Any]:
+        return self._conn.execute(sql, args).fetchall()
+
+    # services ------------------------------------------------------------------------------
+    def service(self, name: str) -> ServiceRecord | None:
+        rows = self._rows("SELECT doc FROM services WHERE name = ?", name)
+        return ServiceRecord.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def services(self, group: str | None = None) -> list[ServiceRecord]:
+        sql, args = "SELECT doc FROM services", tuple[str, ...]()
+        if group is not None:
+            sql, args = sql + " WHERE grp = ?", (group,)
+        rows = self._rows(sql + " ORDER BY created, name", *args)
+        return [ServiceRecord.from_dict(json.loads(r[0])) for r in rows]
+
+    def due_services(self, now: float) -> list[ServiceRecord]:
+        rows = self._rows("SELECT doc FROM services WHERE next_event IS NOT NULL AND next_event <= ? "
+                          "ORDER BY created, name", now)
+        return [ServiceRecord.from_dict(json.loads(r[0])) for r in rows]
+
+    def put_service(self, record: ServiceRecord, next_event: float | None) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO services (name, grp, created, next_event, doc) VALUES (?,?,?,?,?)",
+                           (record.name, record.group, record.created_at, next_event, json.dumps(record.to_dict())))
+        self.dirty = True
+
+    def delete_service(self, name: str) -> None:
+        self._conn.execute("DELETE FROM services WHERE name = ?", (name,))
+        self.dirty = True
+
+    def next_change(self) -> float | None:
+        value = self._rows("SELECT MIN(next_event) FROM services")[0][0]
+        return float(value) if value is not None else None
+
+    # groups --------------------------------------------------------------------------------
+    def group(self, name: str) -> GroupRecord | None:
+        rows = self._rows("SELECT doc FROM groups WHERE name = ?", name)
+        return GroupRecord.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def groups(self) -> list[GroupRecord]:
+        return [GroupRecord.from_dict(json.loads(r[0])) for r in self._rows("SELECT doc FROM groups ORDER BY name")]
+
+    def put_group(self, record: GroupRecord) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO groups (name, doc) VALUES (?, ?)",
+                           (record.name, json.dumps(record.to_dict())))
+        self.dirty = True
+
+    def delete_group(self, name: str) -> None:
+        self._conn.execute("DELETE FROM groups WHERE name = ?", (name,))
+        self.dirty = True
+
+    # meta, stock, capacity -----------------------------------------------------------------
+    def meta(self, key: str, default: str = "") -> str:
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", key)
+        return str(rows[0][0]) if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def out_of_stock(self) -> set[str]:
+        return {r[0] for r in self._rows("SELECT instance_type FROM stock WHERE in_stock = 0")}
+
+    def set_stock(self, instance_type: str, in_stock: bool) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO stock (instance_type, in_stock) VALUES (?, ?)",
+                           (instance_type, int(in_stock)))
+        self.dirty = True
+
+    def capacities(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self._rows("SELECT resource, instances FROM capacity")}
+
+    def set_capacity(self, resource: str, instances: int | None) -> None:
+        if instances is None:
+            self._conn.execute("DELETE FROM capacity WHERE resource = ?", (resource,))
+        else:
+            self._conn.execute("INSERT OR REPLACE INTO capacity (resource, instances) VALUES (?, ?)",
+                               (resource, instances))
+        self.dirty = True
+
+    # history -------------------------------------------------------------------------------
+    def add_event(self, time: float, kind: str, action: str, service: str, group: str,
+                  detail: dict[str, Any]) -> int:
+        cur = self._conn.execute("INSERT INTO events (time, kind, action, service, grp, doc) VALUES (?,?,?,?,?,?)",
+                                 (time, kind, action, service, group, json.dumps(detail)))
+        return int(cur.lastrowid or 0)
+
+    def events(self, group: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT seq, time, kind, action, service, grp, doc FROM events", []
+        where = []
+        if group is not None:
+            where.append("grp = ?")
+            args.append(group)
+        if service is not None:
+            where.append("service = ?")
+            args.append(service)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._rows(sql + " ORDER BY seq", *args)
+        return [{"seq": r[0], "time": r[1], "kind": r[2], "action": r[3], "service": r[4], "group": r[5],
+                 "detail": json.loads(r[6])} for r in rows]
+
+    def add_shares(self, event_seq: int, time: float, group: str, doc: dict[str, Any]) -> None:
+        self._conn.execute("INSERT INTO shares (event_seq, time, grp, doc) VALUES (?,?,?,?)",
+                           (event_seq, time, group, json.dumps(doc)))
+
+    def share_timeline(self, group: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT event_seq, time, grp, doc FROM shares", tuple[str, ...]()
+        if group is not None:
+            sql, args = sql + " WHERE grp = ?", (group,)
+        rows = self._rows(sql + " ORDER BY seq", *args)
+        return [{"event_seq": r[0], "time": r[1], "group": r[2], **json.loads(r[3])} for r in rows]
+
+
+class Store:
+    """One SQLite connection, used by one thread at a time (guarded by a lock)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        target = str(path) if path is not None else ":memory:"
+        self._conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=30.0)
+        self._lock = threading.RLock()
+        with self._lock:
+            if path is not None:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.executescript(_SCHEMA)  # idempotent; runs outside any transaction
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A transaction that holds SQLite's write lock from the start (BEGIN IMMEDIATE)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(self._conn)
+            try:
+                yield tx
+                if tx.dirty:
+                    generation = int(tx.meta("generation", "0")) + 1
+                    tx.set_meta("generation", str(generation))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only snapshot (deferred transaction)."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield Tx(self._conn)
+            finally:
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
