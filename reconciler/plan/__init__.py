@@ -1,1 +1,39 @@
+"""Planning: diff desired against live state, order the steps, simulate every share, check safety.
 
+Pure: no I/O. `build_plan` is the entry point; the `Plan` it returns is a frozen value that the
+renderers (`reconciler.plan.render`) and the executor only read.
+"""
+
+from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan
+from reconciler.plan.diff import analyze, diff
+from reconciler.plan.model import (
+    FORMAT_VERSION,
+    Action,
+    Change,
+    ChangeOp,
+    GroupPlan,
+    GroupStatus,
+    Plan,
+    PlanWarning,
+    Step,
+    load_plan,
+    plan_json_schema,
+)
+
+__all__ = [
+    "DEFAULT_MAX_SHIFT",
+    "FORMAT_VERSION",
+    "Action",
+    "Change",
+    "ChangeOp",
+    "GroupPlan",
+    "GroupStatus",
+    "Plan",
+    "PlanWarning",
+    "Step",
+    "analyze",
+    "build_plan",
+    "diff",
+    "load_plan",
+    "plan_json_schema",
+]

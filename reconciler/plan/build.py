@@ -1,0 +1,66 @@
+"""`build_plan`: the single entry point from desired + live state to a checked Plan (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconciler.errors import PlanError
+from reconciler.live.model import LiveState, fingerprint
+from reconciler.plan.diff import GroupDelta, MemberKind, analyze, change_key
+from reconciler.plan.model import GroupPlan, GroupStatus, Plan, PlanOptions, Summary
+from reconciler.plan.order import GroupOrderer
+from reconciler.plan.safety import check
+from reconciler.plan.simulate import member_views, run, timeline
+from reconciler.spec.model import ServiceGroup
+
+DEFAULT_MAX_SHIFT = 50
+
+
+def _group_plan(delta: GroupDelta, max_shift: int, force: bool) -> GroupPlan:
+    orderer = GroupOrderer(delta, max_shift)
+    steps = orderer.build()
+    frames = run(orderer.initial, steps)
+    forced = check(delta, steps, frames, max_shift=max_shift, force=force)
+    return GroupPlan(
+        region=delta.region, name=delta.name, status=delta.status,
+        mode_before=delta.mode_before, mode_after=delta.mode_after,
+        warnings=(*delta.warnings, *orderer.warnings, *forced),
+        changes=tuple(sorted(delta.changes, key=change_key)),
+        steps=tuple(steps), timeline=timeline(frames),
+        members_now=member_views(frames[0]), members_final=member_views(frames[-1]),
+    )
+
+
+def _summary(deltas: Sequence[GroupDelta], groups: Sequence[GroupPlan]) -> Summary:
+    kinds = [m.kind for d in deltas for m in d.members]
+    return Summary(
+        groups=len(groups),
+        groups_changed=sum(1 for g in groups if g.has_changes),
+        groups_to_delete=sum(1 for g in groups if g.status is GroupStatus.DELETE and g.mode_after is None),
+        services_to_create=kinds.count(MemberKind.CREATE),
+        services_to_update=kinds.count(MemberKind.UPDATE),
+        services_to_delete=kinds.count(MemberKind.DELETE),
+        steps=sum(len(g.steps) for g in groups),
+        warnings=sum(len(g.warnings) for g in groups),
+    )
+
+
+def build_plan(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool = False,
+               groups: set[str] | None = None, max_shift: int = DEFAULT_MAX_SHIFT, force: bool = False,
+               adopt: bool = False) -> Plan:
+    """Diff, order, simulate and check every group in scope; raise PlanError when a rule breaks.
+
+    `groups` limits the plan to group names (or "region/name"); `prune` deletes managed groups no
+    file declares; `adopt` takes over declared services that exist without the ownership label;
+    `max_shift` (1-100) bounds the share a member may gain in one step from 0 %; `force` overrules
+    the rules listed in `reconciler.plan.safety`.
+    """
+    if not 1 <= max_shift <= 100:
+        raise PlanError(f"max_shift must be between 1 and 100 percentage points, not {max_shift}")
+    deltas = analyze(desired, live, prune=prune, groups=groups, adopt=adopt)
+    plans = [_group_plan(d, max_shift, force) for d in deltas]
+    scope = [(d.region, d.name) for d in deltas]
+    options = PlanOptions(prune=prune, max_shift=max_shift, force=force,
+                          groups=tuple(sorted(groups)) if groups is not None else None)
+    return Plan(live_fingerprint=fingerprint(live.only(scope)), options=options,
+                summary=_summary(deltas, plans), groups=tuple(plans))

@@ -1,0 +1,301 @@
+"""The Plan: a frozen value the renderers and the executor only read (DESIGN.md §1).
+
+Shape (JSON is the canonical form; `schemas/plan.schema.json` is generated from these models):
+
+    Plan(format_version, live_fingerprint, options, summary, warnings, groups)
+      GroupPlan(region, name, status, mode_before -> mode_after, warnings, changes,
+                steps, timeline, members_now, members_final)
+        Change(service, field, op + ~ -, before, after)          what differs, for people
+        Step(index, action, service, params, reason, expect)      what to do, for the executor
+        TimelineEntry(step, shares, black_hole)                   every member's share after each step
+
+Invariants:
+- `Step.action` is a closed enum and `Step.params.action` repeats it (a tagged union, so every
+  action has its own typed parameters). `reason` is display text, never used for decisions.
+- `Step.expect` is what a read-back must show before the next step runs.
+- Steps are numbered 1..n inside their group; timeline entry 0 is "now" (the live state).
+- Shares are percentages rounded to 0.1 for display; the planner decides on exact fractions.
+- No secret value is ever stored: a config value holding `${env:NAME}` keeps that reference (the
+  executor resolves it when applying), and `Change.before/after` show `(sensitive)` instead.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from reconciler.errors import PlanError
+from reconciler.live.model import ServiceStatus
+from reconciler.spec.model import TrafficMode, TrafficState
+
+FORMAT_VERSION: Literal[1] = 1
+SENSITIVE = "(sensitive)"
+
+
+class Action(StrEnum):
+    CREATE_SERVICE = "create_service"  # created standalone: takes no group traffic until it joins
+    UPDATE_CONFIG = "update_config"  # new version; EAS rolls the instances
+    SCALE = "scale"  # change the replica count only (no new version)
+    WAIT_RUNNING = "wait_running"  # Running with all desired replicas, new version if one was made
+    SMOKE_TEST = "smoke_test"  # request on the member's direct endpoint
+    SET_WEIGHT = "set_weight"  # ReleaseService Weight
+    SET_TRAFFIC_STATE = "set_traffic_state"  # ReleaseService TrafficState
+    SET_MODE = "set_mode"  # UpdateGroup TrafficMode (group-level: no service)
+    DRAIN = "drain"  # standalone + verified read-back before a delete or a scale to zero
+    DELETE_SERVICE = "delete_service"  # only after a verified drain
+    UPDATE_LABELS = "update_labels"  # ownership / spec-hash / declared labels
+
+
+class ChangeOp(StrEnum):
+    ADD = "+"
+    MODIFY = "~"
+    REMOVE = "-"
+
+
+class GroupStatus(StrEnum):
+    CREATE = "create"  # no live group yet
+    UPDATE = "update"
+    DELETE = "delete"  # removed with --prune
+    ORPHANED = "orphaned"  # managed live group without a file; kept (no --prune)
+    UNCHANGED = "unchanged"
+
+
+class WarningCode(StrEnum):
+    SOLE_MEMBER_UPDATE = "sole_member_update"  # the only grouping member gets a new version
+    UNMANAGED_MEMBER = "unmanaged_member"  # counted in shares, never touched
+    UNMANAGED_NAME = "unmanaged_name"  # a declared service exists but is not ours: left alone
+    ORPHANED_GROUP = "orphaned_group"  # managed group without a file, kept without --prune
+    PRUNE_LEAVES_UNMANAGED = "prune_leaves_unmanaged"
+    NOT_READY = "not_ready"  # a member that is not ready takes traffic (forced)
+    FORCED = "forced"  # a safety rule was overruled with force
+    SHARE_SPLIT = "share_split"  # a large jump was split into steps
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Change(_Frozen):
+    """One field that differs between live and desired, for people (`+` add, `~` modify, `-` remove)."""
+
+    region: str
+    group: str
+    service: str | None = Field(description="None for a group-level change.")
+    field: str = Field(description="service | group | traffic_mode | replicas | traffic_state | weight | "
+                                   "config.<path> | labels.<key>")
+    op: ChangeOp
+    before: Any = None
+    after: Any = None
+
+
+class PlanWarning(_Frozen):
+    code: WarningCode
+    region: str
+    group: str
+    service: str | None = None
+    message: str
+
+
+# ---- step parameters: one typed model per action --------------------------------------------------------------
+
+
+class CreateParams(_Frozen):
+    action: Literal[Action.CREATE_SERVICE] = Action.CREATE_SERVICE
+    config: dict[str, Any] = Field(description="EAS service config; secrets as ${env:NAME} references.")
+    labels: dict[str, str] = Field(description="Labels sent with CreateService (ownership + spec hash).")
+    replicas: int
+    traffic_state: Literal[TrafficState.STANDALONE] = TrafficState.STANDALONE
+    sensitive_paths: tuple[str, ...] = ()
+
+
+class UpdateConfigParams(_Frozen):
+    action: Literal[Action.UPDATE_CONFIG] = Action.UPDATE_CONFIG
+    config: dict[str, Any] = Field(description="Full desired config (merge update); secrets as references.")
+    changed_paths: tuple[str, ...]
+    sensitive_paths: tuple[str, ...] = ()
+
+
+class ScaleParams(_Frozen):
+    action: Literal[Action.SCALE] = Action.SCALE
+    replicas: int
+    before: int
+
+
+class WaitParams(_Frozen):
+    action: Literal[Action.WAIT_RUNNING] = Action.WAIT_RUNNING
+    replicas: int
+
+
+class SmokeTestParams(_Frozen):
+    action: Literal[Action.SMOKE_TEST] = Action.SMOKE_TEST
+    path: str
+    body: str | None = None
+    expect_status: int = 200
+
+
+class WeightParams(_Frozen):
+    action: Literal[Action.SET_WEIGHT] = Action.SET_WEIGHT
+    weight: int
+    before: int | None = Field(default=None, description="Stored weight before (None: unknown in auto mode).")
+
+
+class TrafficStateParams(_Frozen):
+    action: Literal[Action.SET_TRAFFIC_STATE] = Action.SET_TRAFFIC_STATE
+    traffic_state: TrafficState
+    before: TrafficState
+
+
+class ModeParams(_Frozen):
+    action: Literal[Action.SET_MODE] = Action.SET_MODE
+    mode: TrafficMode
+    before: TrafficMode
+
+
+class DrainParams(_Frozen):
+    action: Literal[Action.DRAIN] = Action.DRAIN
+    traffic_state: Literal[TrafficState.STANDALONE] = TrafficState.STANDALONE
+
+
+class DeleteParams(_Frozen):
+    action: Literal[Action.DELETE_SERVICE] = Action.DELETE_SERVICE
+
+
+class LabelsParams(_Frozen):
+    action: Literal[Action.UPDATE_LABELS] = Action.UPDATE_LABELS
+    labels: dict[str, str] = Field(description="Labels to add or overwrite.")
+
+
+StepParams = Annotated[
+    CreateParams | UpdateConfigParams | ScaleParams | WaitParams | SmokeTestParams | WeightParams
+    | TrafficStateParams | ModeParams | DrainParams | DeleteParams | LabelsParams,
+    Field(discriminator="action"),
+]
+
+
+class Expect(_Frozen):
+    """What the read-back after a step must show; None fields are not checked."""
+
+    exists: bool = True
+    status: ServiceStatus | None = None
+    running: int | None = Field(default=None, description="RunningInstance equal to this.")
+    min_version: int | None = Field(default=None, description="CurrentVersion at least this (a new version).")
+    traffic_state: TrafficState | None = None
+    weight: int | None = Field(default=None, description="Stored weight (checked in customized mode only).")
+    mode: TrafficMode | None = None
+    labels: dict[str, str] | None = None
+    http_status: int | None = Field(default=None, description="Smoke test response status.")
+
+
+class Step(_Frozen):
+    index: int = Field(ge=1)
+    action: Action
+    service: str | None = Field(description="None for group-level steps (set_mode).")
+    params: StepParams
+    reason: str = Field(default="", description="Display only; never used for decisions.")
+    expect: Expect = Expect()
+
+    @model_validator(mode="after")
+    def _tagged(self) -> Step:
+        if self.params.action is not self.action:
+            raise ValueError(f"step {self.index}: params are for {self.params.action}, action is {self.action}")
+        if (self.service is None) != (self.action is Action.SET_MODE):
+            raise ValueError(f"step {self.index}: {self.action} needs {'no' if self.service else 'a'} service")
+        return self
+
+
+class TimelineEntry(_Frozen):
+    step: int = Field(ge=0, description="0 = now (live), else the step index after which the shares hold.")
+    shares: dict[str, float] = Field(description="Member -> share in percent, every member listed.")
+    black_hole: bool = False
+
+
+class MemberView(_Frozen):
+    """One member as a table row: now (live) or final (after the plan)."""
+
+    name: str
+    managed: bool
+    exists: bool = True
+    traffic_state: TrafficState | None = None
+    replicas: int = 0
+    weight: int | None = Field(default=None, description="Stored weight (customized mode) or None.")
+    share: float = 0.0
+    status: ServiceStatus | None = None
+
+
+class GroupPlan(_Frozen):
+    region: str
+    name: str
+    status: GroupStatus
+    mode_before: TrafficMode | None = Field(description="None when the group does not exist yet.")
+    mode_after: TrafficMode | None = Field(description="None when the group is deleted.")
+    warnings: tuple[PlanWarning, ...] = ()
+    changes: tuple[Change, ...] = ()
+    steps: tuple[Step, ...] = ()
+    timeline: tuple[TimelineEntry, ...] = ()
+    members_now: tuple[MemberView, ...] = ()
+    members_final: tuple[MemberView, ...] = ()
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.steps)
+
+
+class PlanOptions(_Frozen):
+    prune: bool = False
+    max_shift: int = 50
+    force: bool = False
+    groups: tuple[str, ...] | None = None
+
+
+class Summary(_Frozen):
+    groups: int = 0
+    groups_changed: int = 0
+    groups_to_delete: int = 0
+    services_to_create: int = 0
+    services_to_update: int = 0
+    services_to_delete: int = 0
+    steps: int = 0
+    warnings: int = 0
+
+
+class Plan(_Frozen):
+    format_version: Literal[1] = FORMAT_VERSION
+    live_fingerprint: str
+    options: PlanOptions = PlanOptions()
+    summary: Summary = Summary()
+    warnings: tuple[PlanWarning, ...] = ()
+    groups: tuple[GroupPlan, ...] = ()
+
+    @property
+    def has_changes(self) -> bool:
+        return any(g.has_changes for g in self.groups)
+
+    def group_keys(self) -> list[tuple[str, str]]:
+        """(region, name) of every group the plan covers: the scope of its live fingerprint."""
+        return [(g.region, g.name) for g in self.groups]
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a plan file (written to schemas/plan.schema.json)."""
+    schema = Plan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://eas-gitops.dev/schemas/plan.schema.json"
+    return schema
+
+
+def load_plan(text: str) -> Plan:
+    """Parse a saved plan; refuses another format version or a malformed file with PlanError."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"the plan file is not JSON: {exc}") from exc
+    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if version != FORMAT_VERSION:
+        raise PlanError(f"plan format_version {version!r} is not supported (this tool reads {FORMAT_VERSION})")
+    try:
+        return Plan.model_validate(raw)
+    except ValidationError as exc:
+        raise PlanError(f"the plan file is malformed: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc

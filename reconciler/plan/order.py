@@ -1,0 +1,341 @@
+"""Ordering: turn one group's delta into steps, following DESIGN.md §3.
+
+Phases, in this order (each step is applied to a simulated copy of the group as it is added,
+so later decisions see the shares earlier steps produce):
+
+1. adopt     ownership label on adopted services, before any other write to them
+2. park      a grouping member with no running replica that is about to get capacity goes
+             standalone first, so its share cannot rise replica by replica before it is ready
+3. prepare   create (standalone), new versions, scale-ups; then wait for every one of them to be
+             Running with all replicas; then smoke tests; then label refreshes
+             (capacity before traffic; no share moves except scale-ups of serving members)
+4. traffic   by target mode, see `_traffic_customized` / `_traffic_auto`
+             joins before weight changes before leaves (traffic in before traffic out)
+5. shrink    scale-downs (a traffic change in auto mode, after the traffic-in steps), scale to
+             zero only after a drain
+6. remove    delete only after a verified drain
+
+Joins: into a group with no eligible member the biggest member goes first (it takes 100 %, there
+was no traffic to shift); then the smallest first, so every later join lands on a bigger base.
+A join that would take a member from 0 to more than `max_shift` points is split in customized
+mode: first at the largest weight that stays within the limit, the declared weight after it.
+In auto mode shares follow replicas and cannot be split; the safety check refuses such a plan
+(overrule with force) — we do not switch a group's mode behind the user's back.
+
+Mode switches keep shares continuous: auto -> customized sets every weight while still auto (no
+share change), then switches; customized -> auto first moves the weights to the replica ratio
+(`EQUALISE_SCALE` x replicas, scaled down to fit
+weights <= 1000), then switches, so the switch itself moves no traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from math import floor
+
+from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
+from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind
+from reconciler.plan.model import (
+    CreateParams,
+    DeleteParams,
+    DrainParams,
+    Expect,
+    GroupStatus,
+    LabelsParams,
+    ModeParams,
+    PlanWarning,
+    ScaleParams,
+    SmokeTestParams,
+    Step,
+    StepParams,
+    TrafficStateParams,
+    UpdateConfigParams,
+    WaitParams,
+    WarningCode,
+    WeightParams,
+)
+from reconciler.plan.simulate import SimGroup, SimMember
+from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
+from reconciler.spec.shares import percent
+
+EQUALISE_SCALE = 100  # weight per replica when moving customized weights to the auto ratio
+_DECLARED = (MemberKind.CREATE, MemberKind.UPDATE, MemberKind.KEEP)
+
+
+def initial_sim(delta: GroupDelta) -> SimGroup:
+    """The group as live shows it (new groups start in auto mode, as EAS creates them)."""
+    sim = SimGroup(mode=delta.mode_before or TrafficMode.AUTO)
+    for m in delta.members:
+        smoke = m.spec is not None and m.spec.smoke_test is not None
+        if m.live is not None:
+            sim.members[m.name] = SimMember.from_live(m.live, delta.mode_before, smoke)
+        else:
+            sim.members[m.name] = SimMember(name=m.name, managed=True, exists=False, smoke_declared=smoke)
+    return sim
+
+
+class GroupOrderer:
+    """Builds the steps of one group; `sim` always holds the state after the last step."""
+
+    def __init__(self, delta: GroupDelta, max_shift: int) -> None:
+        self.delta, self.max_shift = delta, max_shift
+        self.initial = initial_sim(delta)
+        self.sim = self.initial.copy()
+        self.steps: list[Step] = []
+        self.warnings: list[PlanWarning] = []
+        self.declared = [m for m in delta.members if m.spec is not None and m.kind in _DECLARED]
+
+    # ---- helpers ------------------------------------------------------------------------------------------
+
+    def add(self, service: str | None, params: StepParams, reason: str, expect: Expect | None = None) -> None:
+        step = Step(index=len(self.steps) + 1, action=params.action, service=service, params=params,
+                    reason=reason, expect=expect or Expect())
+        self.steps.append(step)
+        self.sim.apply(step)
+
+    def warn(self, code: WarningCode, service: str | None, message: str) -> None:
+        self.warnings.append(PlanWarning(code=code, region=self.delta.region, group=self.delta.name,
+                                         service=service, message=message))
+
+    def member(self, m: MemberDelta) -> SimMember:
+        return self.sim.members[m.name]
+
+    def target_replicas(self, m: MemberDelta) -> int:
+        return m.target_replicas if m.target_replicas is not None else self.member(m).replicas
+
+    def target_weight(self, m: MemberDelta) -> int | None:
+        return m.spec.weight if m.spec is not None and self.delta.mode_after is TrafficMode.CUSTOMIZED else None
+
+    def wants_traffic(self, m: MemberDelta) -> bool:
+        assert m.spec is not None
+        return m.spec.traffic is TrafficState.GROUPING and self.target_replicas(m) > 0
+
+    def joiners(self) -> list[MemberDelta]:
+        return [m for m in self.declared if self.wants_traffic(m)
+                and (not self.member(m).exists or self.member(m).state is TrafficState.STANDALONE)]
+
+    def set_state(self, m: MemberDelta, state: TrafficState, reason: str) -> None:
+        before = self.member(m).state
+        self.add(m.name, TrafficStateParams(traffic_state=state, before=before), reason,
+                 Expect(traffic_state=state))
+
+    def set_weight(self, m: MemberDelta, weight: int, reason: str) -> None:
+        sim = self.member(m)
+        customized = self.sim.mode is TrafficMode.CUSTOMIZED
+        self.add(m.name, WeightParams(weight=weight, before=sim.weight if customized else None), reason,
+                 Expect(weight=weight if customized else None))
+
+    def capped(self, weight: int, name: str) -> int:
+        """The first weight for a member entering traffic from 0: within max_shift of the group."""
+        base = self.sim.eligible_weight()
+        if base == 0 or self.max_shift >= 100 or Fraction(100 * weight, base + weight) <= self.max_shift:
+            return weight
+        cap = floor(Fraction(self.max_shift * base, 100 - self.max_shift))
+        cap = min(cap, MAX_WEIGHT)
+        if cap < 1:
+            return weight  # cannot split: the safety check reports it
+        self.warn(WarningCode.SHARE_SPLIT, name,
+                  f"{name} enters traffic at weight {cap} first, then {weight}: one step to weight {weight} would "
+                  f"move {percent(Fraction(weight, base + weight))} points (max_shift {self.max_shift})")
+        return cap
+
+    # ---- phases -------------------------------------------------------------------------------------------
+
+    def build(self) -> list[Step]:
+        if self.delta.status is GroupStatus.DELETE:
+            self.prune()
+        elif self.delta.status is not GroupStatus.ORPHANED:
+            self.adopt()
+            self.park()
+            self.prepare()
+            if self.delta.mode_after is TrafficMode.CUSTOMIZED:
+                self.traffic_customized()
+            else:
+                self.traffic_auto()
+            self.remove()
+        return self.steps
+
+    def adopt(self) -> None:
+        for m in self.declared:
+            if MANAGED_BY_LABEL in m.labels:
+                labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+                self.add(m.name, LabelsParams(labels=labels), "adopt: eas-gitops manages it from now on",
+                         Expect(labels=labels))
+
+    def park(self) -> None:
+        for m in self.declared:
+            sim = self.member(m)
+            growing = m.target_replicas is not None or bool(m.config_paths)
+            if sim.exists and sim.state is TrafficState.GROUPING and sim.running == 0 and growing \
+                    and self.wants_traffic(m):
+                self.set_state(m, TrafficState.STANDALONE, "no replica serves yet: standalone until it is ready")
+
+    def prepare(self) -> None:
+        joiners = {m.name for m in self.joiners()}
+        created = [m for m in self.declared if m.kind is MemberKind.CREATE]
+        updated = [m for m in self.declared if m.config_paths]
+        for m in created:
+            self.create(m)
+        for m in updated:
+            self.update(m)
+        grown = [m for m in self.declared if m.kind is not MemberKind.CREATE
+                 and m.target_replicas is not None and m.target_replicas > self.member(m).replicas]
+        for m in grown:
+            self.add(m.name, ScaleParams(replicas=self.target_replicas(m), before=self.member(m).replicas),
+                     "capacity before traffic", Expect())
+        touched = {m.name for m in [*created, *updated, *grown]}
+        for m in self.declared:
+            if m.name in touched or (m.name in joiners and not self.member(m).ready):
+                self.wait(m)
+        for m in self.declared:
+            assert m.spec is not None
+            if m.spec.smoke_test is not None and (m.name in touched or m.name in joiners):
+                t = m.spec.smoke_test
+                self.add(m.name, SmokeTestParams(path=t.path, body=t.body, expect_status=t.expect_status),
+                         "direct endpoint answers before any group traffic", Expect(http_status=t.expect_status))
+        for m in self.declared:
+            labels = {k: v for k, v in m.labels.items() if k != MANAGED_BY_LABEL}
+            if labels:
+                why = "record the applied spec" if set(labels) == {SPEC_HASH_LABEL} else "declared labels"
+                self.add(m.name, LabelsParams(labels=labels), why, Expect(labels=labels))
+
+    def create(self, m: MemberDelta) -> None:
+        assert m.spec is not None and m.config is not None and m.spec_hash is not None
+        labels = {**m.spec.labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, SPEC_HASH_LABEL: m.spec_hash}
+        params = CreateParams(config=m.config, labels=labels, replicas=m.spec.base_replicas,
+                              sensitive_paths=m.sensitive_paths)
+        self.add(m.name, params, "new member, standalone: no group traffic until it is ready",
+                 Expect(traffic_state=TrafficState.STANDALONE))
+
+    def update(self, m: MemberDelta) -> None:
+        assert m.config is not None
+        sim = self.member(m)
+        if sim.eligible and all(not o.eligible for o in self.sim.members.values() if o.name != m.name):
+            self.warn(WarningCode.SOLE_MEMBER_UPDATE, m.name,
+                      f"{m.name} is the only member taking group traffic: its new version rolls out under all of "
+                      "the group's traffic (no canary); add a canary member to test it first")
+        params = UpdateConfigParams(config=m.config, changed_paths=m.config_paths, sensitive_paths=m.sensitive_paths)
+        self.add(m.name, params, "new version; EAS replaces the instances in place")
+
+    def wait(self, m: MemberDelta) -> None:
+        replicas = self.member(m).replicas  # the replica target as of now (a later shrink waits again)
+        version = m.live.latest_version + 1 if m.live is not None and m.config_paths else None
+        self.add(m.name, WaitParams(replicas=replicas), "Running with every replica before any traffic",
+                 Expect(status=ServiceStatus.RUNNING if replicas else None, running=replicas, min_version=version))
+
+    # ---- traffic --------------------------------------------------------------------------------------------
+
+    def join_all(self, weight_of: Callable[[MemberDelta], int]) -> None:
+        auto = self.sim.mode is TrafficMode.AUTO
+        size: Callable[[MemberDelta], int] = self.target_replicas if auto else weight_of
+        joiners = sorted(self.joiners(), key=size)  # stable: declared order among equals
+        if joiners and self.sim.eligible_weight() == 0:
+            biggest = max(joiners, key=size)
+            joiners = [biggest] + [j for j in joiners if j is not biggest]
+        for m in joiners:
+            if not auto:
+                first = self.capped(weight_of(m), m.name)
+                if self.member(m).weight != first:
+                    self.set_weight(m, first, "weight before joining")
+            self.set_state(m, TrafficState.GROUPING, "joins group traffic: Running and tested")
+
+    def move_weights(self, weight_of: Callable[[MemberDelta], int | None], reason: str) -> None:
+        """Increases first (traffic in), then decreases; a 0-share member ramps within max_shift."""
+        pending = [(m, w) for m in self.declared if (w := weight_of(m)) is not None and self.member(m).weight != w]
+        ups = [(m, w) for m, w in pending if w > (self.member(m).weight or 0)]
+        downs = [(m, w) for m, w in pending if (m, w) not in ups]
+        for m, w in ups:
+            sim = self.member(m)
+            if sim.eligible and not (sim.weight or 0) and self.sim.mode is TrafficMode.CUSTOMIZED:
+                first = self.capped(w, m.name)
+                if first != w:
+                    self.set_weight(m, first, "ramp from 0 within max_shift")
+            self.set_weight(m, w, reason)
+        for m, w in downs:
+            self.set_weight(m, w, reason)
+
+    def leavers(self) -> list[tuple[MemberDelta, bool]]:
+        """Members to take out of traffic, with True when it is a drain (delete or scale to zero)."""
+        out = []
+        for m in self.delta.members:
+            sim = self.member(m)
+            if m.kind is MemberKind.DELETE:
+                out.append((m, True))
+            elif m in self.declared and sim.state is TrafficState.GROUPING and sim.exists:
+                assert m.spec is not None
+                if m.spec.traffic is TrafficState.STANDALONE:
+                    out.append((m, False))
+                elif self.target_replicas(m) == 0 and sim.running > 0:
+                    out.append((m, True))
+        return out
+
+    def leave_all(self) -> None:
+        for m, drain in self.leavers():
+            if drain:
+                self.add(m.name, DrainParams(), "traffic out before it shrinks or goes (verified read-back)",
+                         Expect(traffic_state=TrafficState.STANDALONE))
+            else:
+                self.set_state(m, TrafficState.STANDALONE, "declared standalone: out of group traffic")
+
+    def shrink(self) -> None:
+        for m in self.declared:
+            target, sim = self.target_replicas(m), self.member(m)
+            if target < sim.replicas:
+                self.add(m.name, ScaleParams(replicas=target, before=sim.replicas),
+                         "scale down after traffic moved" if target else "scale to zero after its drain")
+                self.wait(m)
+                assert m.spec is not None
+                if target == 0 and m.spec.traffic is TrafficState.GROUPING and sim.state is TrafficState.STANDALONE:
+                    self.set_state(m, TrafficState.GROUPING, "declared grouping; takes traffic once it has replicas")
+
+    def traffic_customized(self) -> None:
+        if self.sim.mode is TrafficMode.AUTO:
+            self.move_weights(self.target_weight, "set while still auto: shares do not move yet")
+            shares = self.sim.shares()
+            for m, _ in self.leavers():
+                if self.member(m).eligible:
+                    keep = max(1, round(float(shares[m.name]) * 100))
+                    self.set_weight(m, keep, "keeps about its share until it is taken out")
+            self.add(None, ModeParams(mode=TrafficMode.CUSTOMIZED, before=TrafficMode.AUTO),
+                     "weights take effect", Expect(mode=TrafficMode.CUSTOMIZED))
+        self.join_all(lambda m: self.target_weight(m) or 0)
+        self.move_weights(self.target_weight, "declared weight")
+        self.leave_all()
+        self.shrink()
+
+    def traffic_auto(self) -> None:
+        if self.sim.mode is TrafficMode.AUTO:
+            self.join_all(self.target_replicas)
+            self.leave_all()
+            self.shrink()
+            return
+
+        most = max((self.target_replicas(m) for m in self.declared), default=1)
+        scale = max(1, min(EQUALISE_SCALE, MAX_WEIGHT // max(most, 1)))
+
+        def ratio(m: MemberDelta) -> int | None:
+            return scale * self.target_replicas(m) if self.wants_traffic(m) else None
+
+        self.join_all(lambda m: ratio(m) or 0)
+        self.move_weights(ratio, "weights follow replicas, so the switch to auto moves no traffic")
+        self.leave_all()
+        self.shrink()
+        self.add(None, ModeParams(mode=TrafficMode.AUTO, before=TrafficMode.CUSTOMIZED),
+                 "shares follow replicas from now on", Expect(mode=TrafficMode.AUTO))
+
+    # ---- removal --------------------------------------------------------------------------------------------
+
+    def remove(self) -> None:
+        for m in self.delta.members:
+            if m.kind is MemberKind.DELETE:
+                self.add(m.name, DeleteParams(), "drained and verified: safe to delete", Expect(exists=False))
+
+    def prune(self) -> None:
+        shares = self.sim.shares()
+        doomed = sorted((m for m in self.delta.members if m.kind is MemberKind.DELETE),
+                        key=lambda m: (shares[m.name], m.name))
+        for m in doomed:
+            self.add(m.name, DrainParams(), "group removed (prune): traffic out first",
+                     Expect(traffic_state=TrafficState.STANDALONE))
+        self.remove()

@@ -1,0 +1,110 @@
+"""What every renderer shows the same way: step summaries, values, share columns.
+
+Renderers only read the Plan. Any `${env:NAME}` reference is shown as `(sensitive)`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.plan.diff import mask
+from reconciler.plan.model import Action, Change, GroupPlan, MemberView, Plan, Step
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def value(v: Any) -> str:
+    """A before/after value in one line."""
+    v = mask(v)
+    if v is None:
+        return "(none)"
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, sort_keys=True, ensure_ascii=False)
+
+
+def change_line(c: Change) -> tuple[str, str, str]:
+    """(op, subject, values) of one change: `~ b replicas` / `4 -> 2`."""
+    subject = f"{c.service} {c.field}" if c.service else c.field
+    if c.op.value == "+":
+        return c.op.value, subject, value(c.after)
+    if c.op.value == "-":
+        return c.op.value, subject, value(c.before)
+    return c.op.value, subject, f"{value(c.before)} -> {value(c.after)}"
+
+
+def _smoke(step: Step) -> str:
+    p = step.params
+    assert p.action is Action.SMOKE_TEST
+    return f"{'POST' if p.body is not None else 'GET'} {p.path} expects HTTP {p.expect_status}"
+
+
+def step_summary(step: Step) -> str:
+    """The parameters of a step in a few words."""
+    p = step.params
+    if p.action is Action.CREATE_SERVICE:
+        return f"{plural(p.replicas, 'replica')}, standalone"
+    if p.action is Action.UPDATE_CONFIG:
+        return "new version: " + ", ".join(p.changed_paths)
+    if p.action is Action.SCALE:
+        return f"replicas {p.before} -> {p.replicas}"
+    if p.action is Action.WAIT_RUNNING:
+        return f"{p.replicas}/{p.replicas} Running" if p.replicas else "0 replicas"
+    if p.action is Action.SMOKE_TEST:
+        return _smoke(step)
+    if p.action is Action.SET_WEIGHT:
+        return f"weight {p.before} -> {p.weight}" if p.before is not None else f"weight {p.weight}"
+    if p.action is Action.SET_TRAFFIC_STATE:
+        return f"{p.before.value} -> {p.traffic_state.value}"
+    if p.action is Action.SET_MODE:
+        return f"traffic mode {p.before.value} -> {p.mode.value}"
+    if p.action is Action.DRAIN:
+        return "-> standalone, verified"
+    if p.action is Action.UPDATE_LABELS:
+        return ", ".join(f"{k}={v}" for k, v in sorted(p.labels.items()))
+    return ""
+
+
+def share_columns(group: GroupPlan) -> list[int]:
+    """Timeline entries worth a column: now, then every step that moved a share."""
+    cols = [0]
+    for prev, entry in zip(group.timeline, group.timeline[1:], strict=False):
+        if entry.shares != prev.shares:
+            cols.append(entry.step)
+    return cols
+
+
+def pct(share: float) -> str:
+    return f"{share:.1f}"
+
+
+def state_of(m: MemberView | None) -> str:
+    if m is None or not m.exists:
+        return "-"
+    return m.traffic_state.value if m.traffic_state else "-"
+
+
+def member_pairs(group: GroupPlan) -> list[tuple[str, MemberView | None, MemberView | None]]:
+    now = {m.name: m for m in group.members_now}
+    final = {m.name: m for m in group.members_final}
+    names = [m.name for m in group.members_now]
+    return [(n, now.get(n), final.get(n)) for n in names]
+
+
+def headline(plan: Plan) -> str:
+    s = plan.summary
+    if not plan.has_changes:
+        return f"No changes: live state matches the desired state ({s.groups} group{'s' if s.groups != 1 else ''})."
+    return (f"Plan: {s.groups_changed} of {s.groups} group{'s' if s.groups != 1 else ''} to change; services: "
+            f"{s.services_to_create} to create, {s.services_to_update} to update, {s.services_to_delete} to delete; "
+            f"{s.steps} steps, {s.warnings} warning{'s' if s.warnings != 1 else ''}.")
+
+
+def group_title(group: GroupPlan) -> str:
+    before = group.mode_before.value if group.mode_before else "(new)"
+    after = group.mode_after.value if group.mode_after else "(gone)"
+    mode = before if before == after else f"{before} -> {after}"
+    return f"group {group.region}/{group.name}: {group.status.value}, mode {mode}"

@@ -1,0 +1,132 @@
+"""Safety rules, checked on the simulated timeline of every group (DESIGN.md §3).
+
+    no_black_hole         a group with an eligible member now keeps one after every step, unless
+                          the desired state removes the whole group (prune)
+    ready_before_traffic  a member's share rises only while it is ready: Running with every target
+                          replica and smoke-tested since its last create or new version
+    max_shift             one step never takes a member from 0 % to more than `max_shift` points
+                          of the group (a group with no traffic before the step has none to shift)
+    ownership             no step writes to a service eas-gitops does not manage
+    drain_before_delete   a delete comes after a drain of that service, at 0 % and standalone
+
+`force` overrules only what a person can reasonably judge from the plan: `max_shift` (e.g. an
+emergency move onto a fresh member in auto mode, where shares cannot be split) and
+`ready_before_traffic` for members the plan does not touch (e.g. a member the autoscaler is
+scaling right now). A forced plan carries a `forced` warning per overruled finding. The other
+rules, and readiness of members the plan itself changes, are never overruled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from reconciler.errors import PlanError
+from reconciler.plan.diff import GroupDelta, MemberKind
+from reconciler.plan.model import Action, GroupStatus, PlanWarning, Step, WarningCode
+from reconciler.plan.simulate import Frame
+from reconciler.spec.model import TrafficState
+from reconciler.spec.shares import percent
+
+
+class Rule(StrEnum):
+    NO_BLACK_HOLE = "no_black_hole"
+    READY_BEFORE_TRAFFIC = "ready_before_traffic"
+    MAX_SHIFT = "max_shift"
+    OWNERSHIP = "ownership"
+    DRAIN_BEFORE_DELETE = "drain_before_delete"
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: Rule
+    region: str
+    group: str
+    step: Step
+    detail: str
+    forceable: bool = False
+
+    def message(self) -> str:
+        target = f" {self.step.service}" if self.step.service else ""
+        text = (f"unsafe plan: rule {self.rule.value} broken in group {self.region}/{self.group} at step "
+                f"{self.step.index} ({self.step.action.value}{target}): {self.detail}")
+        return text + (" (a person may overrule this with force)" if self.forceable else "")
+
+
+def _touched(steps: Sequence[Step]) -> set[str]:
+    return {s.service for s in steps if s.service is not None}
+
+
+def _black_holes(delta: GroupDelta, steps: Sequence[Step], frames: Sequence[Frame]) -> list[Violation]:
+    if frames[0].black_hole or delta.status is GroupStatus.DELETE:
+        return []
+    return [Violation(Rule.NO_BLACK_HOLE, delta.region, delta.name, step,
+                      "no member is left taking group traffic (every share 0 %): the group would answer 503")
+            for step, frame in zip(steps, frames[1:], strict=True) if frame.black_hole]
+
+
+def _shares(delta: GroupDelta, steps: Sequence[Step], frames: Sequence[Frame], max_shift: int) -> list[Violation]:
+    found: list[Violation] = []
+    touched = _touched(steps)
+    for step, before, after in zip(steps, frames, frames[1:], strict=False):
+        for name, share in after.shares.items():
+            old = before.shares[name]
+            if share > old and not after.ready[name]:
+                m = after.group.members[name]
+                found.append(Violation(
+                    Rule.READY_BEFORE_TRAFFIC, delta.region, delta.name, step,
+                    f"{name} goes {percent(old)}% -> {percent(share)}% while not ready "
+                    f"({m.status.value if m.status else 'absent'}, {m.running}/{m.replicas} running"
+                    f"{', smoke test pending' if m.smoke_pending else ''})",
+                    forceable=name not in touched))
+            if old == 0 and not before.black_hole and share * 100 > max_shift:
+                found.append(Violation(
+                    Rule.MAX_SHIFT, delta.region, delta.name, step,
+                    f"{name} goes 0% -> {percent(share)}% in one step, more than max_shift {max_shift} points",
+                    forceable=True))
+    return found
+
+
+def _ownership(delta: GroupDelta, steps: Sequence[Step], frames: Sequence[Frame]) -> list[Violation]:
+    kinds = {m.name: m.kind for m in delta.members}
+    found: list[Violation] = []
+    drained: set[str] = set()
+    for step, before in zip(steps, frames, strict=False):
+        name = step.service
+        if name is None:
+            continue
+        if kinds.get(name) is MemberKind.UNMANAGED:
+            found.append(Violation(Rule.OWNERSHIP, delta.region, delta.name, step,
+                                   f"{name} is not managed by eas-gitops"))
+        if step.action is Action.DRAIN:
+            drained.add(name)
+        if step.action is Action.DELETE_SERVICE:
+            m = before.group.members[name]
+            if name not in drained or before.shares[name] or m.state is not TrafficState.STANDALONE:
+                found.append(Violation(Rule.DRAIN_BEFORE_DELETE, delta.region, delta.name, step,
+                                       f"{name} is deleted without a drain before it "
+                                       f"(share {percent(before.shares[name])}%, {m.state.value})"))
+    return found
+
+
+def violations(delta: GroupDelta, steps: Sequence[Step], frames: Sequence[Frame], max_shift: int) -> list[Violation]:
+    """Every broken rule, in step order."""
+    found = [*_black_holes(delta, steps, frames), *_shares(delta, steps, frames, max_shift),
+             *_ownership(delta, steps, frames)]
+    return sorted(found, key=lambda v: (v.step.index, list(Rule).index(v.rule)))
+
+
+def check(delta: GroupDelta, steps: Sequence[Step], frames: Sequence[Frame], *, max_shift: int,
+          force: bool) -> list[PlanWarning]:
+    """Raise PlanError on the first violation that `force` cannot (or did not) overrule.
+
+    Returns a `forced` warning for every violation `force` overruled.
+    """
+    warnings: list[PlanWarning] = []
+    for v in violations(delta, steps, frames, max_shift):
+        if not (force and v.forceable):
+            raise PlanError(v.message())
+        warnings.append(PlanWarning(code=WarningCode.FORCED, region=v.region, group=v.group,
+                                    service=v.step.service, message=f"forced: {v.message()}"))
+    return warnings
