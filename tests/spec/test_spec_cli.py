@@ -1,0 +1,104 @@
+"""`eas-gitops validate` and `eas-gitops schema` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reconciler.cli.main import app
+from spec.helpers import EXAMPLES, PMML_TEXT, SCHEMA_PATH
+
+Write = Callable[[str, str], Path]
+runner = CliRunner()
+
+
+def row(output: str, member: str) -> list[str]:
+    line = next(line for line in output.splitlines() if f" {member} " in line)
+    return [cell.strip() for cell in line.strip("│ ").split("│")]
+
+
+def test_validate_examples_shows_every_group_and_the_pmml_shares() -> None:
+    result = runner.invoke(app, ["validate", str(EXAMPLES)])
+    assert result.exit_code == 0, result.output
+    assert row(result.stdout, "pmml_prod")[5] == "80 %"
+    assert row(result.stdout, "pmml_grey")[:6] == ["pmml_grey", "canary", "grouping", "1", "-", "20 %"]
+    assert row(result.stdout, "ranker_green")[4:6] == ["400", "80 %"]
+    assert row(result.stdout, "recsys_base")[6:] == ["subscription", "eas-r-recsys01 · 8 CPU, 16000 MB"]
+    assert row(result.stdout, "recsys_burst")[3] == "0-10 (auto)"
+    assert row(result.stdout, "fraud_v3")[5] == "0 % (direct only)"
+    assert "ecs.gn7i-c8g1.2xlarge" in row(result.stdout, "llm_chat_a10")[7]
+    assert "OK: 5 groups, 10 services" in result.stdout
+
+
+def test_validate_defaults_to_the_current_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(EXAMPLES)
+    result = runner.invoke(app, ["validate"])
+    assert result.exit_code == 0
+    assert "pmml.yaml" in result.stdout
+
+
+def test_three_mistakes_give_three_lines_on_stderr_and_exit_1(write: Write) -> None:
+    text = PMML_TEXT.replace("spec:\n", "spec:\n  traffic_mode: customized\n")
+    text = text.replace("      replicas: 4\n", "      wieght: 100\n      replicas: 4\n      replicas: 5\n")
+    text = text.replace("      role: canary\n", "      role: canary\n      weight: 5000\n")
+    path = write("three.yaml", text)
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 4 and lines[-1] == "3 problems in the desired state (exit 1)"
+    positions = [re.match(rf"{re.escape(str(path))}:(\d+):(\d+): ", line) for line in lines[:3]]
+    assert all(positions)
+    assert [int(m.group(1)) for m in positions if m] == [10, 12, 17]
+    assert "did you mean 'weight'?" in lines[0]
+    assert "duplicate key 'replicas'" in lines[1]
+    assert "weight is 5000" in lines[2]
+
+
+def test_notes_go_to_stderr(write: Write, tmp_path: Path) -> None:
+    write("pmml.yaml", PMML_TEXT)
+    write("README.md", "x")
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "note: " in result.stderr and "README.md: ignored" in result.stderr
+
+
+def test_config_errors_exit_1_through_the_root_without_a_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no *.yaml or *.yml files found")
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_name_pattern_option(write: Write) -> None:
+    path = write("g.yaml", PMML_TEXT.replace("pmml_grey", "pmml-grey"))
+    assert runner.invoke(app, ["validate", str(path)]).exit_code == 1
+    assert runner.invoke(app, ["validate", "--name-pattern", "^[a-z][a-z0-9_-]*$", str(path)]).exit_code == 0
+
+
+def test_schema_prints_the_committed_schema() -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    assert result.stdout == SCHEMA_PATH.read_text(encoding="utf-8")
+
+
+def test_schema_out_writes_the_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["schema", "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0
+    written = tmp_path / "s" / "servicegroup.schema.json"
+    assert written.read_text(encoding="utf-8") == SCHEMA_PATH.read_text(encoding="utf-8")
+    assert str(written) in result.stdout
+
+
+@pytest.mark.parametrize(("command", "example"), [
+    ("validate", "eas-gitops validate examples/groups"), ("schema", "eas-gitops schema --out schemas"),
+])
+def test_help_has_an_example(command: str, example: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert example in result.stdout
