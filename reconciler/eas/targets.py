@@ -159,15 +159,23 @@ class AliyunChainCredentials:
         return "AliyunChainCredentials()"
 
 
-def local_transport(state: Path | None, emulator_settings: Any = None) -> httpx.AsyncBaseTransport:
-    """The embedded emulator as an in-process ASGI transport, state in SQLite at `state`."""
+def local_app(state: Path | None, emulator_settings: Any = None) -> Any:
+    """The embedded emulator's ASGI app, state in SQLite at `state` (default `.eas-gitops/local.db`)."""
     from reconciler.emulator.app import create_app
     from reconciler.emulator.settings import EmulatorSettings
 
     path = state or default_state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     settings = emulator_settings if emulator_settings is not None else EmulatorSettings(state_path=path)
-    return httpx.ASGITransport(app=create_app(settings))
+    return create_app(settings)
+
+
+def close_local_app(app: Any) -> None:
+    """Close the SQLite store behind an embedded emulator app (no-op for anything else)."""
+    emulator = getattr(getattr(app, "state", None), "emulator", None)
+    store = getattr(emulator, "store", None)
+    if store is not None:
+        store.close()
 
 
 @asynccontextmanager
@@ -183,9 +191,12 @@ async def open_client(target: str | None, region: str = DEFAULT_REGION, *, state
     benchmarks; normal callers give only target, region, state and vpc.
     """
     resolved = resolve_target(target, region, vpc)
+    app: Any = None
     if resolved.kind is TargetKind.LOCAL:
         credentials = credentials or StaticCredentials(local_credentials())
-        transport = transport or local_transport(state, emulator_settings)
+        if transport is None:
+            app = local_app(state, emulator_settings)
+            transport = httpx.ASGITransport(app=app)
     elif resolved.kind is TargetKind.URL:
         credentials = credentials or StaticCredentials(url_credentials(resolved))
     else:
@@ -199,3 +210,5 @@ async def open_client(target: str | None, region: str = DEFAULT_REGION, *, state
         yield client
     finally:
         await client.aclose()
+        if app is not None:
+            close_local_app(app)
