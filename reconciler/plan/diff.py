@@ -105,9 +105,18 @@ def mask(value: Any) -> Any:
     return value
 
 
+def without_instance(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` without `metadata.instance`: replicas travel in scale steps, never with a new version
+    (sending it with an update would undo what an autoscaler did)."""
+    meta = config.get("metadata")
+    if isinstance(meta, dict) and "instance" in meta:
+        return {**config, "metadata": {k: v for k, v in meta.items() if k != "instance"}}
+    return config
+
+
 def spec_hash(config: dict[str, Any]) -> str:
-    """Short sha256 of the unresolved EAS config: the `eas-gitops/spec-hash` label value."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Short sha256 of the unresolved EAS config (without replicas): the `eas-gitops/spec-hash` label value."""
+    text = json.dumps(without_instance(config), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

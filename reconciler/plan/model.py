@@ -113,7 +113,8 @@ class CreateParams(_Frozen):
 
 class UpdateConfigParams(_Frozen):
     action: Literal[Action.UPDATE_CONFIG] = Action.UPDATE_CONFIG
-    config: dict[str, Any] = Field(description="Full desired config (merge update); secrets as references.")
+    config: dict[str, Any] = Field(
+        description="Desired config without metadata.instance (merge update); secrets as references.")
     changed_paths: tuple[str, ...]
     sensitive_paths: tuple[str, ...] = ()
 

@@ -35,7 +35,7 @@ from fractions import Fraction
 from math import floor
 
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
-from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind
+from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, without_instance
 from reconciler.plan.model import (
     CreateParams,
     DeleteParams,
@@ -215,13 +215,13 @@ class GroupOrderer:
             self.warn(WarningCode.SOLE_MEMBER_UPDATE, m.name,
                       f"{m.name} is the only member taking group traffic: its new version rolls out under all of "
                       "the group's traffic (no canary); add a canary member to test it first")
-        params = UpdateConfigParams(config=m.config, changed_paths=m.config_paths, sensitive_paths=m.sensitive_paths)
+        params = UpdateConfigParams(config=without_instance(m.config), changed_paths=m.config_paths, sensitive_paths=m.sensitive_paths)
         self.add(m.name, params, "new version; EAS replaces the instances in place")
 
-    def wait(self, m: MemberDelta) -> None:
+    def wait(self, m: MemberDelta, reason: str = "Running with every replica before any traffic") -> None:
         replicas = self.member(m).replicas  # the replica target as of now (a later shrink waits again)
         version = m.live.latest_version + 1 if m.live is not None and m.config_paths else None
-        self.add(m.name, WaitParams(replicas=replicas), "Running with every replica before any traffic",
+        self.add(m.name, WaitParams(replicas=replicas), reason,
                  Expect(status=ServiceStatus.RUNNING if replicas else None, running=replicas, min_version=version))
 
     # ---- traffic --------------------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ class GroupOrderer:
     def leave_all(self) -> None:
         for m, drain in self.leavers():
             if drain:
-                self.add(m.name, DrainParams(), "traffic out before it shrinks or goes (verified read-back)",
+                self.add(m.name, DrainParams(), "traffic out, verified by read-back, before it shrinks or goes",
                          Expect(traffic_state=TrafficState.STANDALONE))
             else:
                 self.set_state(m, TrafficState.STANDALONE, "declared standalone: out of group traffic")
@@ -284,7 +284,7 @@ class GroupOrderer:
             if target < sim.replicas:
                 self.add(m.name, ScaleParams(replicas=target, before=sim.replicas),
                          "scale down after traffic moved" if target else "scale to zero after its drain")
-                self.wait(m)
+                self.wait(m, "the scale-down is done before the next step")
                 assert m.spec is not None
                 if target == 0 and m.spec.traffic is TrafficState.GROUPING and sim.state is TrafficState.STANDALONE:
                     self.set_state(m, TrafficState.GROUPING, "declared grouping; takes traffic once it has replicas")

@@ -96,11 +96,12 @@ def member_pairs(group: GroupPlan) -> list[tuple[str, MemberView | None, MemberV
 
 def headline(plan: Plan) -> str:
     s = plan.summary
+    warnings = f", {plural(s.warnings, 'warning')}" if s.warnings else ""
     if not plan.has_changes:
-        return f"No changes: live state matches the desired state ({s.groups} group{'s' if s.groups != 1 else ''})."
-    return (f"Plan: {s.groups_changed} of {s.groups} group{'s' if s.groups != 1 else ''} to change; services: "
+        return f"No changes ({plural(s.groups, 'group')} checked{warnings})."
+    return (f"Plan: {s.groups_changed} of {plural(s.groups, 'group')} to change; services: "
             f"{s.services_to_create} to create, {s.services_to_update} to update, {s.services_to_delete} to delete; "
-            f"{s.steps} steps, {s.warnings} warning{'s' if s.warnings != 1 else ''}.")
+            f"{plural(s.steps, 'step')}{warnings}.")
 
 
 def group_title(group: GroupPlan) -> str:
