@@ -129,7 +129,9 @@ class Caller:
             left = errormap.request_left(exc)
             if left:
                 self.stats.round_trips[req.operation] += 1
-            raise _Unanswered(errormap.transport_error(exc, req.operation), left) from exc
+            error = errormap.transport_error(exc, req.operation)
+            error.__cause__ = exc  # keep the httpx failure for debugging; callers see only TransportError
+            raise _Unanswered(error, left) from exc
         self.stats.round_trips[req.operation] += 1
         if errormap.is_error(response):
             raise errormap.api_error(response, req.operation)
