@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import NotFoundError
+from reconciler.eas.models import SafetyLock
+from reconciler.errors import ConflictError, NotFoundError
 from reconciler.spec.model import TrafficMode, TrafficState
 
 from .emulated import Harness, emulated
@@ -71,3 +72,57 @@ async def test_pmml_scenario(kind: str, initial: str, tmp_path: Path, monkeypatc
         assert [g.name async for g in c.list_groups()] == []
         assert c.stats.retries == 0  # (sleeps here are the rate limit: 23 calls, burst 20, frozen clock)
         assert c.stats.writes == 11
+
+
+async def test_every_operation_against_the_emulator(tmp_path: Path) -> None:
+    async with emulated("embedded", tmp_path) as h:
+        c = h.client
+        await c.create_group("solo", labels={"team": "ml"})
+        assert (await c.describe_group("solo")).labels == {"team": "ml"}
+        for i in range(5):
+            await c.create_service({**pmml_config(f"svc_{i}", 1, "m"), "metadata": {"group": "solo", "instance": 1}},
+                                   labels={"idx": str(i)})
+        await h.advance(30)
+        names = [s.service_name async for s in c.list_services(group_name="solo", page_size=2)]
+        assert sorted(names) == [f"svc_{i}" for i in range(5)] and c.stats.round_trips["ListServices"] == 3
+        assert [s.service_name async for s in c.list_services(label={"idx": "3"})] == ["svc_3"]
+        await c.release_service("svc_0", traffic_state=GROUPING)
+        assert [s.service_name async for s in c.list_services(traffic_state=GROUPING)] == ["svc_0"]
+        assert len([s async for s in c.list_services(service_status="Running")]) == 5
+
+        await c.update_service("svc_0", {"metadata": {"instance": 2}})  # scale only: no new version
+        await c.update_service("svc_0", {"model_path": "oss://b/v2.pmml"})
+        svc = await c.describe_service("svc_0")
+        assert svc.config["metadata"]["instance"] == 2 and svc.latest_version == 2
+        await h.advance(30)
+        versions = await c.list_service_versions("svc_0")
+        assert sorted(v.image_id for v in versions) == [1, 2]
+        await c.update_service_version("svc_0", 1)
+        await h.advance(30)
+        assert (await c.describe_service("svc_0")).config["model_path"] == "oss://examplebucket/models/m.pmml"
+        assert (await c.describe_service_event("svc_0")).events
+
+        await c.update_service_label("svc_1", {"a": "1", "b": "2"})
+        await c.delete_service_label("svc_1", ["a"])
+        assert (await c.describe_service("svc_1")).labels == {"idx": "1", "b": "2"}
+
+        await c.update_service_safety_lock("svc_2", SafetyLock.DANGEROUS)
+        with pytest.raises(ConflictError):
+            await c.delete_service("svc_2")
+        await c.update_service_safety_lock("svc_2", SafetyLock.NONE)
+        await c.stop_service("svc_2")
+        await h.advance(30)
+        assert (await c.describe_service("svc_2")).status == "Stopped"
+        await c.start_service("svc_2")
+        await h.advance(30)
+        assert (await c.describe_service("svc_2")).status == "Running"
+
+        endpoints = await c.describe_group_endpoints("solo")
+        assert any("/api/predict/solo" in url for e in endpoints.endpoints for url in e.internet_endpoints)
+        with pytest.raises(ConflictError):
+            await c.delete_group("solo")  # members left, no cascade
+        await c.delete_group("solo", cascade=True)
+        await h.advance(30)
+        assert [s async for s in c.list_services()] == []
+        with pytest.raises(NotFoundError):
+            await c.describe_group("solo")
