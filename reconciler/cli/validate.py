@@ -96,10 +96,11 @@ def _print_state(state: DesiredState) -> None:
 
 
 def validate(
-    paths: list[Path] = typer.Argument(None, help="Files or directories (default: the current directory)."),
+    paths: list[Path] = typer.Argument(
+        None, metavar="PATHS", help="Files or directories (default: the current directory)."),
     name_pattern: str = typer.Option(
-        DEFAULT_NAME_PATTERN, "--name-pattern", envvar=ENV_NAME_PATTERN,
-        help="Regular expression every group and service name must match. Env: EAS_GITOPS_NAME_PATTERN."),
+        DEFAULT_NAME_PATTERN, "--name-pattern", envvar=ENV_NAME_PATTERN, metavar="REGEX",
+        help="Regular expression every group and service name must match."),
 ) -> None:
     try:
         state = load_paths(paths or [Path(".")], name_pattern=name_pattern)

@@ -27,6 +27,7 @@ _TYPE_WORDS = {
     "model_type": "a mapping (key: value)", "model_attributes_type": "a mapping (key: value)",
     "list_type": "a list", "enum": "one of the listed values",
 }
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 _PATTERN_HINTS = {
     "resource_group": "a dedicated resource group ID looks like eas-r-abc123",
     "region": "a region ID looks like cn-shanghai or ap-southeast-1",
@@ -120,6 +121,17 @@ def _enum_hint(loc: Loc, value: Any) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
+def _range_hint(field: Any) -> str:
+    """`allowed: 0 to 1000` from a field's ge/gt/le/lt constraints ('' when it has none)."""
+    b = {name: getattr(m, name) for m in getattr(field, "metadata", []) for name in ("ge", "gt", "le", "lt")
+         if getattr(m, name, None) is not None}
+    if "ge" in b and "le" in b:
+        return f"allowed: {b['ge']} to {b['le']}"
+    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    parts = [f"{words[name]} {value}" for name, value in b.items()]
+    return "allowed: " + " and ".join(parts) if parts else ""
+
+
 def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
     loc, kind, value = err["loc"], err["type"], err.get("input")
     path = dotted(loc)
@@ -143,7 +155,8 @@ def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
         hint = _PATTERN_HINTS.get(str(loc[-1]), "")
     if not hint:
         field = _field_info(loc)
-        hint = field.description if field is not None and field.description else ""
+        hint = _range_hint(field) if kind in _RANGE_ERRORS and field is not None else ""
+        hint = hint or (field.description if field is not None and field.description else "")
     return pos.at_value(loc, message, hint)
 
 
