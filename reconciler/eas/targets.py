@@ -19,6 +19,7 @@ The target string defaults to env `EAS_GITOPS_TARGET`, then `local`. Every targe
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import random
 from collections.abc import AsyncIterator, Mapping
@@ -142,6 +143,9 @@ class AliyunChainCredentials:
         except ImportError as exc:
             raise CredentialsError("The aliyun target needs the package alibabacloud-credentials: "
                                    "pip install 'eas-gitops[aliyun]'.") from exc
+        # The library logs failed providers (with tracebacks) on its own stderr handler; our
+        # CredentialsError says what to do in one sentence instead.
+        logging.getLogger("credentials").setLevel(logging.CRITICAL)
         self._client: Any = CredClient()
         self.get()  # fail now, with one clear sentence, rather than on the first call
 
