@@ -2,8 +2,8 @@
 
 A path is what pydantic reports as an error `loc`: a tuple of mapping keys (str) and sequence
 indices (int). Positions are 1-based (line, column). When a path does not exist in the document
-(a missing key, say), the position of the deepest part that does exist is returned, so every
-problem still points somewhere near its cause.
+(a missing key, or a key merged in from an anchor with `<<`), the position of the deepest part
+that does exist is returned, so every problem still points somewhere near its cause.
 """
 
 from __future__ import annotations
@@ -37,7 +37,10 @@ class Positions:
         node = self.root
         for part in loc:
             if isinstance(node, CommentedMap) and part in node:
-                key_pos, value_pos = _pair(node.lc.key(part)), _pair(node.lc.value(part))
+                try:
+                    key_pos, value_pos = _pair(node.lc.key(part)), _pair(node.lc.value(part))
+                except KeyError:  # a key merged in with `<<: *anchor` has no position of its own here
+                    break
             elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
                 key_pos = value_pos = _pair(node.lc.item(part))
             else:
