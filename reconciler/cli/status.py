@@ -86,7 +86,8 @@ def build_view(region: str, services: list[Service], groups: dict[str, Group]) -
 
 
 async def collect(client: EasClient, group: str | None) -> StatusView:
-    services = [s async for s in client.list_services(group_name=group)]
+    # A shared local state file may hold other regions' services; EAS endpoints serve one region.
+    services = [s async for s in client.list_services(group_name=group) if s.region in ("", client.region)]
     groups = {group: await client.describe_group(group)} if group else {g.name: g async for g in client.list_groups()}
     return build_view(client.region, services, groups)
 

@@ -69,8 +69,9 @@ class Service(_Wire):
     resource: str = Field(default="", alias="Resource")
     label_pairs: list[Label] = Field(default_factory=list, alias="Labels")
     safety_lock: str = Field(default="", alias="SafetyLock")
-    internet_endpoint: str = Field(default="", alias="InternetEndpoint")
-    intranet_endpoint: str = Field(default="", alias="IntranetEndpoint")
+    internet_endpoint: str = Field(default="", alias="InternetEndpoint")  # DescribeService only
+    intranet_endpoint: str = Field(default="", alias="IntranetEndpoint")  # DescribeService only
+    access_token: str = Field(default="", alias="AccessToken", repr=False)  # for calling the service
     create_time: str = Field(default="", alias="CreateTime")
     update_time: str = Field(default="", alias="UpdateTime")
     request_id: str = Field(default="", alias="RequestId")

@@ -163,14 +163,18 @@ class AliyunChainCredentials:
         return "AliyunChainCredentials()"
 
 
-def local_app(state: Path | None, emulator_settings: Any = None) -> Any:
-    """The embedded emulator's ASGI app, state in SQLite at `state` (default `.eas-gitops/local.db`)."""
+def local_app(state: Path | None, emulator_settings: Any = None, region: str = DEFAULT_REGION) -> Any:
+    """The embedded emulator's ASGI app for `region`, state in SQLite at `state` (default `.eas-gitops/local.db`).
+
+    EAS serves one region per endpoint, so the app is made for the client's region; several regions
+    can share one state file (each service keeps its region).
+    """
     from reconciler.emulator.app import create_app
     from reconciler.emulator.settings import EmulatorSettings
 
     path = state or default_state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    settings = emulator_settings if emulator_settings is not None else EmulatorSettings(state_path=path)
+    settings = emulator_settings if emulator_settings is not None else EmulatorSettings(state_path=path, region=region)
     return create_app(settings)
 
 
@@ -199,7 +203,7 @@ async def open_client(target: str | None, region: str = DEFAULT_REGION, *, state
     if resolved.kind is TargetKind.LOCAL:
         credentials = credentials or StaticCredentials(local_credentials())
         if transport is None:
-            app = local_app(state, emulator_settings)
+            app = local_app(state, emulator_settings, region)
             transport = httpx.ASGITransport(app=app)
     elif resolved.kind is TargetKind.URL:
         credentials = credentials or StaticCredentials(url_credentials(resolved))

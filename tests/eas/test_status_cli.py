@@ -36,6 +36,8 @@ async def _populate(state: Path) -> None:
             await c.release_service(name, traffic_state=TrafficState.GROUPING, weight=weight)
         await c.update_group("canary", traffic_mode=TrafficMode.CUSTOMIZED)
     close_local_app(emulator)
+    async with open_client("local", "cn-hangzhou", state=state) as c:  # same state file, another region
+        await c.create_service(_config("hz_only", "hz", 1))
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,12 @@ def test_status_table_for_one_group(state: Path) -> None:
     assert rows["pmml_prod"] == ["pmml", "auto", "Running", "4/4", "1", "1000M", "80", "grouping", "80%"]
     assert rows["pmml_grey"] == ["pmml", "auto", "Running", "1/1", "1", "1000M", "20", "grouping", "20%"]
     assert "canary" not in result.stdout
+
+
+def test_status_shows_only_the_chosen_region(state: Path) -> None:
+    result = runner.invoke(app, ["status", "--state", str(state), "--region", "cn-hangzhou", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [r["service"] for r in json.loads(result.stdout)["rows"]] == ["hz_only"]
 
 
 def test_status_of_a_missing_group_is_exit_1(state: Path) -> None:

@@ -17,7 +17,7 @@ from reconciler.eas.targets import (
     url_credentials,
 )
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID
-from reconciler.errors import ConfigError, CredentialsError
+from reconciler.errors import ConfigError, CredentialsError, NotFoundError
 
 
 def test_local_is_the_default_and_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,3 +97,25 @@ def test_aliyun_uses_the_default_chain_and_the_vpc_host(tmp_path: Path) -> None:
                                    "ALIBABA_CLOUD_SECURITY_TOKEN": "chain-token"})
     assert out == "pai-eas-manage-vpc.cn-hangzhou.aliyuncs.com ACS3-HMAC-SHA256 Credential=STS.chain chain-token"
     assert "chain-secret" not in out
+
+
+
+def test_local_target_serves_the_requested_region(tmp_path: Path) -> None:
+    import asyncio
+
+    from reconciler.eas.targets import open_client
+
+    async def go() -> tuple[str, str, bool]:
+        config = {"name": "hz", "processor": "pmml", "model_path": "oss://b/m", "metadata": {"instance": 1}}
+        async with open_client("local", "cn-hangzhou", state=tmp_path / "x.db") as c:
+            await c.create_service(config)
+            svc = await c.describe_service("hz")
+        async with open_client("local", "cn-shanghai", state=tmp_path / "x.db") as c:
+            try:
+                await c.describe_service("hz")
+            except NotFoundError:
+                return svc.region, svc.access_token, False
+        return svc.region, svc.access_token, True
+
+    region, token, found_in_other_region = asyncio.run(go())
+    assert region == "cn-hangzhou" and token.startswith("token-") and not found_in_other_region
