@@ -1,0 +1,138 @@
+"""Read-back: checking a step's `Expect` against what EAS lists, and one shared poller per region.
+
+`Observer.wait` parks a waiter until its predicate holds on the service as listed. One poll task
+per region serves every waiter of every group: each round it sleeps `interval`, then makes ONE
+ListServices listing (filtered by group when every waiter is in the same group) and settles all
+waiters from it. A waiter fails at once when its service reaches a failed status, and at its
+deadline otherwise; both messages name the service, its status and EAS's Reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reconciler.apply.runtime import Timer
+from reconciler.eas.client import EasClient
+from reconciler.eas.models import Service
+from reconciler.errors import ApplyError
+from reconciler.live.model import ServiceStatus
+from reconciler.live.read import list_services, live_service
+from reconciler.plan.model import Expect
+from reconciler.spec.model import TrafficMode
+
+Predicate = Callable[[Service | None], str | None]  # None: satisfied; else what is still missing
+FAILED = frozenset({ServiceStatus.FAILED, ServiceStatus.DELETE_FAILED, ServiceStatus.STOPPED})
+GOING = frozenset({ServiceStatus.DELETING, ServiceStatus.DELETED})
+
+
+def describe(svc: Service | None) -> str:
+    if svc is None:
+        return "absent"
+    running = f"{svc.running_instance}/{svc.total_instance} running"
+    reason = f", Reason: {svc.reason}" if svc.reason else ""
+    message = f" ({svc.message})" if svc.message and svc.message != svc.reason else ""
+    return f"status {svc.status or '?'}, {running}, {svc.traffic_state or 'no traffic state'}{reason}{message}"
+
+
+def status_of(svc: Service) -> ServiceStatus:
+    return live_service(svc, svc.region).status
+
+
+def unmet(expect: Expect, svc: Service | None, mode: TrafficMode | None) -> str | None:
+    """What `svc` still lacks to satisfy `expect` (None: satisfied). `mode`: the group's current mode."""
+    if not expect.exists:
+        return None if svc is None else f"still exists ({describe(svc)})"
+    if svc is None:
+        return "does not exist"
+    lv = live_service(svc, svc.region)
+    checks: list[tuple[bool, str]] = [
+        (expect.status is None or lv.status is expect.status, f"status {lv.status.value}, want {expect.status}"),
+        (expect.running is None or lv.running == expect.running,
+         f"{lv.running} running, want {expect.running}"),
+        (expect.min_version is None or lv.current_version >= expect.min_version,
+         f"version {lv.current_version}, want {expect.min_version}"),
+        (expect.traffic_state is None or lv.traffic_state is expect.traffic_state,
+         f"traffic state {lv.traffic_state.value}, want {expect.traffic_state}"),
+        (expect.weight is None or mode is not TrafficMode.CUSTOMIZED or lv.weight == expect.weight,
+         f"weight {lv.weight}, want {expect.weight}"),
+        (expect.labels is None or all(lv.labels.get(k) == v for k, v in expect.labels.items()),
+         "labels not set yet"),
+    ]
+    return next((why for ok, why in checks if not ok), None)
+
+
+def failure(svc: Service | None, expect_gone: bool) -> str | None:
+    """A final state no wait can get out of."""
+    if svc is None:
+        return None if expect_gone else "the service disappeared"
+    status = status_of(svc)
+    if status in FAILED and not expect_gone:
+        return f"{svc.service_name} is {svc.status}"
+    return None
+
+
+@dataclass
+class _Waiter:
+    name: str
+    group: str | None
+    check: Predicate
+    expect_gone: bool
+    deadline: float
+    future: asyncio.Future[Service | None]
+    last: Service | None = None
+
+
+class Observer:
+    """The shared poller of one region."""
+
+    def __init__(self, client: EasClient, timer: Timer, interval: float) -> None:
+        self.client, self.timer, self.interval = client, timer, interval
+        self.rounds = 0
+        self._waiters: list[_Waiter] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def wait(self, name: str, group: str | None, check: Predicate, *, timeout: float,
+                   expect_gone: bool = False, last: Service | None = None) -> Service | None:
+        """The service as listed once `check` passes; ApplyError on failure or timeout."""
+        future: asyncio.Future[Service | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(_Waiter(name, group, check, expect_gone, self.timer.now() + timeout, future, last))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._poll())
+        return await future
+
+    async def _poll(self) -> None:
+        while self._waiters:
+            await self.timer.sleep(self.interval)
+            waiters = [w for w in self._waiters if not w.future.done()]
+            self._waiters = waiters
+            if not waiters:
+                return
+            groups = {w.group for w in waiters}
+            only = next(iter(groups)) if len(groups) == 1 else None
+            try:
+                listed = {s.service_name: s for s in await list_services(self.client, group=only)}
+            except Exception as exc:  # every waiter learns why the poll failed
+                for w in waiters:
+                    w.future.set_exception(exc)
+                self._waiters = []
+                return
+            self.rounds += 1
+            self._settle(waiters, listed)
+
+    def _settle(self, waiters: list[_Waiter], listed: dict[str, Service]) -> None:
+        now = self.timer.now()
+        for w in waiters:
+            svc = listed.get(w.name)
+            w.last = svc
+            broken = failure(svc, w.expect_gone)
+            missing = w.check(svc)
+            if missing is None:
+                w.future.set_result(svc)
+            elif broken is not None:
+                w.future.set_exception(ApplyError(f"{w.name}: {broken}: {describe(svc)}"))
+            elif now >= w.deadline:
+                w.future.set_exception(ApplyError(
+                    f"{w.name}: timed out waiting ({missing}); now {describe(svc)}"))
+        self._waiters = [w for w in self._waiters if not w.future.done()]

@@ -1,0 +1,176 @@
+"""How apply reaches EAS and time: one `Link` (client + smoke tester) per region, and a `Timer`.
+
+`target_connector` builds links for a CLI target:
+- local: the embedded emulator in-process. EAS serves one region per endpoint, so each region gets
+  its own emulator app (`EmulatorSettings.region` = that region) over the same SQLite state file;
+  the reader skips services another region's app created (their `Region` differs).
+  Smoke tests go to the same app's gateway in-process.
+- http(s)://host:port: the served emulator or an EAS-compatible URL; smoke tests go to
+  `<url>/api/predict/<group>.<service>`.
+- aliyun: smoke tests go to the service's own endpoint from DescribeService, with its AccessToken
+  in the `Authorization` header.
+
+A smoke test's `path` is appended to the direct endpoint unless it is `/` (the endpoint itself).
+`Timer` is injectable: tests pass a `VirtualTimer` whose `sleep` advances the emulated clock, so
+nothing really sleeps and the emulator (`EmulatorSettings.clock=timer`) sees the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+
+from reconciler.eas.client import EasClient
+from reconciler.eas.retry import RetrySettings
+from reconciler.eas.targets import LOCAL_BASE_URL, TargetKind, default_state_path, open_client, resolve_target
+from reconciler.eas.transport import Request
+from reconciler.errors import TransportError
+
+SmokeTester = Callable[[str, str, str, str | None], Awaitable[int]]  # (group, service, path, body) -> HTTP status
+SMOKE_TIMEOUT = 30.0
+
+
+class Timer(Protocol):
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class RealTimer:
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class VirtualTimer:
+    """Emulated time for tests and benchmarks: `sleep` moves the clock forward at once.
+
+    Also usable as the emulator's clock (`EmulatorSettings(clock=timer)`): calling it returns now
+    in epoch seconds.
+    """
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.t = start
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += max(seconds, 0.0)
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+        self.slept += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+
+@dataclass
+class Link:
+    """What apply needs of one region."""
+
+    region: str
+    client: EasClient
+    smoke: SmokeTester
+
+
+Connector = Callable[[str], AbstractAsyncContextManager[Link]]
+
+
+@asynccontextmanager
+async def connect_all(connector: Connector, regions: Iterable[str]) -> AsyncIterator[dict[str, Link]]:
+    """A link per region, all closed on exit."""
+    async with AsyncExitStack() as stack:
+        links = {r: await stack.enter_async_context(connector(r)) for r in sorted(set(regions))}
+        yield links
+
+
+def direct_path(group: str, service: str, path: str) -> str:
+    tail = "" if path in ("", "/") else path
+    return f"/api/predict/{quote(group, safe='')}.{quote(service, safe='')}{tail}"
+
+
+def http_smoke(http: httpx.AsyncClient) -> SmokeTester:
+    """Smoke tests through `http` (its base URL is the gateway)."""
+    async def smoke(group: str, service: str, path: str, body: str | None) -> int:
+        url = direct_path(group, service, path)
+        try:
+            if body is None:
+                response = await http.get(url)
+            else:
+                response = await http.post(url, content=body.encode())
+        except httpx.HTTPError as exc:
+            raise TransportError(f"smoke test {group}.{service}: {type(exc).__name__}: {exc}") from exc
+        return response.status_code
+    return smoke
+
+
+def aliyun_smoke(client: EasClient, http: httpx.AsyncClient) -> SmokeTester:
+    """Smoke tests on the service's own endpoint, with its token (DescribeService)."""
+    async def smoke(group: str, service: str, path: str, body: str | None) -> int:
+        data = await client.caller.call(Request(
+            "DescribeService", "GET", f"/api/v2/services/{quote(client.region, safe='~')}/{quote(service, safe='~')}"))
+        endpoint = str(data.get("InternetEndpoint") or data.get("IntranetEndpoint") or "").rstrip("/")
+        token = str(data.get("AccessToken") or "")
+        tail = "" if path in ("", "/") else path
+        headers = {"Authorization": token} if token else {}
+        try:
+            response = await http.request("POST" if body is not None else "GET", f"{endpoint}{tail}",
+                                          content=body.encode() if body is not None else None, headers=headers)
+        except httpx.HTTPError as exc:
+            raise TransportError(f"smoke test {group}.{service}: {type(exc).__name__}") from exc
+        return response.status_code
+    return smoke
+
+
+def target_connector(target: str | None, *, state: Path | None = None, vpc: bool = False,
+                     retry: RetrySettings | None = None, emulator: Callable[[str], Any] | None = None,
+                     timer: Timer | None = None) -> Connector:
+    """Links for a CLI target. `emulator(region)` gives the local target's EmulatorSettings (tests);
+    `timer` sleeps the client's retries (tests: a VirtualTimer)."""
+
+    @asynccontextmanager
+    async def connect(region: str) -> AsyncIterator[Link]:
+        kind = resolve_target(target, region, vpc)
+        extra: dict[str, Any] = {}
+        if timer is not None:
+            extra["sleep"] = timer.sleep
+        transport: httpx.AsyncBaseTransport | None = None
+        if kind.kind is TargetKind.LOCAL:
+            transport = _local_transport(region, state, emulator)
+        async with open_client(target, region, state=state, vpc=vpc, settings=retry, transport=transport,
+                               **extra) as client:
+            if kind.kind is TargetKind.ALIYUN:
+                async with httpx.AsyncClient(timeout=SMOKE_TIMEOUT) as http:
+                    yield Link(region, client, aliyun_smoke(client, http))
+            else:
+                base = LOCAL_BASE_URL if transport is not None else kind.base_url
+                async with httpx.AsyncClient(transport=transport, base_url=base, timeout=SMOKE_TIMEOUT) as http:
+                    yield Link(region, client, http_smoke(http))
+    return connect
+
+
+def _local_transport(region: str, state: Path | None, emulator: Callable[[str], Any] | None) -> httpx.ASGITransport:
+    from reconciler.emulator.app import create_app
+    from reconciler.emulator.settings import EmulatorSettings
+
+    if emulator is not None:
+        settings = emulator(region)
+    else:
+        settings = EmulatorSettings(state_path=state or default_state_path(), region=region)
+    if settings.state_path is not None:
+        Path(settings.state_path).parent.mkdir(parents=True, exist_ok=True)
+    return httpx.ASGITransport(app=create_app(settings))
