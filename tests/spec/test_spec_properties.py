@@ -10,10 +10,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from reconciler.errors import SpecError
 from reconciler.spec.eas_config import from_eas_config, to_eas_config
 from reconciler.spec.loader import load_paths
 from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
 from reconciler.spec.shares import desired_shares, is_black_hole
+from spec.helpers import EXAMPLES
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -119,3 +121,40 @@ def test_model_to_eas_config_and_back_is_lossless(group: ServiceGroup) -> None:
         # role and smoke_test live only in the desired state; EAS has no place for them
         assert back == spec.model_copy(update={"role": None, "smoke_test": None})
         assert to_eas_config(group, back) == config
+
+
+BASE_LINES = [line for line in (EXAMPLES / "pmml.yaml").read_text(encoding="utf-8").splitlines()
+              if not line.lstrip().startswith("#")]
+JUNK = st.sampled_from(["", "  ", "- x", "x: [1", "weight: 5000", "replicas: -1", "\t", ": :", "*a", "&a x",
+                        "<<: *a", "'", "{", "config: 3", "traffic: groupin", "resources: {gpu: 2}", "---"])
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> str:
+    lines = list(BASE_LINES)
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(lines) - 1))
+        action = draw(st.sampled_from(["drop", "dup", "junk", "indent"]))
+        if action == "drop":
+            del lines[at]
+        elif action == "dup":
+            lines.insert(at, lines[at])
+        elif action == "junk":
+            lines.insert(at, " " * draw(st.integers(0, 8)) + draw(JUNK))
+        else:
+            lines[at] = " " * draw(st.integers(0, 3)) + lines[at]
+    return "\n".join(lines) + "\n"
+
+
+@SETTINGS
+@given(mutated())
+def test_any_mangled_file_gives_problems_with_positions_never_a_crash(text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "group.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            load_paths([path])
+        except SpecError as err:
+            assert err.problems
+            rows = text.count("\n") + 1
+            assert all(1 <= p.line <= rows and p.column >= 1 for p in err.problems), err.problems
