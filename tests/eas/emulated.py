@@ -79,13 +79,16 @@ async def emulated(kind: str, tmp_path: Path, *, retry: RetrySettings | None = N
     app = create_app(settings)
     fake = FakeTime()
     opts: dict[str, Any] = {"settings": retry, "sleep": fake.sleep, "clock": fake.clock, "rng": random.Random(3)}
-    if kind == "embedded":
-        transport = httpx.ASGITransport(app=app)
-        async with open_client("local", "cn-shanghai", transport=transport, **opts) as client, \
-                httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as admin:
-            yield Harness(client, admin, fake)
-    else:
-        with served(app) as url:
-            async with open_client(url, "cn-shanghai", **opts) as client, httpx.AsyncClient(base_url=url) as admin:
+    try:
+        if kind == "embedded":
+            transport = httpx.ASGITransport(app=app)
+            async with open_client("local", "cn-shanghai", transport=transport, **opts) as client, \
+                    httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as admin:
                 yield Harness(client, admin, fake)
-    app.state.emulator.store.close()
+        else:
+            with served(app) as url:
+                async with open_client(url, "cn-shanghai", **opts) as client, \
+                        httpx.AsyncClient(base_url=url) as admin:
+                    yield Harness(client, admin, fake)
+    finally:
+        app.state.emulator.store.close()
