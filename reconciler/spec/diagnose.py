@@ -25,7 +25,7 @@ _TYPE_WORDS = {
     "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
     "bool_parsing": "true or false", "string_type": "a string", "dict_type": "a mapping (key: value)",
     "model_type": "a mapping (key: value)", "model_attributes_type": "a mapping (key: value)",
-    "list_type": "a list", "enum": "one of the listed values",
+    "list_type": "a list",
 }
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 _PATTERN_HINTS = {
@@ -136,7 +136,7 @@ def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
     loc, kind, value = err["loc"], err["type"], err.get("input")
     path = dotted(loc)
     msg = err["msg"].removeprefix("Value error, ")
-    if kind in _TYPE_WORDS and kind != "enum":
+    if kind in _TYPE_WORDS:
         message = f"{path} should be {_TYPE_WORDS[kind]}, got {_short(value)}"
     elif kind == "too_short":
         ctx = err.get("ctx") or {}
