@@ -12,9 +12,10 @@ Classification of an answer with HTTP status >= 400, or any answer carrying `x-a
 5. HTTP >= 500 -> ServerError
 6. anything else -> ApiError
 
-EAS documents no unit for `x-acs-retry-after`. The SDK's backoff reads it as milliseconds; this
-client reads it in units of `RetrySettings.retry_after_unit` seconds (default 1.0: seconds, the
-HTTP `Retry-After` meaning; set 0.001 for milliseconds). The wait is capped at `max_retry_after`.
+EAS documents no unit for `x-acs-retry-after`. The official SDK passes it to darabonba's retry
+policy as the backoff delay, and darabonba sleeps that many milliseconds; this client does the same
+(`RetrySettings.retry_after_unit` = 0.001 seconds per unit, a setting: 1.0 reads seconds). The wait
+is capped at `max_retry_after`.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ class RetrySettings:
     base: float = 0.2  # seconds
     cap: float = 10.0  # seconds, largest backoff step
     max_retry_after: float = 60.0  # seconds, largest honoured x-acs-retry-after
-    retry_after_unit: float = 1.0  # seconds per unit of x-acs-retry-after (0.001: milliseconds, as the SDK)
+    retry_after_unit: float = 0.001  # seconds per unit of x-acs-retry-after: milliseconds, as the official SDK
     rate_limit: float = 20.0  # calls per second
     burst: int = 20  # bucket size
     connect_timeout: float = 5.0

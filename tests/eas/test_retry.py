@@ -35,8 +35,8 @@ class Script:
 
 
 async def test_throttling_honours_retry_after_and_resigns(fake_time: FakeTime) -> None:
-    script = Script(error(429, "Throttling.User", {"x-acs-retry-after": "3"}),
-                    error(400, "Throttling", {"x-acs-retry-after": "2"}), answer())
+    script = Script(error(429, "Throttling.User", {"x-acs-retry-after": "3000"}),
+                    error(400, "Throttling", {"x-acs-retry-after": "2000"}), answer())
     client = mock_client(script, fake_time)
     await client.release_service("foo", weight=40)
     assert fake_time.sleeps == [3.0, 2.0]
@@ -46,10 +46,11 @@ async def test_throttling_honours_retry_after_and_resigns(fake_time: FakeTime) -
 
 
 async def test_retry_after_is_capped_and_unit_is_a_setting(fake_time: FakeTime) -> None:
-    script = Script(error(429, "Throttling.User", {"x-acs-retry-after": "5000"}), answer(),
-                    error(429, "Throttling.User", {"x-acs-retry-after": "5000"}), answer())
+    # Milliseconds by default (as the SDK), capped; the unit is a setting.
+    script = Script(error(429, "Throttling.User", {"x-acs-retry-after": "50000"}), answer(),
+                    error(429, "Throttling.User", {"x-acs-retry-after": "5"}), answer())
     await mock_client(script, fake_time, max_retry_after=30).release_service("foo", weight=1)
-    await mock_client(script, fake_time, retry_after_unit=0.001).release_service("foo", weight=1)
+    await mock_client(script, fake_time, retry_after_unit=1.0).release_service("foo", weight=1)
     assert fake_time.sleeps == [30.0, 5.0]
 
 
