@@ -6,8 +6,8 @@ so later decisions see the shares earlier steps produce):
 1. adopt     ownership label on adopted services, before any other write to them
 2. park      a grouping member with no running replica that is about to get capacity goes
              standalone first, so its share cannot rise replica by replica before it is ready
-3. prepare   create (standalone), new versions, scale-ups; then wait for every one of them to be
-             Running with all replicas; then smoke tests; then label refreshes
+3. prepare   create (standalone) and scale up, wait for them; then new versions, wait for them
+             (no share moves while a version rolls out); then smoke tests; then label refreshes
              (capacity before traffic; no share moves except scale-ups of serving members)
 4. traffic   by target mode, see `_traffic_customized` / `_traffic_auto`
              joins before weight changes before leaves (traffic in before traffic out)
@@ -168,26 +168,30 @@ class GroupOrderer:
             sim = self.member(m)
             growing = m.target_replicas is not None or bool(m.config_paths)
             if sim.exists and sim.state is TrafficState.GROUPING and sim.running == 0 and growing \
-                    and self.wants_traffic(m):
+                    and self.target_replicas(m) > 0:
                 self.set_state(m, TrafficState.STANDALONE, "no replica serves yet: standalone until it is ready")
 
     def prepare(self) -> None:
         joiners = {m.name for m in self.joiners()}
         created = [m for m in self.declared if m.kind is MemberKind.CREATE]
+        grown = [m for m in self.declared if m.kind is not MemberKind.CREATE
+                 and m.target_replicas is not None and m.target_replicas > self.member(m).replicas]
         updated = [m for m in self.declared if m.config_paths]
         for m in created:
             self.create(m)
-        for m in updated:
-            self.update(m)
-        grown = [m for m in self.declared if m.kind is not MemberKind.CREATE
-                 and m.target_replicas is not None and m.target_replicas > self.member(m).replicas]
-        for m in grown:
+        for m in grown:  # more replicas of the version that serves now: its share may rise, it is ready
             self.add(m.name, ScaleParams(replicas=self.target_replicas(m), before=self.member(m).replicas),
                      "capacity before traffic", Expect())
-        touched = {m.name for m in [*created, *updated, *grown]}
+        first = {m.name for m in [*created, *grown]}
         for m in self.declared:
-            if m.name in touched or (m.name in joiners and not self.member(m).ready):
+            if m.name in first:
                 self.wait(m)
+        for m in updated:  # after the scale-ups, so no share moves while a new version rolls out
+            self.update(m)
+        for m in self.declared:
+            if m in updated or (m.name in joiners and m.name not in first and not self.member(m).ready):
+                self.wait(m)
+        touched = {m.name for m in [*created, *updated, *grown]}
         for m in self.declared:
             assert m.spec is not None
             if m.spec.smoke_test is not None and (m.name in touched or m.name in joiners):
@@ -215,7 +219,8 @@ class GroupOrderer:
             self.warn(WarningCode.SOLE_MEMBER_UPDATE, m.name,
                       f"{m.name} is the only member taking group traffic: its new version rolls out under all of "
                       "the group's traffic (no canary); add a canary member to test it first")
-        params = UpdateConfigParams(config=without_instance(m.config), changed_paths=m.config_paths, sensitive_paths=m.sensitive_paths)
+        params = UpdateConfigParams(config=without_instance(m.config), changed_paths=m.config_paths,
+                                    sensitive_paths=m.sensitive_paths)
         self.add(m.name, params, "new version; EAS replaces the instances in place")
 
     def wait(self, m: MemberDelta, reason: str = "Running with every replica before any traffic") -> None:
@@ -297,6 +302,11 @@ class GroupOrderer:
                 if self.member(m).eligible:
                     keep = max(1, round(float(shares[m.name]) * 100))
                     self.set_weight(m, keep, "keeps about its share until it is taken out")
+            trial = self.sim.copy()
+            trial.mode = TrafficMode.CUSTOMIZED
+            if trial.eligible_weight() == 0 and self.sim.eligible_weight() > 0:
+                # only members without a known weight serve now (e.g. unmanaged): join first, still in auto
+                self.join_all(lambda m: self.target_weight(m) or 0)
             self.add(None, ModeParams(mode=TrafficMode.CUSTOMIZED, before=TrafficMode.AUTO),
                      "weights take effect", Expect(mode=TrafficMode.CUSTOMIZED))
         self.join_all(lambda m: self.target_weight(m) or 0)

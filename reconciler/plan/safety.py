@@ -3,7 +3,9 @@
     no_black_hole         a group with an eligible member now keeps one after every step, unless
                           the desired state removes the whole group (prune)
     ready_before_traffic  a member's share rises only while it is ready: Running with every target
-                          replica and smoke-tested since its last create or new version
+                          replica and smoke-tested since its last create or new version; a member
+                          that gets its first traffic while waiting for its instances (grouping
+                          during start-up) breaks it too: instances join one by one
     max_shift             one step never takes a member from 0 % to more than `max_shift` points
                           of the group (a group with no traffic before the step has none to shift)
     ownership             no step writes to a service eas-gitops does not manage
@@ -72,7 +74,14 @@ def _shares(delta: GroupDelta, steps: Sequence[Step], frames: Sequence[Frame], m
     for step, before, after in zip(steps, frames, frames[1:], strict=False):
         for name, share in after.shares.items():
             old = before.shares[name]
-            if share > old and not after.ready[name]:
+            if share > old and old == 0 and step.action is Action.WAIT_RUNNING and step.service == name:
+                # grouping while its instances start: each one takes traffic as it comes up,
+                # before the member as a whole is ready (or smoke-tested)
+                found.append(Violation(
+                    Rule.READY_BEFORE_TRAFFIC, delta.region, delta.name, step,
+                    f"{name} goes 0% -> {percent(share)}% while its instances start (it is grouping before it is "
+                    "ready)"))
+            elif share > old and not after.ready[name]:
                 m = after.group.members[name]
                 found.append(Violation(
                     Rule.READY_BEFORE_TRAFFIC, delta.region, delta.name, step,

@@ -78,7 +78,8 @@ def build_live(doc: dict[str, Any]) -> LiveState:
 
 def run_case(case: Path) -> dict[str, str]:
     """Every output file of a case, by name."""
-    options: dict[str, Any] = json.loads((case / "options.json").read_text()) if (case / "options.json").exists() else {}
+    opts_file = case / "options.json"
+    options: dict[str, Any] = json.loads(opts_file.read_text()) if opts_file.exists() else {}
     markdown = options.pop("markdown", False)
     if "groups" in options:
         options["groups"] = set(options["groups"])
