@@ -66,12 +66,15 @@ def _check_readiness(plan: Plan, smoke: set[str]) -> None:
             dirty.discard(f"{name}:smoke")
         for member, share in after.shares.items():
             if share > before.shares[member]:
-                assert f"{member}:wait" not in dirty or step.action is Action.WAIT_RUNNING and step.service == member \
-                    and before.shares[member] > 0, (member, step)
+                scaling_up = step.action is Action.WAIT_RUNNING and step.service == member and before.shares[member] > 0
+                assert f"{member}:wait" not in dirty or scaling_up, (member, step)
                 assert f"{member}:smoke" not in dirty, (member, step)
 
 
-@settings(max_examples=int(os.environ.get("PLAN_PROPERTY_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("PLAN_PROPERTY_EXAMPLES", "150"))  # raise it locally to search harder
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_timeline_is_safe_and_reaches_the_desired_shares(scenario: tuple[Any, ...]) -> None:
     live_members, live_mode, want_members, want_mode = scenario

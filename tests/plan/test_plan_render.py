@@ -30,7 +30,8 @@ def test_rich_rendering_has_the_plain_text(case: str) -> None:
 
 def test_colour_only_when_asked() -> None:
     out = io.StringIO()
-    Console(file=out, width=300, force_terminal=True, color_system="standard").print(render_rich(_plan("delete_member")))
+    console = Console(file=out, width=300, force_terminal=True, color_system="standard")
+    console.print(render_rich(_plan("delete_member")))
     assert "\x1b[" in out.getvalue()
     assert "\x1b[" not in render_text(_plan("delete_member"))
 

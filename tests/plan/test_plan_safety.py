@@ -89,7 +89,7 @@ def test_share_may_not_rise_before_ready() -> None:
 def test_untouched_member_not_ready_needs_force() -> None:
     state = live(("g", [svc("a", 2, status="Scaling", running=1), svc("b", 2)], "auto"))
     desired = [group("g", [svc("a", 2)])]
-    with pytest.raises(PlanError, match="ready_before_traffic .*a goes 33.3% -> 100.0% while not ready"):
+    with pytest.raises(PlanError, match=r"ready_before_traffic .*a goes 33\.3% -> 100\.0% while not ready"):
         build_plan(desired, state)
     assert build_plan(desired, state, force=True).groups[0].warnings[0].code.value == "forced"
 
