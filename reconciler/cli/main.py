@@ -68,6 +68,11 @@ def _register_commands() -> None:
     from reconciler.cli import status
 
     status.register(app)
+    from reconciler.cli import apply, import_, plan
+
+    plan.register(app)
+    apply.register(app)
+    import_.register(app)
 
 
 _register_commands()

@@ -1,0 +1,190 @@
+"""`eas-gitops apply`: plan (or load a saved plan), confirm, carry it out, report.
+
+- `apply PATHS`: plans like `plan`, shows it, asks for confirmation unless `--auto-approve`; with
+  no terminal to ask on and no `--auto-approve` it refuses (exit 1) before any write.
+- `apply --plan FILE`: applies a saved plan only if the live state still has the fingerprint the
+  plan was made from (StalePlanError otherwise, zero writes).
+- Progress: a line per group with its current step and elapsed time (rich Live on a terminal,
+  plain lines otherwise); the journal goes to `.eas-gitops/journal/<UTC timestamp>.jsonl`.
+- Exit codes: 0 every group done (or nothing to do), 1 a group failed or was stopped (its traffic
+  restored where safe, see the report), or any error before the first write.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from reconciler.apply.executor import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, ApplySettings, Executor
+from reconciler.apply.journal import JOURNAL_DIR, Journal
+from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome
+from reconciler.apply.runtime import connect_all
+from reconciler.apply.secrets import check_env
+from reconciler.cli import plan as plan_cli
+from reconciler.cli.common import StateOpt, TargetOpt, VpcOpt, is_terminal, run
+from reconciler.errors import ConfigError, StalePlanError
+from reconciler.live.model import LiveState, fingerprint
+from reconciler.plan.build import DEFAULT_MAX_SHIFT
+from reconciler.plan.model import Plan, load_plan
+
+
+async def load_saved(file: Path, where: plan_cli.Where) -> tuple[Plan, LiveState]:
+    """A saved plan and the live state now; StalePlanError when live moved since the plan was made."""
+    try:
+        saved = load_plan(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the plan file {file}: {exc.strerror}") from exc
+    live = await plan_cli.read_regions(where, sorted({g.region for g in saved.groups}))
+    now = fingerprint(live.only(saved.group_keys()))
+    if now != saved.live_fingerprint:
+        raise StalePlanError(
+            f"the saved plan {file} was made from live state {saved.live_fingerprint[:19]}, but live state is now "
+            f"{now[:19]} (a console edit, an autoscaler or another apply changed it): run plan again")
+    return saved, live
+
+
+class PlainProgress:
+    """One line per event, for CI logs."""
+
+    def __call__(self, e: Event) -> None:
+        where = f"[{e.region}/{e.group}]"
+        if e.kind is EventKind.STEP_START and e.step is not None:
+            typer.echo(f"{where} step {e.step.index}/{e.total_steps} {e.step.action.value} "
+                       f"{e.step.service or ''} ({e.elapsed:.1f}s)")
+        elif e.kind is EventKind.ROLLBACK:
+            typer.echo(f"{where} FAILED: {e.message}; restoring traffic ({e.elapsed:.1f}s)")
+        elif e.kind is EventKind.GROUP_DONE:
+            typer.echo(f"{where} {e.outcome.value if e.outcome else 'done'} ({e.elapsed:.1f}s)")
+
+
+class LiveProgress:
+    """A table refreshed in place: group, current step, elapsed."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, str]] = {}
+        self.live = Live(self._table(), refresh_per_second=4, transient=False)
+
+    def _table(self) -> Table:
+        table = Table("group", "step", "elapsed", title="apply")
+        for group, (step, elapsed) in self.rows.items():
+            table.add_row(group, step, elapsed)
+        return table
+
+    def __call__(self, e: Event) -> None:
+        key = f"{e.region}/{e.group}"
+        if e.step is not None and e.kind is EventKind.STEP_START:
+            text = f"{e.step.index}/{e.total_steps} {e.step.action.value} {e.step.service or ''}"
+        elif e.kind is EventKind.ROLLBACK:
+            text = f"failed: {e.message}; restoring traffic"
+        elif e.kind is EventKind.GROUP_DONE:
+            text = e.outcome.value if e.outcome else "done"
+        else:
+            text = self.rows.get(key, ("starting", ""))[0]
+        self.rows[key] = (text, f"{e.elapsed:.1f}s")
+        self.live.update(self._table())
+
+
+def print_report(report: ApplyReport) -> None:
+    for g in report.groups:
+        typer.echo(f"{g.region}/{g.group}: {g.outcome.value}, {len(g.done)} step(s) done in {g.elapsed:.1f}s")
+        if g.failed_step is not None:
+            typer.echo(f"  failed at step {g.failed_step.index} ({g.failed_step.action.value} "
+                       f"{g.failed_step.service or ''}): {g.error}")
+        for line in g.rollback:
+            typer.echo(f"  restored: {line}")
+        for line in g.not_restored:
+            typer.echo(f"  not restored: {line}")
+        if g.left:
+            typer.echo(f"  left ({len(g.left)} step(s)): " + ", ".join(
+                f"{s.index}. {s.action.value} {s.service or ''}".rstrip() for s in g.left))
+    if report.journal:
+        typer.echo(f"journal: {report.journal}")
+
+
+def confirm(auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        typer.echo("error: no terminal to confirm on: review the plan and pass --auto-approve (nothing was changed)",
+                   err=True)
+        raise typer.Exit(1)
+    if not typer.confirm("Apply these changes?", default=False):
+        typer.echo("cancelled: nothing was changed")
+        raise typer.Exit(1)
+
+
+async def execute(plan: Plan, live: LiveState, where: plan_cli.Where, settings: ApplySettings,
+                  journal_dir: Path) -> ApplyReport:
+    journal = Journal.in_dir(journal_dir)
+    live_view = LiveProgress() if is_terminal() else None
+    progress = live_view if live_view is not None else PlainProgress()
+    try:
+        async with connect_all(plan_cli.WIRING.connector(where), {g.region for g in plan.groups if g.steps}) as links:
+            executor = Executor(links, plan_cli.WIRING.timer, settings=settings, journal=journal, progress=progress)
+            if live_view is not None:
+                with live_view.live:
+                    return await executor.run(plan, live)
+            return await executor.run(plan, live)
+    finally:
+        journal.close()
+
+
+def apply(
+    paths: plan_cli.PathsArg = None,
+    saved: Annotated[Path | None, typer.Option(
+        "--plan", dir_okay=False, metavar="FILE", help="Apply this saved plan (from plan --out) instead of planning.")
+    ] = None,
+    target: TargetOpt = None,
+    state: StateOpt = None,
+    vpc: VpcOpt = False,
+    region: plan_cli.RegionsOpt = None,
+    group: plan_cli.GroupOpt = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, metavar="N", help="Groups applied at once.")]
+    = DEFAULT_PARALLEL,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="When a group fails, stop the others at their next step boundary.")] = False,
+    prune: plan_cli.PruneOpt = False,
+    adopt: plan_cli.AdoptOpt = False,
+    max_shift: plan_cli.MaxShiftOpt = DEFAULT_MAX_SHIFT,
+    force: plan_cli.ForceOpt = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, metavar="SECONDS", help="Longest wait for one step (e.g. a member to be Running).")]
+    = DEFAULT_TIMEOUT,
+    journal_dir: Annotated[Path, typer.Option(
+        "--journal-dir", file_okay=False, metavar="DIR", help="Where the apply journal is written.")] = JOURNAL_DIR,
+) -> None:
+    """Carry out the plan: safe order, every write read back, groups in parallel.
+
+    Example:  eas-gitops apply examples/groups --auto-approve
+    """
+    where = plan_cli.Where(target, state, vpc)
+    if saved is not None and paths:
+        raise ConfigError("give either PATHS or --plan FILE, not both")
+    if saved is not None:
+        result, live = run(lambda: load_saved(saved, where))
+    else:
+        req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
+        result, live = run(lambda: plan_cli.make_plan(req))
+    plan_cli.show(result)
+    if not result.has_changes:
+        return
+    check_env(result)
+    confirm(auto_approve)
+    settings = ApplySettings(parallel=parallel, fail_fast=fail_fast, timeout=timeout,
+                             poll_interval=where.poll_interval)
+    report = run(lambda: execute(result, live, where, settings, journal_dir))
+    print_report(report)
+    if not report.ok:
+        failed = [f"{g.region}/{g.group}" for g in report.groups if g.outcome is not GroupOutcome.DONE]
+        typer.echo(f"error: apply did not finish: {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("apply")(apply)

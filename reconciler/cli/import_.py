@@ -1,0 +1,104 @@
+"""`eas-gitops import GROUP`: write a group file from live state, to adopt an existing group.
+
+One listing of the region (ListServices + ListGroups, like plan). Each member's live config goes
+through `reconciler.spec.eas_config.from_eas_config`; traffic state comes from the listing, the
+stored weight only in customized mode (in auto mode EAS lists shares), labels without the
+reserved `eas-gitops/` keys. The file starts with the yaml-language-server modeline; `plan --adopt`
+on it shows no change except the ownership labels.
+
+Choices: members are written in name order; the schema path in the modeline is relative to the
+output file when `schemas/servicegroup.schema.json` exists under the working directory, else the
+bare file name.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from ruamel.yaml import YAML
+
+from reconciler.cli import plan as plan_cli
+from reconciler.cli.common import StateOpt, TargetOpt, VpcOpt, run
+from reconciler.eas.targets import DEFAULT_REGION
+from reconciler.errors import ConfigError
+from reconciler.live.model import LiveService, LiveState
+from reconciler.spec.eas_config import from_eas_config
+from reconciler.spec.model import API_VERSION, KIND, TrafficMode
+from reconciler.spec.schema import SCHEMA_FILE
+
+RESERVED_PREFIX = "eas-gitops/"
+
+
+def _service(member: LiveService, mode: TrafficMode) -> dict[str, Any]:
+    weight = member.weight if mode is TrafficMode.CUSTOMIZED else None
+    labels = {k: v for k, v in member.labels.items() if not k.startswith(RESERVED_PREFIX)}
+    _, spec = from_eas_config(member.config, traffic=member.traffic_state, weight=weight, labels=labels)
+    data: dict[str, Any] = spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    data["traffic"] = member.traffic_state.value  # always explicit: it is what the file is about
+    keys = ("name", "traffic", "weight", "replicas", "autoscaling")
+    ordered: dict[str, Any] = {k: data[k] for k in keys if k in data}
+    return {**ordered, **{k: v for k, v in data.items() if k not in ordered}}
+
+
+def group_document(live: LiveState, region: str, name: str) -> dict[str, Any]:
+    """The ServiceGroup document of a live group (ConfigError when it has no member)."""
+    members = live.members(region, name)
+    if not members:
+        raise ConfigError(f"no service group {name} in {region} (or it has no member)")
+    group = live.group(region, name)
+    mode = group.traffic_mode if group else TrafficMode.AUTO
+    metadata: dict[str, Any] = {"name": name, "region": region}
+    workspace = next((m.config.get("metadata", {}).get("workspace_id") for m in members
+                      if isinstance(m.config.get("metadata"), dict)), None)
+    if workspace:
+        metadata["workspace_id"] = str(workspace)
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata,
+            "spec": {"traffic_mode": mode.value, "services": [_service(m, mode) for m in members]}}
+
+
+def modeline(out: Path | None) -> str:
+    schema = Path.cwd() / "schemas" / SCHEMA_FILE
+    ref = os.path.relpath(schema, out.resolve().parent) if out is not None and schema.exists() else SCHEMA_FILE
+    return f"# yaml-language-server: $schema={ref}\n"
+
+
+def dump(document: dict[str, Any], out: Path | None) -> str:
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    return modeline(out) + "# imported from live state by `eas-gitops import`\n" + buffer.getvalue()
+
+
+def import_group(
+    group: Annotated[str, typer.Argument(metavar="GROUP", help="The live service group to import.")],
+    region: Annotated[str, typer.Option("--region", envvar=plan_cli.ENV_REGION, metavar="REGION",
+                                        help="Region of the group.")] = DEFAULT_REGION,
+    out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False, metavar="FILE",
+                                             help="Write the group file here (default: print it).")] = None,
+    target: TargetOpt = None,
+    state: StateOpt = None,
+    vpc: VpcOpt = False,
+) -> None:
+    """Write a group file from live state, so an existing group can be managed (then: plan --adopt).
+
+    Example:  eas-gitops import pmml --region cn-shanghai -o groups/pmml.yaml
+    """
+    where = plan_cli.Where(target, state, vpc)
+    live = run(lambda: plan_cli.read_regions(where, [region]))
+    text = dump(group_document(live, region, group), out)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {out}; next: eas-gitops plan {out} --adopt", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_group)
