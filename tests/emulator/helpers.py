@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass
@@ -78,3 +79,26 @@ def raw_call(base_url: str, method: str, path: str, action: str, query: dict[str
     host = base_url.removeprefix("http://")
     headers = signed_headers(method, path, query or {}, data, host, action, **sign)
     return httpx.request(method, f"{base_url}{path}", params=query, content=data, headers=headers, timeout=10)
+
+
+class InProcess:
+    """A synchronous client for an app in-process (httpx.ASGITransport), host `testserver`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                return await client.request(method, path, **kwargs)
+        return asyncio.run(go())
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
