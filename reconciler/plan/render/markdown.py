@@ -54,7 +54,8 @@ def _steps(group: GroupPlan) -> list[str]:
     prev = shares.get(0)
     for s in group.steps:
         who = _cell(s.service or "(group)")
-        line = f"{s.index}. `{s.action.value}` **{who}**: {_cell(step_summary(s))} _({s.reason})_"
+        summary = step_summary(s)
+        line = f"{s.index}. `{s.action.value}` **{who}**{': ' + _cell(summary) if summary else ''} _({s.reason})_"
         now = shares.get(s.index)
         if now is not None and prev is not None and now.shares != prev.shares:
             line += " → " + " · ".join(f"{n} {pct(v)}" for n, v in now.shares.items())

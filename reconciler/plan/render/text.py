@@ -63,7 +63,7 @@ def _steps(group: GroupPlan) -> list[str]:
     width_action = max(len(s.action.value) for s in group.steps)
     width_service = max(len(s.service or "(group)") for s in group.steps)
     return [f"  {s.index:>3}. {s.action.value.ljust(width_action)}  {(s.service or '(group)').ljust(width_service)}"
-            f"  {step_summary(s)}  ({s.reason})" for s in group.steps]
+            f"  {step_summary(s) + '  ' if step_summary(s) else ''}({s.reason})" for s in group.steps]
 
 
 def _group_lines(group: GroupPlan) -> list[Line]:
