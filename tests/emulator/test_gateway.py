@@ -1,0 +1,149 @@
+"""Gateway routing, per-member behaviour labels, metrics, faults and the admin endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from alibabacloud_eas20210701 import models as m
+from alibabacloud_tea_openapi.exceptions import ThrottlingException
+
+from reconciler.emulator.app import create_app
+from reconciler.emulator.backend import Backend
+from reconciler.emulator.settings import EmulatorSettings
+
+from .helpers import REGION, FakeClock, InProcess, Served
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def app(clock: FakeClock) -> Any:
+    return create_app(EmulatorSettings(clock=clock, verify_signatures=False, initial_traffic_state="grouping"))
+
+
+def backend_of(app: Any) -> Backend:
+    backend: Backend = app.state.emulator.backend
+    return backend
+
+
+def group_of_two(app: Any, clock: FakeClock, labels: dict[str, str] | None = None) -> None:
+    b = backend_of(app)
+    b.create_service({"name": "big", "metadata": {"instance": 3, "group": "g"}}, {})
+    b.create_service({"name": "small", "metadata": {"instance": 1, "group": "g"}}, labels or {})
+    clock.advance(10)
+
+
+def spread(client: InProcess, path: str, n: int) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _ in range(n):
+        response = client.post(path, content=b"{}")
+        assert response.status_code == 200, response.text
+        assert response.headers["x-eas-emulator-service"] == response.json()["service"]
+        counts[response.json()["service"]] = counts.get(response.json()["service"], 0) + 1
+    return counts
+
+
+def test_group_traffic_follows_shares_and_direct_bypasses(app: Any, clock: FakeClock) -> None:
+    group_of_two(app, clock)
+    client = InProcess(app)
+    assert spread(client, "/api/predict/g", 40) == {"big": 30, "small": 10}
+    backend_of(app).release_service(REGION, "small", "standalone", None)
+    assert spread(client, "/api/predict/g", 8) == {"big": 8}
+    assert spread(client, "/api/predict/g.small", 3) == {"small": 3}
+    backend_of(app).release_service(REGION, "big", "standalone", None)
+    assert client.get("/api/predict/g").status_code == 503  # black hole
+    assert client.get("/api/predict/nothing").status_code == 404
+    assert client.get("/api/predict/g.nothing").status_code == 404
+
+
+def test_gateway_sees_instances_come_up_without_writes(app: Any, clock: FakeClock) -> None:
+    backend_of(app).create_service({"name": "a", "metadata": {"instance": 2, "group": "g"}}, {})
+    client = InProcess(app)
+    assert client.get("/api/predict/g").status_code == 503
+    clock.advance(1.0)  # first instance up: the cached route must expire on time
+    assert client.get("/api/predict/g").json()["service"] == "a"
+
+
+def test_error_rate_label_and_metrics(app: Any, clock: FakeClock) -> None:
+    group_of_two(app, clock, labels={"emulator/error-rate": "1"})
+    client = InProcess(app)
+    statuses = [client.get("/api/predict/g").status_code for _ in range(8)]
+    assert sorted(statuses) == [200] * 6 + [500] * 2
+    text = client.get("/metrics").text
+    assert 'eas_emulator_gateway_requests_total{group="g",service="small",code="500"} 2' in text
+    assert 'eas_emulator_gateway_errors_total{group="g",service="small"} 2' in text
+    assert 'eas_emulator_gateway_latency_seconds_count{group="g",service="big"} 6' in text
+    assert 'le="+Inf"' in text
+
+
+def test_faults_throttle_error_drop_and_count(app: Any) -> None:
+    client = InProcess(app)
+    faults = [{"operation": "ListServices", "kind": "throttle", "retry_after_ms": 250, "count": 1},
+              {"operation": "ListGroups", "kind": "error503", "rate": 0.5, "seed": 3},
+              {"operation": "Predict", "kind": "drop"}]
+    for fault in faults:
+        assert client.post("/_emulator/faults", json=fault).status_code == 200
+    throttled = client.get("/api/v2/services")
+    assert (throttled.status_code, throttled.json()["Code"]) == (429, "Throttling.User")
+    assert throttled.headers["x-acs-retry-after"] == "250"
+    assert client.get("/api/v2/services").status_code == 200  # count exhausted
+    statuses = [client.get("/api/v2/groups").status_code for _ in range(40)]
+    assert {200, 503} == set(statuses) and 10 < statuses.count(503) < 30
+    assert statuses == InProcessReplay.statuses(fault=faults[1], n=40)
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.get("/api/predict/g")
+    fired = {f["operation"]: f["fired"] for f in client.get("/_emulator/faults").json()["Faults"]}
+    assert fired == {"ListServices": 1, "ListGroups": statuses.count(503), "Predict": 1}
+    assert client.request("DELETE", "/_emulator/faults").json() == {"Faults": []}
+    bad = client.post("/_emulator/faults", json={"operation": "x", "kind": "nope"})
+    assert bad.json()["Code"] == "InvalidParameter"
+
+
+class InProcessReplay:
+    """The same seeded fault on a fresh app gives the same sequence: faults are reproducible."""
+
+    @staticmethod
+    def statuses(fault: dict[str, Any], n: int) -> list[int]:
+        client = InProcess(create_app(EmulatorSettings(verify_signatures=False)))
+        client.post("/_emulator/faults", json=fault)
+        return [client.get("/api/v2/groups").status_code for _ in range(n)]
+
+
+def test_admin_clock_stock_capacity_and_history(app: Any) -> None:
+    client = InProcess(app)
+    gpu = {"name": "a", "metadata": {"instance": 2, "group": "g"}, "cloud": {"computing": {"instance_type": "gpu"}}}
+    assert client.post("/_emulator/stock", json={"instance_type": "gpu", "in_stock": False}).status_code == 200
+    assert client.post("/api/v2/services", json=gpu).status_code == 200
+    assert client.post("/_emulator/clock", json={"advance": 10}).status_code == 200
+    assert client.get("/api/v2/services/cn-shanghai/a").json()["Status"] == "Waiting"
+    client.post("/_emulator/stock", json={"instance_type": "gpu", "in_stock": True})
+    client.post("/_emulator/clock", json={"advance": 10})
+    assert client.get("/api/v2/services/cn-shanghai/a").json()["RunningInstance"] == 2
+    assert client.post("/_emulator/capacity", json={"resource": "eas-r-1", "instances": 2}).status_code == 200
+    history = client.get("/_emulator/history", params={"group": "g"}).json()
+    assert {e["group"] for e in history["Events"]} == {"g"}
+    assert history["Shares"]["g"][-1]["shares"] == {"a": 1.0}
+    assert client.get("/_emulator/shares").json()["Shares"].keys() == {"g"}
+    assert client.post("/_emulator/clock", json={"advance": -1}).json()["Code"] == "InvalidParameter"
+    assert client.post("/_emulator/stock", json={"in_stock": 1}).status_code == 400
+
+
+def test_sdk_sees_throttling_as_throttling(served: Served, sdk: Any) -> None:
+    served.admin("POST", "/_emulator/faults", {"operation": "ListGroups", "kind": "throttle", "count": 1})
+    with pytest.raises(ThrottlingException) as exc:
+        sdk.list_groups(m.ListGroupsRequest())
+    assert exc.value.code == "Throttling.User"
+    assert sdk.list_groups(m.ListGroupsRequest()).status_code == 200
+    served.admin("DELETE", "/_emulator/faults")
+
+
+def test_served_drop_breaks_the_connection(served: Served) -> None:
+    served.admin("POST", "/_emulator/faults", {"operation": "Predict", "kind": "drop", "count": 1})
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{served.base_url}/api/predict/anything")
+    served.admin("DELETE", "/_emulator/faults")
