@@ -4,7 +4,7 @@ Pure: no I/O. `build_plan` is the entry point; the `Plan` it returns is a frozen
 renderers (`reconciler.plan.render`) and the executor only read.
 """
 
-from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan
+from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan, ensure_fresh
 from reconciler.plan.diff import analyze, diff
 from reconciler.plan.model import (
     FORMAT_VERSION,
@@ -34,6 +34,7 @@ __all__ = [
     "analyze",
     "build_plan",
     "diff",
+    "ensure_fresh",
     "load_plan",
     "plan_json_schema",
 ]

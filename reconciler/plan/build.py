@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.errors import PlanError
+from reconciler.errors import PlanError, StalePlanError
 from reconciler.live.model import LiveState, fingerprint
 from reconciler.plan.diff import GroupDelta, MemberKind, analyze, change_key
 from reconciler.plan.model import GroupPlan, GroupStatus, Plan, PlanOptions, Summary
@@ -64,3 +64,15 @@ def build_plan(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool 
                           groups=tuple(sorted(groups)) if groups is not None else None)
     return Plan(live_fingerprint=fingerprint(live.only(scope)), options=options,
                 summary=_summary(deltas, plans), groups=tuple(plans))
+
+
+def ensure_fresh(plan: Plan, live: LiveState) -> None:
+    """Raise StalePlanError unless `live` (read now) is the live state `plan` was computed from.
+
+    Only the groups the plan covers count, so an unrelated group moving does not stale a plan.
+    """
+    now = fingerprint(live.only(plan.group_keys()))
+    if now != plan.live_fingerprint:
+        raise StalePlanError(
+            f"the saved plan is stale: live state moved since it was made (plan {plan.live_fingerprint[:19]}, "
+            f"live now {now[:19]}); make a new plan")

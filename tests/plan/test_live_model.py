@@ -69,3 +69,19 @@ def test_fingerprint_is_order_independent_and_ignores_display_text() -> None:
     assert fingerprint(_state(a)) != fingerprint(_state(a, mode="customized"))
     assert fingerprint(_state(a)).startswith("sha256:") and len(fingerprint(_state(a))) == 71
     assert TrafficState(_svc().traffic_state) is TrafficState.GROUPING and TrafficMode("auto") is TrafficMode.AUTO
+
+
+def test_ensure_fresh_refuses_a_plan_when_its_groups_moved() -> None:
+    from reconciler.errors import StalePlanError
+    from reconciler.plan import build_plan, ensure_fresh
+
+    from .factory import group, live, svc
+
+    state = live(("g", [svc("a", 2), svc("b", 1)], "auto"), ("other", [svc("x", 1)], "auto"))
+    plan = build_plan([group("g", [svc("a", 2)])], state, groups={"g"})
+    ensure_fresh(plan, state)
+    unrelated = live(("g", [svc("a", 2), svc("b", 1)], "auto"), ("other", [svc("x", 3)], "auto"))
+    ensure_fresh(plan, unrelated)  # another group moving does not stale this plan
+    moved = live(("g", [svc("a", 2), svc("b", 1, running=0)], "auto"), ("other", [svc("x", 1)], "auto"))
+    with pytest.raises(StalePlanError, match="stale"):
+        ensure_fresh(plan, moved)
