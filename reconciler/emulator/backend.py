@@ -126,7 +126,7 @@ class Backend(GroupOps):
         with self.store.write() as tx:
             now = self._begin(tx)
             listed: dict[str, dict[str, int]] = {}
-            views = [self.view(tx, s, now, listed) for s in tx.services()]
+            views = [self.view(tx, s, now, listed) for s in tx.services() if s.region == self.settings.region]
             views = [v for v in views if self._matches(v, q)]
             views.sort(key=lambda v: _sort_key(v, q.sort), reverse=q.order.lower() != "asc")
             return paginate(views, q.page, q.size), len(views)

@@ -63,7 +63,7 @@ class GroupOps(Core):
     def list_groups(self, name_contains: str, traffic_mode: str, page: int, size: int) -> tuple[list[GroupRecord], int]:
         with self.store.write() as tx:
             self._begin(tx)
-            groups = [g for g in tx.groups() if name_contains in g.name
+            groups = [g for g in tx.groups() if name_contains in g.name and g.region == self.settings.region
                       and (not traffic_mode or g.traffic_mode.value == traffic_mode)]
             return paginate(groups, page, size), len(groups)
 

@@ -1,0 +1,153 @@
+"""`eas-gitops emulator serve | history | traffic`: run and inspect the local PAI-EAS emulator.
+
+`history` and `traffic` talk to a target: `local` (default; the app in-process over the SQLite file
+`.eas-gitops/local.db` under the working directory, `--state` to move it) or the http://host:port
+URL of a served emulator. `open_target` is the only place that maps a target to a transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+
+from reconciler.emulator.app import create_app
+from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
+
+DEFAULT_STATE = Path(".eas-gitops") / "local.db"
+
+emulator_app = typer.Typer(name="emulator", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                           help="Run and inspect the local PAI-EAS emulator (management API, gateway, history).")
+
+TARGET = typer.Option("local", "--target", envvar="EAS_GITOPS_TARGET",
+                      help="local (in-process over the SQLite file) or http://host:port of a served emulator.")
+STATE = typer.Option(None, "--state", help="SQLite state file of the local target [default: .eas-gitops/local.db].")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `emulator` command group to the root app."""
+    app.add_typer(emulator_app, name="emulator")
+
+
+def open_target(target: str, state: Path | None) -> httpx.AsyncClient:
+    """An HTTP client for `target`: the in-process app over the state file, or a served emulator's URL."""
+    if target == "local":
+        app = create_app(EmulatorSettings(state_path=state or Path.cwd() / DEFAULT_STATE))
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://local.emulator")
+    if target.startswith(("http://", "https://")):
+        return httpx.AsyncClient(base_url=target.rstrip("/"), timeout=30.0)
+    raise typer.BadParameter(f"unknown target {target!r}: use local or http://host:port", param_hint="--target")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+async def _get_json(client: httpx.AsyncClient, path: str, params: dict[str, str] | None = None) -> Any:
+    try:
+        response = await client.get(path, params=params)
+    except httpx.TransportError as exc:
+        raise _fail(f"cannot reach the emulator at {client.base_url}: {exc}") from None
+    if response.status_code != 200:
+        raise _fail(f"the emulator answered {response.status_code}: {response.text[:200]}")
+    return response.json()
+
+
+@emulator_app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on."),
+    state: Path = typer.Option(DEFAULT_STATE, "--state", help="SQLite state file (shared with --target local)."),
+    access_key_id: str = typer.Option(LOCAL_ACCESS_KEY_ID, "--access-key-id", envvar="EAS_EMULATOR_ACCESS_KEY_ID",
+                                      help="Access key id the emulator accepts."),
+    access_key_secret: str = typer.Option(LOCAL_ACCESS_KEY_SECRET, "--access-key-secret",
+                                          envvar="EAS_EMULATOR_ACCESS_KEY_SECRET", show_default=False,
+                                          help="Its secret [default: the documented local secret]."),
+) -> None:
+    """Serve the emulator over HTTP (management API, /api/predict gateway, /_emulator admin, /metrics)."""
+    import uvicorn
+
+    settings = EmulatorSettings(state_path=state, credentials={access_key_id: access_key_secret})
+    app = create_app(settings)
+    typer.echo(f"EAS emulator on http://{host}:{port}  (state {state}, access key id {access_key_id})")
+    typer.echo(f"  group endpoint: http://{host}:{port}/api/predict/<group>   admin: /_emulator/history")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _when(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _shares_text(snapshot: dict[str, Any]) -> str:
+    if not snapshot["exists"]:
+        return "(group gone)"
+    parts = " ".join(f"{name}={share * 100:.1f}%" for name, share in sorted(snapshot["shares"].items()))
+    return f"{snapshot['mode']:<10} {parts or '(no members)'}" + ("  BLACK HOLE" if snapshot["black_hole"] else "")
+
+
+@emulator_app.command()
+def history(
+    group: str = typer.Option(None, "--group", help="Only this group's events and shares."),
+    output: str = typer.Option("text", "--format", help="text or json."),
+    target: str = TARGET,
+    state: Path = STATE,
+) -> None:
+    """Print every accepted write and status change with its time, and each group's share timeline."""
+    if output not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--format")
+
+    async def fetch() -> Any:
+        async with open_target(target, state) as client:
+            return await _get_json(client, "/_emulator/history", {"group": group} if group else None)
+
+    data = asyncio.run(fetch())
+    if output == "json":
+        typer.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    for event in data["Events"]:
+        detail = " ".join(f"{k}={v}" for k, v in event["detail"].items() if v not in ("", None))
+        typer.echo(f"{_when(event['time'])}  {event['kind']:<6} {event['action']:<22} "
+                   f"{event['group'] or '-':<16} {event['service'] or '-':<20} {detail}")
+    for name, timeline in sorted(data["Shares"].items()):
+        typer.echo(f"\nshares of group {name}:")
+        for snapshot in timeline:
+            typer.echo(f"  {_when(snapshot['time'])}  #{snapshot['event_seq']:<5} {_shares_text(snapshot)}")
+
+
+@emulator_app.command()
+def traffic(
+    group: str = typer.Argument(..., help="Group to send requests to (its /api/predict/<group> endpoint)."),
+    requests: int = typer.Option(1000, "-n", "--requests", min=1, help="How many requests to send."),
+    target: str = TARGET,
+    state: Path = STATE,
+) -> None:
+    """Send requests to a group's endpoint; print each member's observed share beside the expected one."""
+
+    async def run() -> tuple[dict[str, int], dict[str, float]]:
+        async with open_target(target, state) as client:
+            data = await _get_json(client, "/_emulator/shares", {"group": group})
+            timeline = data["Shares"].get(group) or [{"shares": {}, "exists": False}]
+            counts: dict[str, int] = {}
+            for _ in range(requests):
+                try:
+                    response = await client.post(f"/api/predict/{group}", content=b"{}")
+                except httpx.TransportError as exc:
+                    raise _fail(f"cannot reach the emulator at {client.base_url}: {exc}") from None
+                member = response.json().get("service", "") if response.status_code == 200 else ""
+                key = member or f"(HTTP {response.status_code})"
+                counts[key] = counts.get(key, 0) + 1
+            return counts, timeline[-1]["shares"]
+
+    counts, expected = asyncio.run(run())
+    typer.echo(f"{'member':<24} {'requests':>9} {'observed':>9} {'expected':>9}")
+    for name in sorted(set(counts) | set(expected)):
+        observed = counts.get(name, 0)
+        want = f"{expected[name] * 100:.1f}%" if name in expected else "-"
+        typer.echo(f"{name:<24} {observed:>9} {observed * 100 / requests:>8.1f}% {want:>9}")
+
