@@ -73,6 +73,9 @@ def _register_commands() -> None:
     plan.register(app)
     apply.register(app)
     import_.register(app)
+    from reconciler.cli import emulator
+
+    emulator.register(app)
 
 
 _register_commands()
