@@ -290,9 +290,12 @@ class GroupOrderer:
                 self.add(m.name, ScaleParams(replicas=target, before=sim.replicas),
                          "scale down after traffic moved" if target else "scale to zero after its drain")
                 self.wait(m, "the scale-down is done before the next step")
-                assert m.spec is not None
-                if target == 0 and m.spec.traffic is TrafficState.GROUPING and sim.state is TrafficState.STANDALONE:
-                    self.set_state(m, TrafficState.GROUPING, "declared grouping; takes traffic once it has replicas")
+        for m in self.declared:  # declared grouping without replicas: the state is restored, no share moves
+            assert m.spec is not None
+            sim = self.member(m)
+            if m.spec.traffic is TrafficState.GROUPING and sim.exists and sim.state is TrafficState.STANDALONE \
+                    and self.target_replicas(m) == 0:
+                self.set_state(m, TrafficState.GROUPING, "declared grouping; takes traffic once it has replicas")
 
     def traffic_customized(self) -> None:
         if self.sim.mode is TrafficMode.AUTO:

@@ -5,6 +5,7 @@
   its last create, new version or scale, or for a member that was ready and untouched,
 - the plan ends at the desired shares (`reconciler.spec.shares`), an unmanaged member counted
   and never touched,
+- planning again on the state the plan leaves behind shows no changes (promise 5),
 - a refused plan names max_shift, the only rule force may overrule for managed, ready members.
 """
 
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reconciler.errors import PlanError
+from reconciler.live.model import LiveGroup, LiveService, LiveState
 from reconciler.plan import Action, Plan, build_plan
 from reconciler.spec.model import TrafficMode, TrafficState
 from reconciler.spec.shares import MemberTraffic, compute_shares, desired_members, percent
@@ -101,6 +103,40 @@ def test_timeline_is_safe_and_reaches_the_desired_shares(scenario: tuple[Any, ..
     assert {n: final[n] for n in expected} == expected
     assert all(v == 0 for n, v in final.items() if n not in expected)
     assert not any(s.service == "u" for s in g.steps)
+    states = {m.name: m.traffic_state for m in g.members_final if m.exists}
+    assert {m["name"]: states[m["name"]].value for m in want_members} == {m["name"]: m["traffic"] for m in want_members}
     assert g.mode_after is TrafficMode(want_mode)
     again = build_plan([desired], state, force=True)
     assert again == plan  # deterministic
+    after = applied(plan, state)
+    replan = build_plan([desired], after)
+    assert not replan.has_changes, [(s.action.value, s.service) for s in replan.groups[0].steps]
+
+
+def applied(plan: Plan, before: LiveState) -> LiveState:
+    """The live state an executor leaves behind when every step does exactly what it says."""
+    g = plan.groups[0]
+    configs: dict[str, dict[str, Any]] = {}
+    labels: dict[str, dict[str, str]] = {s.name: dict(s.labels) for s in before.services}
+    for step in g.steps:
+        p = step.params
+        if p.action is Action.CREATE_SERVICE:
+            configs[step.service or ""], labels[step.service or ""] = dict(p.config), dict(p.labels)
+        elif p.action is Action.UPDATE_CONFIG:
+            configs[step.service or ""] = dict(p.config)
+        elif p.action is Action.UPDATE_LABELS:
+            labels[step.service or ""].update(p.labels)
+    final = {t.step: t for t in g.timeline}[g.timeline[-1].step].shares
+    services = []
+    for m in g.members_final:
+        if not m.exists:
+            continue
+        old = before.service(g.region, m.name)
+        config = configs.get(m.name) or (old.config if old else {})
+        config = {**config, "metadata": {**config.get("metadata", {}), "instance": m.replicas}}
+        weight = m.weight if g.mode_after is TrafficMode.CUSTOMIZED else round(final[m.name])
+        services.append(LiveService(name=m.name, region=g.region, group=g.name, running=m.replicas, total=m.replicas,
+                                    traffic_state=m.traffic_state, weight=weight or 0, config=config,
+                                    labels=labels[m.name]))
+    mode = g.mode_after or TrafficMode.AUTO
+    return LiveState(services=tuple(services), groups=(LiveGroup(name=g.name, region=g.region, traffic_mode=mode),))
