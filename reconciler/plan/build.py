@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.live.model import LiveState, fingerprint
 from reconciler.plan.diff import GroupDelta, MemberKind, analyze, change_key
-from reconciler.plan.model import GroupPlan, GroupStatus, Plan, PlanOptions, Summary
+from reconciler.plan.model import GroupPlan, GroupStatus, Plan, PlanOptions, PlanWarning, Summary, WarningCode
 from reconciler.plan.order import GroupOrderer
 from reconciler.plan.safety import check
 from reconciler.plan.simulate import member_views, run, timeline
@@ -31,7 +31,7 @@ def _group_plan(delta: GroupDelta, max_shift: int, force: bool) -> GroupPlan:
     )
 
 
-def _summary(deltas: Sequence[GroupDelta], groups: Sequence[GroupPlan]) -> Summary:
+def _summary(deltas: Sequence[GroupDelta], groups: Sequence[GroupPlan], unknown: Sequence[PlanWarning]) -> Summary:
     kinds = [m.kind for d in deltas for m in d.members]
     return Summary(
         groups=len(groups),
@@ -41,7 +41,7 @@ def _summary(deltas: Sequence[GroupDelta], groups: Sequence[GroupPlan]) -> Summa
         services_to_update=kinds.count(MemberKind.UPDATE),
         services_to_delete=kinds.count(MemberKind.DELETE),
         steps=sum(len(g.steps) for g in groups),
-        warnings=sum(len(g.warnings) for g in groups),
+        warnings=sum(len(g.warnings) for g in groups) + len(unknown),
     )
 
 
@@ -60,10 +60,19 @@ def build_plan(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool 
     deltas = analyze(desired, live, prune=prune, groups=groups, adopt=adopt)
     plans = [_group_plan(d, max_shift, force) for d in deltas]
     scope = [(d.region, d.name) for d in deltas]
+    unknown = _unknown(groups, deltas)
     options = PlanOptions(prune=prune, max_shift=max_shift, force=force,
                           groups=tuple(sorted(groups)) if groups is not None else None)
     return Plan(live_fingerprint=fingerprint(live.only(scope)), options=options,
-                summary=_summary(deltas, plans), groups=tuple(plans))
+                summary=_summary(deltas, plans, unknown), warnings=unknown, groups=tuple(plans))
+
+
+def _unknown(groups: set[str] | None, deltas: Sequence[GroupDelta]) -> tuple[PlanWarning, ...]:
+    """A warning for every name in `groups` that matched nothing (a typo must not look like 'no changes')."""
+    known = {d.name for d in deltas} | {f"{d.region}/{d.name}" for d in deltas}
+    return tuple(PlanWarning(code=WarningCode.UNKNOWN_GROUP, region="", group=name,
+                             message=f"no group {name} is declared or live: nothing planned for it")
+                 for name in sorted(groups or ()) if name not in known)
 
 
 def ensure_fresh(plan: Plan, live: LiveState) -> None:

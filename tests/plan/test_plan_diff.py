@@ -86,3 +86,11 @@ def test_group_scope_and_orphans() -> None:
     pruned = build_plan(desired, state, prune=True, groups={"cn-shanghai/old"})
     assert [g.name for g in pruned.groups] == ["old"]
     assert [s.action for s in pruned.groups[0].steps] == [Action.DRAIN, Action.DELETE_SERVICE]
+
+
+def test_unknown_group_name_is_a_warning_not_a_silent_empty_plan() -> None:
+    state = live(("g", [svc("a", 1)], "auto"))
+    plan = build_plan([group("g", [svc("a", 1)])], state, groups={"g", "typo"})
+    assert [(w.code.value, w.group) for w in plan.warnings] == [("unknown_group", "typo")]
+    assert plan.summary.warnings == 1 and not plan.has_changes
+    assert "! no group typo is declared or live" in render_text(plan)
