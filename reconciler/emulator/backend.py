@@ -118,13 +118,11 @@ class Backend(GroupOps):
 
     # reads ---------------------------------------------------------------------------------
     def describe_service(self, region: str, name: str) -> ServiceView:
-        with self.store.write() as tx:
-            now = self._begin(tx)
+        with self.reading() as (tx, now):
             return self.view(tx, self._lookup(tx, region, name), now)
 
     def list_services(self, q: ServiceQuery) -> tuple[list[ServiceView], int]:
-        with self.store.write() as tx:
-            now = self._begin(tx)
+        with self.reading() as (tx, now):
             listed: dict[str, dict[str, int]] = {}
             views = [self.view(tx, s, now, listed) for s in tx.services() if s.region == self.settings.region]
             views = [v for v in views if self._matches(v, q)]
@@ -294,15 +292,13 @@ class Backend(GroupOps):
 
     # versions, events ----------------------------------------------------------------------
     def list_service_versions(self, region: str, name: str, page: int, size: int) -> tuple[list[Version], int]:
-        with self.store.write() as tx:
-            self._begin(tx)
+        with self.reading() as (tx, _now):
             versions = list(reversed(self._lookup(tx, region, name).versions))
             return paginate(versions, page, size), len(versions)
 
     def describe_service_event(self, region: str, name: str, start: float | None, end: float | None,
                                event_type: str, page: int, size: int) -> tuple[list[dict[str, str]], int]:
-        with self.store.write() as tx:
-            now = self._begin(tx)
+        with self.reading() as (tx, now):
             self._lookup(tx, region, name)
             start = now - 7 * 86400 if start is None else start
             end = now if end is None else end

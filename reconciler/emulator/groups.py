@@ -61,15 +61,13 @@ class GroupOps(Core):
 
     # operations ----------------------------------------------------------------------------
     def list_groups(self, name_contains: str, traffic_mode: str, page: int, size: int) -> tuple[list[GroupRecord], int]:
-        with self.store.write() as tx:
-            self._begin(tx)
+        with self.reading() as (tx, _now):
             groups = [g for g in tx.groups() if name_contains in g.name and g.region == self.settings.region
                       and (not traffic_mode or g.traffic_mode.value == traffic_mode)]
             return paginate(groups, page, size), len(groups)
 
     def describe_group(self, region: str, name: str) -> GroupRecord:
-        with self.store.write() as tx:
-            self._begin(tx)
+        with self.reading() as (tx, _now):
             return self._group(tx, region, name)
 
     def create_group(self, name: Any, labels: dict[str, str], network: dict[str, Any], workspace_id: str) -> str:

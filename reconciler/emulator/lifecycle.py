@@ -13,6 +13,8 @@ exact whatever the moment it is looked at.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +65,18 @@ class Core:
     def now(self, tx: Tx) -> float:
         now = self.settings.clock() + float(tx.meta("clock_offset", "0"))
         return max(now, float(tx.meta("last_now", "0")))
+
+    @contextmanager
+    def reading(self) -> Iterator[tuple[Tx, float]]:
+        """A read-only transaction when nothing is due to settle (the common case), else a settling write."""
+        with self.store.read() as tx:
+            now = self.now(tx)
+            due = tx.has_due(now)
+            if not due:
+                yield tx, now
+        if due:
+            with self.store.write() as tx:
+                yield tx, self._begin(tx)
 
     def _begin(self, tx: Tx) -> float:
         """Settle up to now and return now: the first step of every operation."""

@@ -11,6 +11,7 @@ replaces it with a new phase that starts from the state reached).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -89,8 +90,13 @@ class Phase:
         return Phase(**{**data, "kind": PhaseKind(data["kind"])})
 
 
-def timeline(phase: Phase) -> list[Point]:
-    """Every observable change of `phase`, in time order (see the module docstring)."""
+@functools.lru_cache(maxsize=4096)
+def timeline(phase: Phase) -> tuple[Point, ...]:
+    """Every observable change of `phase`, in time order (see the module docstring). Phases are immutable: cached."""
+    return tuple(_timeline(phase))
+
+
+def _timeline(phase: Phase) -> list[Point]:
     t0 = phase.started
     if phase.kind in (PhaseKind.STOP, PhaseKind.DELETE):
         during, done = ((Status.STOPPING, Status.STOPPED) if phase.kind is PhaseKind.STOP
@@ -184,7 +190,12 @@ class ServiceRecord:
         return self.phase.to_version if done and self.phase.to_version else self.current_version
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON data (hand-written: `dataclasses.asdict` deep-copies and was the hot spot)."""
+        out = dict(self.__dict__)
+        out["versions"] = [{"version": v.version, "config": v.config, "build_time": v.build_time}
+                           for v in self.versions]
+        out["phase"] = dict(self.phase.__dict__)
+        return out
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> ServiceRecord:

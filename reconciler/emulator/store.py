@@ -79,6 +79,9 @@ class Tx:
         self._conn.execute("DELETE FROM services WHERE name = ?", (name,))
         self.dirty = True
 
+    def has_due(self, now: float) -> bool:
+        return bool(self._rows("SELECT 1 FROM services WHERE next_event IS NOT NULL AND next_event <= ? LIMIT 1", now))
+
     def next_change(self) -> float | None:
         value = self._rows("SELECT MIN(next_event) FROM services")[0][0]
         return float(value) if value is not None else None

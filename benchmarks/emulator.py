@@ -1,0 +1,181 @@
+"""Throughput of the served emulator: signed management calls/s and gateway requests/s.
+
+Run on purpose (not part of pytest):
+
+    .venv/bin/python benchmarks/emulator.py [--seconds 5] [--concurrency 16]
+
+It starts `eas-gitops emulator serve` on a free loopback port in a subprocess (state in a temporary
+SQLite file), creates a group of two running members, then drives it from `--clients` client
+processes: every management call goes through httpx, signed ACS3-HMAC-SHA256 with a fresh date
+and nonce (DescribeService, ListServices and ReleaseService in turn: reads and writes); gateway
+requests go to `/api/predict/<group>` once through httpx and once through a minimal keep-alive
+socket client (which measures the server rather than the client library). Prints a small table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from reconciler.eas import signing
+from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET
+
+REGION = "cn-shanghai"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def signed(method: str, path: str, action: str, host: str, body: bytes = b"",
+           query: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {"host": host, "x-acs-action": action, "x-acs-version": signing.API_VERSION,
+               "x-acs-date": datetime.now(UTC).strftime(signing.DATE_FORMAT),
+               "x-acs-signature-nonce": uuid.uuid4().hex, "x-acs-content-sha256": signing.sha256_hex(body)}
+    if body:
+        headers["content-type"] = "application/json; charset=utf-8"
+    headers["authorization"] = signing.sign_request(method, path, query or {}, headers, body, LOCAL_ACCESS_KEY_ID,
+                                                    LOCAL_ACCESS_KEY_SECRET)
+    return headers
+
+
+def call(client: httpx.Client, host: str, method: str, path: str, action: str, payload: object = None,
+         query: dict[str, str] | None = None) -> httpx.Response:
+    body = b"" if payload is None else json.dumps(payload).encode()
+    response = client.request(method, path, content=body, params=query,
+                              headers=signed(method, path, action, host, body, query))
+    if response.status_code != 200:
+        raise RuntimeError(f"{action}: {response.status_code} {response.text}")
+    return response
+
+
+def setup(base_url: str) -> None:
+    host = base_url.removeprefix("http://")
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for name, replicas in (("bench_a", 3), ("bench_b", 1)):
+            config = {"name": name, "metadata": {"instance": replicas, "group": "bench"}}
+            call(client, host, "POST", "/api/v2/services", "CreateService", config)
+        client.post("/_emulator/clock", json={"advance": 60}).raise_for_status()
+        for name in ("bench_a", "bench_b"):
+            call(client, host, "PUT", f"/api/v2/services/{REGION}/{name}/release", "ReleaseService",
+                 {"TrafficState": "grouping"})
+
+
+def management_worker(base_url: str, seconds: float, offset: int) -> int:
+    """Signed calls in a loop (DescribeService, ListServices, ReleaseService in turn) for `seconds`."""
+    host, done = base_url.removeprefix("http://"), 0
+    deadline = time.perf_counter() + seconds
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        while time.perf_counter() < deadline:
+            kind = (done + offset) % 3
+            if kind == 0:
+                call(client, host, "GET", f"/api/v2/services/{REGION}/bench_a", "DescribeService")
+            elif kind == 1:
+                call(client, host, "GET", "/api/v2/services", "ListServices", query={"GroupName": "bench"})
+            else:
+                call(client, host, "PUT", f"/api/v2/services/{REGION}/bench_b/release", "ReleaseService",
+                     {"Weight": done % 100})
+            done += 1
+    return done
+
+
+def gateway_httpx_worker(base_url: str, seconds: float, offset: int) -> int:
+    done, deadline = 0, time.perf_counter() + seconds
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        while time.perf_counter() < deadline:
+            if client.post("/api/predict/bench", content=b"{}").status_code != 200:
+                raise RuntimeError("gateway refused a request")
+            done += 1
+    return done
+
+
+def gateway_raw_worker(base_url: str, seconds: float, offset: int) -> int:
+    """A minimal HTTP/1.1 keep-alive client: measures the server, not the client library."""
+    host, _, port = base_url.removeprefix("http://").partition(":")
+    request = f"POST /api/predict/bench HTTP/1.1\r\nhost: {host}\r\ncontent-length: 2\r\n\r\n{{}}".encode()
+    done, buffer, deadline = 0, b"", time.perf_counter() + seconds
+    with socket.create_connection((host, int(port))) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while time.perf_counter() < deadline:
+            sock.sendall(request)
+            while b"\r\n\r\n" not in buffer:
+                buffer += sock.recv(65536)
+            head, _, rest = buffer.partition(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"gateway answered {head[:40]!r}")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length"))
+            while len(rest) < length:
+                rest += sock.recv(65536)
+            buffer = rest[length:]
+            done += 1
+    return done
+
+
+def measure(worker: Callable[[str, float, int], int], base_url: str, seconds: float, processes: int) -> float:
+    """Requests per second of `processes` client processes running `worker` at once."""
+    with multiprocessing.Pool(processes) as pool:
+        counts = pool.starmap(worker, [(base_url, seconds, k) for k in range(processes)])
+    return sum(counts) / seconds
+
+
+def wait_ready(base_url: str, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        if proc.poll() is not None:
+            raise RuntimeError("the emulator exited early")
+        try:
+            httpx.get(f"{base_url}/metrics", timeout=1).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError("the emulator did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=2, help="client processes per measurement")
+    args = parser.parse_args()
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cli = [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", str(port),
+               "--state", str(Path(tmp) / "bench.db")]
+        proc = subprocess.Popen(cli, stdout=subprocess.DEVNULL)
+        try:
+            wait_ready(base_url, proc)
+            setup(base_url)
+            rows.append(("signed management calls, httpx (1/3 writes)",
+                         measure(management_worker, base_url, args.seconds, args.clients)))
+            rows.append(("gateway requests, httpx client",
+                         measure(gateway_httpx_worker, base_url, args.seconds, args.clients)))
+            rows.append(("gateway requests, raw keep-alive client",
+                         measure(gateway_raw_worker, base_url, args.seconds, args.clients)))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    print(f"{'what':<46} {'per second':>10}")
+    for what, rate in rows:
+        print(f"{what:<46} {rate:>10.0f}")
+    print(f"(CPU cores: {os.cpu_count()}; {args.clients} client processes and the server on the same machine; "
+          f"{args.seconds:.0f} s each)")
+
+
+if __name__ == "__main__":
+    main()
