@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -147,3 +148,21 @@ def test_served_drop_breaks_the_connection(served: Served) -> None:
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{served.base_url}/api/predict/anything")
     served.admin("DELETE", "/_emulator/faults")
+
+
+def test_label_deletion_accepts_comma_lists_and_json_arrays(app: Any) -> None:
+    client = InProcess(app)
+    client.post("/api/v2/services", json={"name": "lab"}, params={"Labels": json.dumps(dict.fromkeys("abcdef", "1"))})
+    path = "/api/v2/services/cn-shanghai/lab/label"
+    for query in ({"Keys": "a,b"}, {"Keys": '["c"]'}, {"LabelKeys": '["d","e"]'}):
+        assert client.request("DELETE", path, params=query).status_code == 200
+    labels = client.get("/api/v2/services/cn-shanghai/lab").json()["Labels"]
+    assert labels == [{"LabelKey": "f", "LabelValue": "1"}]
+    assert client.request("DELETE", path).json()["Code"] == "MissingKeys"
+
+
+def test_latency_fault_delays_then_answers(app: Any) -> None:
+    client = InProcess(app)
+    client.post("/_emulator/faults", json={"operation": "*", "kind": "latency", "latency_ms": 1})
+    assert client.get("/api/v2/groups").status_code == 200
+    assert client.get("/_emulator/faults").json()["Faults"][0]["fired"] == 1
