@@ -110,6 +110,8 @@ def history(
     if output == "json":
         typer.echo(json.dumps(data, indent=2, sort_keys=True))
         return
+    if not data["Events"]:
+        typer.echo("no events" + (f" for group {group}" if group else "") + " yet")
     for event in data["Events"]:
         detail = " ".join(f"{k}={v}" for k, v in event["detail"].items() if v not in ("", None))
         typer.echo(f"{_when(event['time'])}  {event['kind']:<6} {event['action']:<22} "
