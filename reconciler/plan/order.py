@@ -37,6 +37,7 @@ from math import floor
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
 from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, without_instance
 from reconciler.plan.model import (
+    Action,
     CreateParams,
     DeleteParams,
     DrainParams,
@@ -225,7 +226,8 @@ class GroupOrderer:
 
     def wait(self, m: MemberDelta, reason: str = "Running with every replica before any traffic") -> None:
         replicas = self.member(m).replicas  # the replica target as of now (a later shrink waits again)
-        version = m.live.latest_version + 1 if m.live is not None and m.config_paths else None
+        updated = any(s.action is Action.UPDATE_CONFIG and s.service == m.name for s in self.steps)
+        version = m.live.latest_version + 1 if m.live is not None and updated else None
         self.add(m.name, WaitParams(replicas=replicas), reason,
                  Expect(status=ServiceStatus.RUNNING if replicas else None, running=replicas, min_version=version))
 

@@ -64,6 +64,8 @@ def _check_readiness(plan: Plan, smoke: set[str]) -> None:
                 dirty.add(f"{name}:smoke")
         if step.action is Action.WAIT_RUNNING:
             dirty.discard(f"{name}:wait")
+            if step.expect.min_version is not None:  # a new version is awaited only after it was asked for
+                assert any(s.action is Action.UPDATE_CONFIG and s.service == name for s in g.steps[:step.index]), step
         if step.action is Action.SMOKE_TEST:
             dirty.discard(f"{name}:smoke")
         for member, share in after.shares.items():

@@ -129,3 +129,13 @@ def test_customized_to_auto_with_a_joiner() -> None:
     assert g.steps[-1].action is Action.SET_MODE
     assert g.timeline[-2].shares == g.timeline[-1].shares == {"a": 50.0, "b": 16.7, "c": 33.3}
     assert not any(t.black_hole for t in g.timeline)
+
+
+def test_scale_up_and_new_version_wait_for_each_in_turn() -> None:
+    state = live(("g", [svc("a", 1, version="v1"), svc("b", 2)], "auto"))
+    plan = build_plan([group("g", [svc("a", 3, version="v2"), svc("b", 2)])], state)
+    g = plan.groups[0]
+    assert _actions(g)[:4] == [("scale", "a"), ("wait_running", "a"), ("update_config", "a"), ("wait_running", "a")]
+    assert [s.expect.min_version for s in g.steps[:4]] == [None, None, None, 2]
+    assert g.timeline[2].shares == {"a": 60.0, "b": 40.0}  # more replicas of the serving version first
+    assert g.timeline[3].shares == g.timeline[4].shares  # nothing moves while the new version rolls out
