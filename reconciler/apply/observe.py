@@ -105,8 +105,8 @@ class Observer:
     async def _poll(self) -> None:
         while self._waiters:
             await self.timer.sleep(self.interval)
-            waiters = [w for w in self._waiters if not w.future.done()]
-            self._waiters = waiters
+            self._waiters = [w for w in self._waiters if not w.future.done()]
+            waiters = list(self._waiters)  # a copy: waiters that arrive during the listing wait for the next round
             if not waiters:
                 return
             groups = {w.group for w in waiters}

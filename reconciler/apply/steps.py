@@ -22,12 +22,15 @@ from reconciler.apply.journal import Journal, facts
 from reconciler.apply.observe import Observer, describe, unmet
 from reconciler.apply.runtime import Link, Timer
 from reconciler.apply.secrets import resolve
+from reconciler.eas.client import declared_subset
 from reconciler.eas.models import Ack, Service
-from reconciler.errors import ApplyError, NotFoundError
+from reconciler.errors import ApplyError, NotFoundError, ServerError, TransportError
 from reconciler.live.read import list_services, live_service
 from reconciler.plan.model import Action, Expect, GroupPlan, GroupStatus, Step
 from reconciler.spec.model import TrafficMode, TrafficState
 from reconciler.spec.shares import MemberTraffic, compute_shares, is_black_hole
+
+UNSAFE_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -122,17 +125,32 @@ class GroupRun:
         after = await self.read_back(name, step.expect)
         self._log(step, ack, None, after, outcome="ok")
 
+    async def _unsafe(self, name: str, body: dict[str, Any]) -> Ack:
+        """UpdateService is not repeated blindly (a repeat may make another version): after an unknown
+        outcome (5xx, dropped connection) read back, and send again only if the change is not there."""
+        for attempt in range(1, UNSAFE_ATTEMPTS + 1):
+            try:
+                return await self.client.update_service(name, body)
+            except (ServerError, TransportError):
+                svc = await self.describe(name)
+                if svc is not None and declared_subset(body, svc.config):
+                    return Ack()
+                if attempt == UNSAFE_ATTEMPTS:
+                    raise
+                await self.timer.sleep(self.observer.interval)
+        raise AssertionError("unreachable")
+
     async def _update(self, step: Step) -> None:
         p, name = step.params, step.service
         assert p.action is Action.UPDATE_CONFIG and name is not None
         before = await self.describe(name)
-        await self._written(step, self.client.update_service(name, resolve(p.config, self.settings.env)), before)
+        await self._written(step, self._unsafe(name, resolve(p.config, self.settings.env)), before)
 
     async def _scale(self, step: Step) -> None:
         p, name = step.params, step.service
         assert p.action is Action.SCALE and name is not None
         before = await self.describe(name)
-        await self._written(step, self.client.update_service(name, {"metadata": {"instance": p.replicas}}), before)
+        await self._written(step, self._unsafe(name, {"metadata": {"instance": p.replicas}}), before)
 
     async def _wait(self, step: Step) -> None:
         name = step.service

@@ -1,0 +1,165 @@
+"""Property: any live state + any valid desired state -> plan -> apply converges safely on the emulator.
+
+Live state is created through the client (managed services, random replicas, traffic states, weights,
+modes, model versions); the desired state is random but valid. After apply, the emulator's own
+history must show no black hole of a serving group (unless the desired state removes it), no member
+getting traffic before it is Running with every replica, the final state must be the desired one
+and a fresh plan must be empty. The same must hold with throttling and 503s injected.
+
+Profile: `apply-ci` (200 examples, the default, used by CI) or `apply-dev` (25) with
+EAS_GITOPS_APPLY_PROFILE=apply-dev.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import strategies as st
+
+from reconciler.emulator.backend import ServiceQuery
+from reconciler.emulator.faults import Fault, FaultKind
+from reconciler.errors import PlanError
+from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from reconciler.plan.build import build_plan
+from reconciler.spec.eas_config import to_eas_config
+from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
+
+from .harness import World
+from .invariants import violations
+
+REGION = "cn-shanghai"
+_QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much]
+settings.register_profile("apply-ci", max_examples=200, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("apply-dev", max_examples=25, deadline=None, suppress_health_check=_QUIET,
+                          phases=[Phase.explicit, Phase.generate])
+PROFILE = settings.get_profile(os.environ.get("EAS_GITOPS_APPLY_PROFILE", "apply-ci"))
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    replicas: int
+    traffic: TrafficState
+    weight: int
+    version: int
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    mode: TrafficMode
+    members: tuple[Member, ...]
+
+    def model(self) -> ServiceGroup:
+        customized = self.mode is TrafficMode.CUSTOMIZED
+        services = [{
+            "name": m.name, "traffic": m.traffic.value, "replicas": m.replicas,
+            **({"weight": m.weight} if customized else {}),
+            "resources": {"cpu": 1, "memory": 1000},
+            "model": {"path": f"oss://bucket/{m.name}/v{m.version}.pmml", "processor": "pmml"},
+        } for m in self.members]
+        return ServiceGroup.model_validate({
+            "apiVersion": "eas-gitops/v1", "kind": "ServiceGroup", "metadata": {"name": self.name, "region": REGION},
+            "spec": {"traffic_mode": self.mode.value, "services": services}})
+
+
+def members(group: str, weights: st.SearchStrategy[int]) -> st.SearchStrategy[tuple[Member, ...]]:
+    names = st.lists(st.sampled_from([f"{group}_a", f"{group}_b", f"{group}_c"]), min_size=1, max_size=3,
+                     unique=True)
+    return names.flatmap(lambda ns: st.tuples(*(st.builds(
+        Member, st.just(n), st.integers(0, 3), st.sampled_from(list(TrafficState)), weights, st.integers(1, 2))
+        for n in sorted(ns))))
+
+
+def groups(weights: st.SearchStrategy[int]) -> st.SearchStrategy[Group]:
+    return st.sampled_from(["ga", "gb"]).flatmap(lambda g: st.builds(
+        Group, st.just(g), st.sampled_from(list(TrafficMode)), members(g, weights)))
+
+
+def serves(g: Group) -> bool:
+    """The loader refuses a desired group that would be a black hole."""
+    return any(m.traffic is TrafficState.GROUPING and m.replicas > 0
+               and (g.mode is TrafficMode.AUTO or m.weight > 0) for m in g.members)
+
+
+def unique(gs: list[Group]) -> list[Group]:
+    return list({g.name: g for g in gs}.values())
+
+
+async def seed(world: World, live: list[Group]) -> None:
+    """Create the live state through the client: services, then Running, then traffic states and modes."""
+    async with world.link(REGION) as link:
+        c = link.client
+        for g in live:
+            model = g.model()
+            for spec in model.spec.services:
+                await c.create_service(to_eas_config(model, spec), labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE})
+        world.timer.advance(60)
+        for g in live:
+            for m in g.members:
+                await c.release_service(m.name, traffic_state=m.traffic, weight=m.weight)
+            if g.mode is TrafficMode.CUSTOMIZED:
+                await c.update_group(g.name, traffic_mode=TrafficMode.CUSTOMIZED)
+
+
+def final_matches(world: World, desired: list[Group]) -> list[str]:
+    views, _ = world.emulator(REGION).backend.list_services(ServiceQuery(size=1000))
+    by_name = {v.record.name: v for v in views}
+    wrong = []
+    for g in desired:
+        for m in g.members:
+            v = by_name.get(m.name)
+            if v is None:
+                wrong.append(f"{m.name} missing")
+                continue
+            if v.record.traffic_state.value != m.traffic.value or v.point.running != m.replicas:
+                wrong.append(f"{m.name}: {v.record.traffic_state.value} {v.point.running} running, want "
+                             f"{m.traffic.value} {m.replicas}")
+    return wrong
+
+
+async def scenario(live: list[Group], desired: list[Group], prune: bool, initial: str,
+                   faults: list[Fault]) -> None:
+    world = World(initial=initial)
+    await seed(world, live)
+    since = max((e["seq"] for e in world.history(REGION)[0]), default=0)
+    for fault in faults:
+        world.emulator(REGION).faults.add(fault)
+    state = await world.live([REGION])
+    try:
+        plan = build_plan([g.model() for g in desired], state, prune=prune, max_shift=100)
+    except PlanError:
+        assume(False)
+        return
+    report = await world.apply(plan, state)
+    assert report.ok, [(g.group, g.error) for g in report.groups]
+    events, shares = world.history(REGION)
+    removed = {g.name for g in live} - {g.name for g in desired} if prune else set()
+    assert violations(events, shares, since=since, removed=removed) == []
+    assert final_matches(world, desired) == []
+    world.emulator(REGION).faults.clear()
+    again, _ = await world.plan([g.model() for g in desired], prune=prune, max_shift=100)
+    assert not again.has_changes, [(g.name, [s.action.value for s in g.steps]) for g in again.groups]
+
+
+STATES: Any = st.lists(groups(st.sampled_from([0, 1, 100, 400])), max_size=2).map(unique)
+DESIRED: Any = st.lists(groups(st.integers(1, 1000)).filter(serves), min_size=1, max_size=2).map(unique)
+
+
+@PROFILE
+@given(live=STATES, desired=DESIRED, prune=st.booleans(), initial=st.sampled_from(["standalone", "grouping"]))
+def test_any_live_any_desired_converges_safely(live: list[Group], desired: list[Group], prune: bool,
+                                                initial: str) -> None:
+    asyncio.run(scenario(live, desired, prune, initial, []))
+
+
+@PROFILE
+@given(live=STATES, desired=DESIRED, prune=st.booleans(), seed=st.integers(0, 1000))
+def test_same_with_throttling_and_503s(live: list[Group], desired: list[Group], prune: bool, seed: int) -> None:
+    faults = [Fault("*", FaultKind.THROTTLE, rate=0.15, retry_after_ms=200, seed=seed),
+              Fault("*", FaultKind.ERROR503, rate=0.1, seed=seed + 1)]
+    asyncio.run(scenario(live, desired, prune, "standalone", faults))
