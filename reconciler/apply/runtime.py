@@ -18,6 +18,7 @@ nothing really sleeps and the emulator (`EmulatorSettings.clock=timer`) sees the
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -53,15 +54,21 @@ class RealTimer:
 
 
 class VirtualTimer:
-    """Emulated time for tests and benchmarks: `sleep` moves the clock forward at once.
+    """Emulated time for tests and benchmarks: nothing really sleeps, and time moves only when idle.
 
-    Also usable as the emulator's clock (`EmulatorSettings(clock=timer)`): calling it returns now
-    in epoch seconds.
+    `sleep` parks the caller until the virtual clock reaches its wake-up time; a driver task moves
+    the clock to the earliest wake-up only once every other task of the event loop is blocked (the
+    loop has nothing ready to run), so concurrent work between two sleeps takes no virtual time,
+    as it takes next to no real time. In-process only (ASGI transport, no real I/O to wait for).
+    Also usable as the emulator's clock (`EmulatorSettings(clock=timer)`): calling it returns now.
     """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self.t = start
-        self.slept = 0.0
+        self.slept = 0.0  # total virtual seconds the clock was moved by sleeps
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._driver: asyncio.Task[None] | None = None
 
     def __call__(self) -> float:
         return self.t
@@ -73,9 +80,26 @@ class VirtualTimer:
         self.t += max(seconds, 0.0)
 
     async def sleep(self, seconds: float) -> None:
-        self.advance(seconds)
-        self.slept += max(seconds, 0.0)
-        await asyncio.sleep(0)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._sleepers, (self.t + max(seconds, 0.0), self._seq, future))
+        if self._driver is None or self._driver.done():
+            self._driver = asyncio.create_task(self._drive())
+        await future
+
+    async def _drive(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._sleepers:
+            await asyncio.sleep(0)
+            if getattr(loop, "_ready", ()):  # someone can still run: let them, time stands still
+                continue
+            wake, _, future = heapq.heappop(self._sleepers)
+            if future.cancelled():
+                continue
+            if wake > self.t:
+                self.slept += wake - self.t
+                self.t = wake
+            future.set_result(None)
 
 
 @dataclass
@@ -147,7 +171,7 @@ def target_connector(target: str | None, *, state: Path | None = None, vpc: bool
         kind = resolve_target(target, region, vpc)
         extra: dict[str, Any] = {}
         if timer is not None:
-            extra["sleep"] = timer.sleep
+            extra.update(sleep=timer.sleep, clock=timer.now)
         transport: httpx.AsyncBaseTransport | None = None
         if kind.kind is TargetKind.LOCAL:
             transport = _local_transport(region, state, emulator)
