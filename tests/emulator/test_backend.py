@@ -134,7 +134,7 @@ def test_replace_keeps_name_and_group(backend: Backend, clock: FakeClock) -> Non
 
 
 def test_out_of_stock_members_wait(backend: Backend, clock: FakeClock) -> None:
-    gpu = {"cloud": {"computing": {"instance_type": "ecs.gn7i"}}}
+    gpu: dict[str, Any] = {"cloud": {"computing": {"instance_type": "ecs.gn7i"}}}
     backend.set_stock("ecs.gn7i", False)
     svc(backend, "a", instances=2, **gpu)
     clock.advance(10)

@@ -84,9 +84,11 @@ def test_error_rate_label_and_metrics(app: Any, clock: FakeClock) -> None:
 
 def test_faults_throttle_error_drop_and_count(app: Any) -> None:
     client = InProcess(app)
-    faults = [{"operation": "ListServices", "kind": "throttle", "retry_after_ms": 250, "count": 1},
-              {"operation": "ListGroups", "kind": "error503", "rate": 0.5, "seed": 3},
-              {"operation": "Predict", "kind": "drop"}]
+    faults: list[dict[str, Any]] = [
+        {"operation": "ListServices", "kind": "throttle", "retry_after_ms": 250, "count": 1},
+        {"operation": "ListGroups", "kind": "error503", "rate": 0.5, "seed": 3},
+        {"operation": "Predict", "kind": "drop"},
+    ]
     for fault in faults:
         assert client.post("/_emulator/faults", json=fault).status_code == 200
     throttled = client.get("/api/v2/services")

@@ -11,7 +11,7 @@ import pytest
 from alibabacloud_eas20210701 import models as m
 from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.models import OpenApiRequest, Params
-from alibabacloud_tea_util.models import RuntimeOptions
+from alibabacloud_tea_util.models import RuntimeOptions  # type: ignore[import-untyped]
 
 from .helpers import REGION, Served, sdk_client
 
@@ -22,7 +22,8 @@ def generic(sdk: Any, action: str, method: str, pathname: str, body: dict[str, A
     params = Params(action=action, version="2021-07-01", protocol="HTTP", pathname=pathname, method=method,
                     auth_type="AK", style="ROA", req_body_type="json", body_type="json")
     result: dict[str, Any] = sdk.call_api(params, OpenApiRequest(body=body, query=query), RuntimeOptions())
-    return result["body"]
+    answer: dict[str, Any] = result["body"]
+    return answer
 
 
 def create(sdk: Any, name: str, group: str, instances: int, labels: dict[str, str] | None = None) -> Any:
