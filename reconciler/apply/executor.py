@@ -87,6 +87,7 @@ class Executor:
         start = self.timer.now()
         self._emit(EventKind.GROUP_START, group, start)
         for i, step in enumerate(group.steps):
+            _raise_if_cancelled()
             if self._stop.is_set():
                 report.outcome, report.left = GroupOutcome.STOPPED, list(group.steps[i:])
                 break
@@ -116,3 +117,11 @@ class Executor:
         restorer = Restorer(run, snap)
         await restorer.restore()
         report.rollback, report.not_restored = restorer.done, restorer.not_done
+
+
+def _raise_if_cancelled() -> None:
+    """Stop at a step boundary once cancelled, even if a library below swallowed the CancelledError
+    (the in-process ASGI transport can): the request to cancel stays counted on the task."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -53,10 +53,10 @@ class World:
     @asynccontextmanager
     async def link(self, region: str) -> AsyncIterator[Link]:
         transport = httpx.ASGITransport(app=self.app(region))
-        async with open_client("local", region, transport=transport, settings=RETRY, sleep=self.timer.sleep,
-                               credentials=StaticCredentials(local_credentials())) as client:
-            async with httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as http:
-                yield Link(region, client, http_smoke(http))
+        async with (open_client("local", region, transport=transport, settings=RETRY, sleep=self.timer.sleep,
+                                clock=self.timer.now, credentials=StaticCredentials(local_credentials())) as client,
+                    httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as http):
+            yield Link(region, client, http_smoke(http))
 
     @property
     def connector(self) -> Connector:

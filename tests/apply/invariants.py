@@ -21,7 +21,8 @@ def violations(events: list[dict[str, Any]], shares: dict[str, list[dict[str, An
     """Every black hole of a serving group and every share rise of a member that was not ready, after `since`.
 
     A group is serving while its previous snapshot shows it not black-holed; a serving group must not
-    become one (reported once per occurrence); `removed` groups may (the desired state deletes them). A member's share may rise from 0 only while its last
+    become one (reported once per occurrence); `removed` groups may (the desired state deletes them).
+    A member's share may rise from 0 only while its last
     status is Running with no pending instance.
     """
     gone = set(removed)

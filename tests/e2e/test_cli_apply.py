@@ -8,11 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+from apply.invariants import violations  # tests/ is on sys.path (rootdir-relative packages)
 
 from reconciler.cli import plan as plan_cli
 from reconciler.eas.targets import LOCAL_BASE_URL
 from reconciler.spec.model import TrafficState
-from apply.invariants import violations  # tests/ is on sys.path (rootdir-relative packages)
 
 from .conftest import EXAMPLES, Cli
 

@@ -1,0 +1,88 @@
+"""Interrupted applies: stop after each step in turn, then plan and apply again (DESIGN.md §3 promise 5)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from reconciler.apply import ApplySettings, EventKind, Executor, Journal, connect_all
+from reconciler.apply.report import Event, GroupOutcome
+from reconciler.plan.model import Action, Plan
+
+from .harness import EXAMPLES, World, load
+from .invariants import violations
+
+REGION = "cn-shanghai"
+GROUPS = [g for g in load(EXAMPLES) if g.region == REGION]
+
+
+def touched(plan: Plan) -> set[tuple[str, str | None]]:
+    return {(g.name, c.service) for g in plan.groups for c in g.changes}
+
+
+async def interrupted(world: World, after: int) -> Plan:
+    """Apply the examples one group at a time and cancel right after step number `after` completes."""
+    plan, live = await world.plan(GROUPS)
+    done = 0
+    async with connect_all(world.connector, [REGION]) as links:
+        executor = Executor(links, world.timer, settings=ApplySettings(parallel=1, poll_interval=1.0),
+                            journal=Journal(None))
+        task = asyncio.ensure_future(executor.run(plan, live))
+
+        def count(event: Event) -> None:
+            nonlocal done
+            if event.kind is EventKind.STEP_DONE:
+                done += 1
+                if done == after:
+                    task.cancel()
+
+        executor.progress = count
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    return plan
+
+
+@pytest.mark.parametrize("initial", ["standalone", "grouping"])
+def test_stop_after_each_step_then_plan_shows_the_rest_and_apply_converges(initial: str) -> None:
+    total = sum(len(g.steps) for g in asyncio.run(World().plan(GROUPS))[0].groups)
+    assert total > 10
+    for after in range(1, total):
+        world = World(initial=initial)
+
+        async def scenario() -> None:
+            first = await interrupted(world, after)
+            rest, live = await world.plan(GROUPS)
+            assert rest.has_changes, after
+            assert touched(rest) <= touched(first), after  # only work the first plan had
+            existing = {s.name for s in live.services}
+            assert not any(s.action is Action.CREATE_SERVICE and s.service in existing
+                           for g in rest.groups for s in g.steps)
+            report = await world.apply(rest, live)
+            assert report.ok, [(g.group, g.error) for g in report.groups]
+            final, _ = await world.plan(GROUPS)
+            assert not final.has_changes
+
+        asyncio.run(scenario())
+        events, shares = world.history(REGION)
+        assert violations(events, shares) == [], after
+
+
+def test_fail_fast_stops_other_groups_at_a_step_boundary() -> None:
+    world = World()
+    broken = [g.model_copy(deep=True) for g in GROUPS]
+    fraud = next(g for g in broken if g.name == "fraud")
+    canary = fraud.service("fraud_v3")
+    assert canary is not None and canary.smoke_test is not None
+    object.__setattr__(canary.smoke_test, "expect_status", 418)  # the direct endpoint answers 200: fails
+
+    async def scenario() -> None:
+        plan, live = await world.plan(broken)
+        report = await world.apply(plan, live, parallel=1, fail_fast=True)
+        outcomes = {g.group: g.outcome for g in report.groups}
+        assert outcomes["fraud"] is GroupOutcome.FAILED
+        assert "smoke test of fraud.fraud_v3" in next(g.error for g in report.groups if g.group == "fraud")
+        assert [outcomes[name] for name in ("pmml", "ranker")] == [GroupOutcome.SKIPPED] * 2
+        assert not report.ok
+
+    asyncio.run(scenario())
