@@ -46,7 +46,7 @@ class Emulator:
 
     def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings
-        self.store = Store(settings.state_path)
+        self.store = Store(settings.state_path, settings.region)
         self.backend = Backend(settings, self.store)
         self.verifier = Verifier(settings)
         self.faults = Faults()

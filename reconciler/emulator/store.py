@@ -5,7 +5,10 @@ settings and a little metadata (clock offset, generation counter, settle horizon
 served emulator and a CLI read and write the same file: every write runs in `BEGIN IMMEDIATE`, so
 two processes serialise on SQLite's own lock and never interleave half-done updates. `state_path`
 None gives a private in-memory database. Records are stored as JSON documents beside the few
-columns that are queried (group, next status change).
+columns that are queried (group, next status change). Several regions may share one file: a
+`Store` sees the services, groups and history of its own region only (names are unique per
+region, as in EAS); the clock offset, stock and capacities are shared. A file written by an
+emulator with another schema version is emptied and recreated (it holds emulator state only).
 
 Invariant: `meta.generation` changes whenever a transaction changed a service or group, so a reader
 (the gateway) may cache anything derived from them for as long as the generation stays the same
@@ -23,31 +26,39 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.emulator.models import GroupRecord, ServiceRecord
+from reconciler.emulator.settings import DEFAULT_REGION
 
+SCHEMA_VERSION = 2
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS services (name TEXT PRIMARY KEY, grp TEXT NOT NULL, created REAL NOT NULL,
-                                     next_event REAL, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS services_grp ON services (grp);
-CREATE INDEX IF NOT EXISTS services_next ON services (next_event);
-CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, kind TEXT NOT NULL,
-                                   action TEXT NOT NULL, service TEXT NOT NULL, grp TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS events_grp ON events (grp);
-CREATE INDEX IF NOT EXISTS events_service ON events (service);
-CREATE TABLE IF NOT EXISTS shares (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL,
-                                   time REAL NOT NULL, grp TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS shares_grp ON shares (grp);
+CREATE TABLE IF NOT EXISTS services (region TEXT NOT NULL, name TEXT NOT NULL, grp TEXT NOT NULL,
+                                     created REAL NOT NULL, next_event REAL, doc TEXT NOT NULL,
+                                     PRIMARY KEY (region, name));
+CREATE INDEX IF NOT EXISTS services_grp ON services (region, grp);
+CREATE INDEX IF NOT EXISTS services_next ON services (region, next_event);
+CREATE TABLE IF NOT EXISTS groups (region TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL,
+                                   PRIMARY KEY (region, name));
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, region TEXT NOT NULL, time REAL NOT NULL,
+                                   kind TEXT NOT NULL, action TEXT NOT NULL, service TEXT NOT NULL, grp TEXT NOT NULL,
+                                   doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_grp ON events (region, grp);
+CREATE INDEX IF NOT EXISTS events_service ON events (region, service);
+CREATE TABLE IF NOT EXISTS shares (seq INTEGER PRIMARY KEY AUTOINCREMENT, region TEXT NOT NULL,
+                                   event_seq INTEGER NOT NULL, time REAL NOT NULL, grp TEXT NOT NULL,
+                                   doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS shares_grp ON shares (region, grp);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stock (instance_type TEXT PRIMARY KEY, in_stock INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS capacity (resource TEXT PRIMARY KEY, instances INTEGER NOT NULL);
 """
+_TABLES = ("services", "groups", "events", "shares", "meta", "stock", "capacity")
 
 
 class Tx:
     """Queries and updates inside one transaction."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, region: str) -> None:
         self._conn = conn
+        self.region = region
         self.dirty = False
 
     def _rows(self, sql: str, *args: Any) -> list[Any]:
@@ -55,52 +66,55 @@ class Tx:
 
     # services ------------------------------------------------------------------------------
     def service(self, name: str) -> ServiceRecord | None:
-        rows = self._rows("SELECT doc FROM services WHERE name = ?", name)
+        rows = self._rows("SELECT doc FROM services WHERE region = ? AND name = ?", self.region, name)
         return ServiceRecord.from_dict(json.loads(rows[0][0])) if rows else None
 
     def services(self, group: str | None = None) -> list[ServiceRecord]:
-        sql, args = "SELECT doc FROM services", tuple[str, ...]()
+        sql, args = "SELECT doc FROM services WHERE region = ?", tuple[str, ...]((self.region,))
         if group is not None:
-            sql, args = sql + " WHERE grp = ?", (group,)
+            sql, args = sql + " AND grp = ?", (self.region, group)
         rows = self._rows(sql + " ORDER BY created, name", *args)
         return [ServiceRecord.from_dict(json.loads(r[0])) for r in rows]
 
     def due_services(self, now: float) -> list[ServiceRecord]:
-        rows = self._rows("SELECT doc FROM services WHERE next_event IS NOT NULL AND next_event <= ? "
-                          "ORDER BY created, name", now)
+        rows = self._rows("SELECT doc FROM services WHERE region = ? AND next_event IS NOT NULL AND next_event <= ? "
+                          "ORDER BY created, name", self.region, now)
         return [ServiceRecord.from_dict(json.loads(r[0])) for r in rows]
 
     def put_service(self, record: ServiceRecord, next_event: float | None) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO services (name, grp, created, next_event, doc) VALUES (?,?,?,?,?)",
-                           (record.name, record.group, record.created_at, next_event, json.dumps(record.to_dict())))
+        self._conn.execute("INSERT OR REPLACE INTO services (region, name, grp, created, next_event, doc) "
+                           "VALUES (?,?,?,?,?,?)", (self.region, record.name, record.group, record.created_at,
+                                                    next_event, json.dumps(record.to_dict())))
         self.dirty = True
 
     def delete_service(self, name: str) -> None:
-        self._conn.execute("DELETE FROM services WHERE name = ?", (name,))
+        self._conn.execute("DELETE FROM services WHERE region = ? AND name = ?", (self.region, name))
         self.dirty = True
 
     def has_due(self, now: float) -> bool:
-        return bool(self._rows("SELECT 1 FROM services WHERE next_event IS NOT NULL AND next_event <= ? LIMIT 1", now))
+        return bool(self._rows("SELECT 1 FROM services WHERE region = ? AND next_event IS NOT NULL "
+                               "AND next_event <= ? LIMIT 1", self.region, now))
 
     def next_change(self) -> float | None:
-        value = self._rows("SELECT MIN(next_event) FROM services")[0][0]
+        value = self._rows("SELECT MIN(next_event) FROM services WHERE region = ?", self.region)[0][0]
         return float(value) if value is not None else None
 
     # groups --------------------------------------------------------------------------------
     def group(self, name: str) -> GroupRecord | None:
-        rows = self._rows("SELECT doc FROM groups WHERE name = ?", name)
+        rows = self._rows("SELECT doc FROM groups WHERE region = ? AND name = ?", self.region, name)
         return GroupRecord.from_dict(json.loads(rows[0][0])) if rows else None
 
     def groups(self) -> list[GroupRecord]:
-        return [GroupRecord.from_dict(json.loads(r[0])) for r in self._rows("SELECT doc FROM groups ORDER BY name")]
+        rows = self._rows("SELECT doc FROM groups WHERE region = ? ORDER BY name", self.region)
+        return [GroupRecord.from_dict(json.loads(r[0])) for r in rows]
 
     def put_group(self, record: GroupRecord) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO groups (name, doc) VALUES (?, ?)",
-                           (record.name, json.dumps(record.to_dict())))
+        self._conn.execute("INSERT OR REPLACE INTO groups (region, name, doc) VALUES (?, ?, ?)",
+                           (self.region, record.name, json.dumps(record.to_dict())))
         self.dirty = True
 
     def delete_group(self, name: str) -> None:
-        self._conn.execute("DELETE FROM groups WHERE name = ?", (name,))
+        self._conn.execute("DELETE FROM groups WHERE region = ? AND name = ?", (self.region, name))
         self.dirty = True
 
     # meta, stock, capacity -----------------------------------------------------------------
@@ -133,33 +147,33 @@ class Tx:
     # history -------------------------------------------------------------------------------
     def add_event(self, time: float, kind: str, action: str, service: str, group: str,
                   detail: dict[str, Any]) -> int:
-        cur = self._conn.execute("INSERT INTO events (time, kind, action, service, grp, doc) VALUES (?,?,?,?,?,?)",
-                                 (time, kind, action, service, group, json.dumps(detail)))
+        cur = self._conn.execute("INSERT INTO events (region, time, kind, action, service, grp, doc) "
+                                 "VALUES (?,?,?,?,?,?,?)", (self.region, time, kind, action, service, group,
+                                                            json.dumps(detail)))
         return int(cur.lastrowid or 0)
 
     def events(self, group: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT seq, time, kind, action, service, grp, doc FROM events", []
-        where = []
+        sql, args = "SELECT seq, time, kind, action, service, grp, doc FROM events", [self.region]
+        where = ["region = ?"]
         if group is not None:
             where.append("grp = ?")
             args.append(group)
         if service is not None:
             where.append("service = ?")
             args.append(service)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        sql += " WHERE " + " AND ".join(where)
         rows = self._rows(sql + " ORDER BY seq", *args)
         return [{"seq": r[0], "time": r[1], "kind": r[2], "action": r[3], "service": r[4], "group": r[5],
                  "detail": json.loads(r[6])} for r in rows]
 
     def add_shares(self, event_seq: int, time: float, group: str, doc: dict[str, Any]) -> None:
-        self._conn.execute("INSERT INTO shares (event_seq, time, grp, doc) VALUES (?,?,?,?)",
-                           (event_seq, time, group, json.dumps(doc)))
+        self._conn.execute("INSERT INTO shares (region, event_seq, time, grp, doc) VALUES (?,?,?,?,?)",
+                           (self.region, event_seq, time, group, json.dumps(doc)))
 
     def share_timeline(self, group: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT event_seq, time, grp, doc FROM shares", tuple[str, ...]()
+        sql, args = "SELECT event_seq, time, grp, doc FROM shares WHERE region = ?", tuple[str, ...]((self.region,))
         if group is not None:
-            sql, args = sql + " WHERE grp = ?", (group,)
+            sql, args = sql + " AND grp = ?", (self.region, group)
         rows = self._rows(sql + " ORDER BY seq", *args)
         return [{"event_seq": r[0], "time": r[1], "group": r[2], **json.loads(r[3])} for r in rows]
 
@@ -167,8 +181,9 @@ class Tx:
 class Store:
     """One SQLite connection, used by one thread at a time (guarded by a lock)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, region: str = DEFAULT_REGION) -> None:
         self.path = path
+        self.region = region
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         target = str(path) if path is not None else ":memory:"
@@ -179,14 +194,30 @@ class Store:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.executescript(_SCHEMA)  # idempotent; runs outside any transaction
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Create the schema; a file from an older emulator (other `user_version`) is emptied and recreated."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                for table in _TABLES:
+                    self._conn.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """A transaction that holds SQLite's write lock from the start (BEGIN IMMEDIATE)."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
-            tx = Tx(self._conn)
+            tx = Tx(self._conn, self.region)
             try:
                 yield tx
                 if tx.dirty:
@@ -203,7 +234,7 @@ class Store:
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                yield Tx(self._conn)
+                yield Tx(self._conn, self.region)
             finally:
                 self._conn.execute("COMMIT")
 

@@ -74,3 +74,28 @@ def test_a_second_process_writes_the_same_file(tmp_path: Path, clock: FakeClock)
     views, total = here.list_services(ServiceQuery(group_name="shared", size=100))
     assert total == 40
     assert {v.record.weight for v in views if v.record.name.startswith("p")} == set(range(20))
+
+
+def test_regions_share_a_file_but_not_names_or_history(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "local.db"
+    regions = {r: Backend(EmulatorSettings(state_path=path, clock=clock, region=r), Store(path, r))
+               for r in ("cn-shanghai", "cn-beijing")}
+    for region, backend in regions.items():
+        backend.create_service({"name": "same", "metadata": {"instance": 1, "group": "g"}}, {"region": region})
+    for region, backend in regions.items():
+        assert backend.describe_service(region, "same").record.labels == {"region": region}
+        assert backend.list_services(ServiceQuery())[1] == 1
+        events, _, _ = backend.history("g")
+        assert [e["action"] for e in events if e["kind"] == "write"] == ["CreateService"]
+    regions["cn-beijing"].advance_clock(5)  # the clock is shared
+    assert regions["cn-shanghai"].describe_service("cn-shanghai", "same").point.status.value == "Running"
+
+
+def test_a_file_of_an_older_schema_is_recreated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE services (name TEXT PRIMARY KEY, doc TEXT)")
+    backend = Backend(EmulatorSettings(state_path=path), Store(path))
+    assert backend.list_services(ServiceQuery()) == ([], 0)
