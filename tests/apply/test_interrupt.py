@@ -43,27 +43,26 @@ async def interrupted(world: World, after: int) -> Plan:
     return plan
 
 
+async def resume(world: World, after: int) -> None:
+    first = await interrupted(world, after)
+    rest, live = await world.plan(GROUPS)
+    assert rest.has_changes, after
+    assert touched(rest) <= touched(first), after  # only work the first plan had
+    existing = {s.name for s in live.services}
+    assert not any(s.action is Action.CREATE_SERVICE and s.service in existing for g in rest.groups for s in g.steps)
+    report = await world.apply(rest, live)
+    assert report.ok, [(g.group, g.error) for g in report.groups]
+    final, _ = await world.plan(GROUPS)
+    assert not final.has_changes
+
+
 @pytest.mark.parametrize("initial", ["standalone", "grouping"])
 def test_stop_after_each_step_then_plan_shows_the_rest_and_apply_converges(initial: str) -> None:
     total = sum(len(g.steps) for g in asyncio.run(World().plan(GROUPS))[0].groups)
     assert total > 10
     for after in range(1, total):
         world = World(initial=initial)
-
-        async def scenario() -> None:
-            first = await interrupted(world, after)
-            rest, live = await world.plan(GROUPS)
-            assert rest.has_changes, after
-            assert touched(rest) <= touched(first), after  # only work the first plan had
-            existing = {s.name for s in live.services}
-            assert not any(s.action is Action.CREATE_SERVICE and s.service in existing
-                           for g in rest.groups for s in g.steps)
-            report = await world.apply(rest, live)
-            assert report.ok, [(g.group, g.error) for g in report.groups]
-            final, _ = await world.plan(GROUPS)
-            assert not final.has_changes
-
-        asyncio.run(scenario())
+        asyncio.run(resume(world, after))
         events, shares = world.history(REGION)
         assert violations(events, shares) == [], after
 

@@ -20,8 +20,10 @@ kind: ServiceGroup
 metadata: {{name: fx, region: cn-shanghai}}
 spec:
   services:
-    - {{name: fx_a, replicas: {a}, resources: {{cpu: 1, memory: 1000}}, model: {{path: "oss://b/a.pmml", processor: pmml}}}}
-    - {{name: fx_b, replicas: 1, resources: {{cpu: 1, memory: 1000}}, model: {{path: "oss://b/b.pmml", processor: pmml}}}}
+    - {{name: fx_a, replicas: {a}, resources: {{cpu: 1, memory: 1000}},
+       model: {{path: "oss://b/a.pmml", processor: pmml}}}}
+    - {{name: fx_b, replicas: 1, resources: {{cpu: 1, memory: 1000}},
+       model: {{path: "oss://b/b.pmml", processor: pmml}}}}
     - {{name: fx_c, traffic: {c}, replicas: 1, resources: {{cpu: 1, memory: 1000}},
        model: {{path: "oss://b/c.pmml", processor: pmml}}}}
 """
