@@ -16,6 +16,8 @@ Undocumented choices (all invented; the reconciler must not rely on them):
 * Listed `Weight` in auto mode is the share in whole percent, rounded by largest remainder so that
   the eligible members' weights sum to 100; ineligible members list 0.
 * Names: services and groups must match `name_pattern` (default `^[a-z][a-z0-9_]{0,62}$`).
+  Names are unique per region. One app serves one `region` (new services get it; a path whose
+  ClusterId names another region finds nothing); apps of several regions may share one state file.
 * Wire errors the docs do not name (HTTP status in brackets): InvalidService.NotFound [404],
   InvalidGroup.NotFound [404], InvalidService.AlreadyExists [409], InvalidGroup.AlreadyExists [409],
   InvalidParameter [400], Missing<Name> [400], InvalidOperation.SafetyLock [409],
