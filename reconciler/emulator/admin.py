@@ -53,62 +53,72 @@ async def _json(request: Request) -> dict[str, Any]:
     return value
 
 
-def admin_routes(backend: GroupOps, faults: Faults, metrics: Metrics, render_error: ErrorRenderer) -> list[Route]:
-    def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+class Admin:
+    """The admin endpoints of one app; each returns JSON, refusals in the EAS error shape."""
+
+    def __init__(self, backend: GroupOps, faults: Faults, metrics: Metrics, render_error: ErrorRenderer) -> None:
+        self.backend = backend
+        self.faults = faults
+        self.metrics = metrics
+        self.render_error = render_error
+
+    def _guarded(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 return await handler(request)
             except errors.WireError as exc:
-                return render_error(exc)
+                return self.render_error(exc)
         return endpoint
 
-    async def history(request: Request) -> Response:
-        events, timeline, now = backend.history(request.query_params.get("group") or None)
+    async def history(self, request: Request) -> Response:
+        events, timeline, now = self.backend.history(request.query_params.get("group") or None)
         return JSONResponse({"Now": now, "Events": events, "Shares": _by_group(timeline)})
 
-    async def shares(request: Request) -> Response:
-        _, timeline, now = backend.history(request.query_params.get("group") or None)
+    async def shares(self, request: Request) -> Response:
+        _, timeline, now = self.backend.history(request.query_params.get("group") or None)
         return JSONResponse({"Now": now, "Shares": _by_group(timeline)})
 
-    async def clock(request: Request) -> Response:
+    async def clock(self, request: Request) -> Response:
         body = await _json(request)
         try:
             seconds = float(body.get("advance", 0))
         except (TypeError, ValueError):
             raise errors.invalid_parameter("advance must be a number of seconds.") from None
-        return JSONResponse({"Now": backend.advance_clock(seconds)})
+        return JSONResponse({"Now": self.backend.advance_clock(seconds)})
 
-    async def fault_list(request: Request) -> Response:
+    async def fault_list(self, request: Request) -> Response:
         if request.method == "POST":
-            faults.add(parse_fault(await _json(request)))
+            self.faults.add(parse_fault(await _json(request)))
         elif request.method == "DELETE":
-            faults.clear()
-        return JSONResponse({"Faults": faults.describe()})
+            self.faults.clear()
+        return JSONResponse({"Faults": self.faults.describe()})
 
-    async def stock(request: Request) -> Response:
+    async def stock(self, request: Request) -> Response:
         body = await _json(request)
         if not isinstance(body.get("instance_type"), str) or not isinstance(body.get("in_stock"), bool):
             raise errors.invalid_parameter('Send {"instance_type": "<type>", "in_stock": true|false}.')
-        backend.set_stock(body["instance_type"], body["in_stock"])
+        self.backend.set_stock(body["instance_type"], body["in_stock"])
         return JSONResponse({"InstanceType": body["instance_type"], "InStock": body["in_stock"]})
 
-    async def capacity(request: Request) -> Response:
+    async def capacity(self, request: Request) -> Response:
         body = await _json(request)
         instances = body.get("instances")
         if not isinstance(body.get("resource"), str) or not (instances is None or isinstance(instances, int)):
             raise errors.invalid_parameter('Send {"resource": "eas-r-...", "instances": <int> | null}.')
-        backend.set_capacity(body["resource"], instances)
+        self.backend.set_capacity(body["resource"], instances)
         return JSONResponse({"Resource": body["resource"], "Instances": instances})
 
-    async def metrics_text(request: Request) -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+    async def metrics_text(self, request: Request) -> Response:
+        return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    return [
-        Route("/_emulator/history", guarded(history), methods=["GET"]),
-        Route("/_emulator/shares", guarded(shares), methods=["GET"]),
-        Route("/_emulator/clock", guarded(clock), methods=["POST"]),
-        Route("/_emulator/faults", guarded(fault_list), methods=["GET", "POST", "DELETE"]),
-        Route("/_emulator/stock", guarded(stock), methods=["POST"]),
-        Route("/_emulator/capacity", guarded(capacity), methods=["POST"]),
-        Route("/metrics", metrics_text, methods=["GET"]),
-    ]
+    def routes(self) -> list[Route]:
+        g = self._guarded
+        return [
+            Route("/_emulator/history", g(self.history), methods=["GET"]),
+            Route("/_emulator/shares", g(self.shares), methods=["GET"]),
+            Route("/_emulator/clock", g(self.clock), methods=["POST"]),
+            Route("/_emulator/faults", g(self.fault_list), methods=["GET", "POST", "DELETE"]),
+            Route("/_emulator/stock", g(self.stock), methods=["POST"]),
+            Route("/_emulator/capacity", g(self.capacity), methods=["POST"]),
+            Route("/metrics", self.metrics_text, methods=["GET"]),
+        ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -21,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from reconciler.emulator import errors, responses, routes
-from reconciler.emulator.admin import admin_routes
+from reconciler.emulator.admin import Admin
 from reconciler.emulator.auth import Verifier
 from reconciler.emulator.backend import Backend
 from reconciler.emulator.faults import Faults
@@ -81,10 +80,9 @@ class Emulator:
                 raise outcome.error
             call = responses.Call(match.params, dict(parse_qsl(raw_query, keep_blank_values=True)), body,
                                   request.headers.get("host", "127.0.0.1"))
-            result: dict[str, Any] = {"RequestId": str(uuid.uuid4()).upper(),
-                                      **responses.handle(self.backend, operation, call)}
+            result = responses.handle(self.backend, operation, call)
             self.metrics.api_call(operation, 200)
-            return JSONResponse(result)
+            return JSONResponse({"RequestId": str(uuid.uuid4()).upper(), **result})
         except errors.WireError as exc:
             self.metrics.api_call(operation, exc.status)
             return self.error(exc)
@@ -108,7 +106,7 @@ def create_app(settings: EmulatorSettings) -> Starlette:
     """A new emulator over `settings.state_path` (or a private in-memory store)."""
     emulator = Emulator(settings)
     app = Starlette(routes=[
-        *admin_routes(emulator.backend, emulator.faults, emulator.metrics, emulator.error),
+        *Admin(emulator.backend, emulator.faults, emulator.metrics, emulator.error).routes(),
         Route("/api/predict/{name:path}", emulator.predict, methods=_METHODS),
         Route("/{path:path}", emulator.management, methods=_METHODS),
     ])
