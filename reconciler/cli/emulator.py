@@ -73,6 +73,9 @@ def serve(
     """Serve the emulator over HTTP (management API, /api/predict gateway, /_emulator admin, /metrics)."""
     import uvicorn
 
+    if (access_key_id == LOCAL_ACCESS_KEY_ID) != (access_key_secret == LOCAL_ACCESS_KEY_SECRET):
+        raise _fail("give both --access-key-id and --access-key-secret (or EAS_EMULATOR_ACCESS_KEY_ID and "
+                    "EAS_EMULATOR_ACCESS_KEY_SECRET), or neither for the local pair")
     settings = EmulatorSettings(state_path=state, credentials={access_key_id: access_key_secret})
     app = create_app(settings)
     typer.echo(f"EAS emulator on http://{host}:{port}  (state {state}, access key id {access_key_id})")

@@ -86,3 +86,13 @@ def test_serve_prints_endpoint_and_key_id_never_the_secret(monkeypatch: pytest.M
     assert "custom-secret-value" not in result.output and LOCAL_ACCESS_KEY_SECRET not in result.output
     assert (started["host"], started["port"]) == ("127.0.0.1", 18080)
     assert started["app"].state.emulator.settings.credentials == {"LTAI5tCustomKey": "custom-secret-value"}
+
+
+def test_serve_wants_both_halves_of_a_custom_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("must not start"))
+    monkeypatch.delenv("EAS_EMULATOR_ACCESS_KEY_SECRET", raising=False)
+    result = runner.invoke(app, ["emulator", "serve", "--access-key-id", "LTAI5tOnlyId", "--state",
+                                 str(tmp_path / "s.db")])
+    assert result.exit_code == 1 and "--access-key-secret" in result.output
