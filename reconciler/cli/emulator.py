@@ -16,17 +16,17 @@ from typing import Any
 import httpx
 import typer
 
+from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt
+from reconciler.eas.targets import DEFAULT_REGION, STATE_DIR, STATE_FILE, TargetKind, local_app, resolve_target
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
+from reconciler.errors import ConfigError
 
-DEFAULT_STATE = Path(".eas-gitops") / "local.db"
+DEFAULT_STATE = Path(STATE_DIR) / STATE_FILE
 
 emulator_app = typer.Typer(name="emulator", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                            help="Run and inspect the local PAI-EAS emulator (management API, gateway, history).")
 
-TARGET = typer.Option("local", "--target", envvar="EAS_GITOPS_TARGET",
-                      help="local (in-process over the SQLite file) or http://host:port of a served emulator.")
-STATE = typer.Option(None, "--state", help="SQLite state file of the local target [default: .eas-gitops/local.db].")
 
 
 def register(app: typer.Typer) -> None:
@@ -34,14 +34,19 @@ def register(app: typer.Typer) -> None:
     app.add_typer(emulator_app, name="emulator")
 
 
-def open_target(target: str, state: Path | None) -> httpx.AsyncClient:
-    """An HTTP client for `target`: the in-process app over the state file, or a served emulator's URL."""
-    if target == "local":
-        app = create_app(EmulatorSettings(state_path=state or Path.cwd() / DEFAULT_STATE))
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://local.emulator")
-    if target.startswith(("http://", "https://")):
-        return httpx.AsyncClient(base_url=target.rstrip("/"), timeout=30.0)
-    raise typer.BadParameter(f"unknown target {target!r}: use local or http://host:port", param_hint="--target")
+def open_target(target: str | None, state: Path | None, region: str = DEFAULT_REGION) -> httpx.AsyncClient:
+    """An HTTP client for the emulator's unsigned endpoints (admin, gateway) on `target`.
+
+    Target strings are resolved by `reconciler.eas.targets`, as for every other command: `local` is
+    the embedded app over the state file (for `region`), a URL is a served emulator.
+    """
+    resolved = resolve_target(target, region)
+    if resolved.kind is TargetKind.LOCAL:
+        transport = httpx.ASGITransport(app=local_app(state, region=region))
+        return httpx.AsyncClient(transport=transport, base_url=resolved.base_url)
+    if resolved.kind is TargetKind.URL:
+        return httpx.AsyncClient(base_url=resolved.base_url, timeout=30.0)
+    raise ConfigError("the emulator commands need --target local or the http://host:port of a served emulator")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -69,6 +74,7 @@ def serve(
     access_key_secret: str = typer.Option(LOCAL_ACCESS_KEY_SECRET, "--access-key-secret",
                                           envvar="EAS_EMULATOR_ACCESS_KEY_SECRET", show_default=False,
                                           help="Its secret [default: the documented local secret]."),
+    region: RegionOpt = DEFAULT_REGION,
 ) -> None:
     """Serve the emulator over HTTP (management API, /api/predict gateway, /_emulator admin, /metrics)."""
     import uvicorn
@@ -76,9 +82,9 @@ def serve(
     if (access_key_id == LOCAL_ACCESS_KEY_ID) != (access_key_secret == LOCAL_ACCESS_KEY_SECRET):
         raise _fail("give both --access-key-id and --access-key-secret (or EAS_EMULATOR_ACCESS_KEY_ID and "
                     "EAS_EMULATOR_ACCESS_KEY_SECRET), or neither for the local pair")
-    settings = EmulatorSettings(state_path=state, credentials={access_key_id: access_key_secret})
+    settings = EmulatorSettings(state_path=state, credentials={access_key_id: access_key_secret}, region=region)
     app = create_app(settings)
-    typer.echo(f"EAS emulator on http://{host}:{port}  (state {state}, access key id {access_key_id})")
+    typer.echo(f"EAS emulator for {region} on http://{host}:{port}  (state {state}, access key id {access_key_id})")
     typer.echo(f"  group endpoint: http://{host}:{port}/api/predict/<group>   admin: /_emulator/history")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -98,15 +104,16 @@ def _shares_text(snapshot: dict[str, Any]) -> str:
 def history(
     group: str = typer.Option(None, "--group", help="Only this group's events and shares."),
     output: str = typer.Option("text", "--format", help="text or json."),
-    target: str = TARGET,
-    state: Path = STATE,
+    target: TargetOpt = None,
+    state: StateOpt = None,
+    region: RegionOpt = DEFAULT_REGION,
 ) -> None:
     """Print every accepted write and status change with its time, and each group's share timeline."""
     if output not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--format")
 
     async def fetch() -> Any:
-        async with open_target(target, state) as client:
+        async with open_target(target, state, region) as client:
             return await _get_json(client, "/_emulator/history", {"group": group} if group else None)
 
     data = asyncio.run(fetch())
@@ -129,13 +136,14 @@ def history(
 def traffic(
     group: str = typer.Argument(..., help="Group to send requests to (its /api/predict/<group> endpoint)."),
     requests: int = typer.Option(1000, "-n", "--requests", min=1, help="How many requests to send."),
-    target: str = TARGET,
-    state: Path = STATE,
+    target: TargetOpt = None,
+    state: StateOpt = None,
+    region: RegionOpt = DEFAULT_REGION,
 ) -> None:
     """Send requests to a group's endpoint; print each member's observed share beside the expected one."""
 
     async def run() -> tuple[dict[str, int], dict[str, float]]:
-        async with open_target(target, state) as client:
+        async with open_target(target, state, region) as client:
             data = await _get_json(client, "/_emulator/shares", {"group": group})
             timeline = data["Shares"].get(group) or [{"shares": {}, "exists": False}]
             counts: dict[str, int] = {}

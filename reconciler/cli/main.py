@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from reconciler import __version__
-from reconciler.errors import EasGitopsError, SpecError
+from reconciler.errors import EasGitopsError
 
 
 class _Root(TyperGroup):
@@ -23,9 +23,9 @@ class _Root(TyperGroup):
         try:
             return super().invoke(ctx)
         except EasGitopsError as err:
-            typer.echo(f"error: {err}", err=True)
-            for problem in err.problems if isinstance(err, SpecError) else []:
-                typer.echo(str(problem), err=True)
+            from reconciler.cli.common import report_error
+
+            report_error(err)
             raise typer.Exit(err.exit_code) from None
 
 
