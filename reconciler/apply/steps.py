@@ -53,6 +53,7 @@ class GroupRun:
         self.timer, self.settings = timer, settings
         self.client = link.client
         self.mode = plan.mode_before or TrafficMode.AUTO
+        self.seen: dict[str, Service | None] = {}  # last read of each member: the journal's `before`
         self.handlers: dict[Action, Callable[[Step], Awaitable[None]]] = {
             Action.CREATE_SERVICE: self._create, Action.UPDATE_CONFIG: self._update, Action.SCALE: self._scale,
             Action.WAIT_RUNNING: self._wait, Action.SMOKE_TEST: self._smoke, Action.SET_WEIGHT: self._weight,
@@ -73,17 +74,25 @@ class GroupRun:
 
     async def describe(self, name: str) -> Service | None:
         try:
-            return await self.client.describe_service(name)
+            svc: Service | None = await self.client.describe_service(name)
         except NotFoundError:
-            return None
+            svc = None
+        self.seen[name] = svc
+        return svc
+
+    async def last(self, name: str) -> Service | None:
+        """The service as last read by this group (for the journal's `before`), else described now."""
+        return self.seen[name] if name in self.seen else await self.describe(name)
 
     async def read_back(self, name: str, expect: Expect) -> Service | None:
         """The service once `expect` holds: one describe, then the shared poller until the step timeout."""
         svc = await self.describe(name)
         if unmet(expect, svc, self.mode) is None:
             return svc
-        return await self.observer.wait(name, self.plan.name, lambda s: unmet(expect, s, self.mode),
-                                        timeout=self.settings.timeout, expect_gone=not expect.exists, last=svc)
+        svc = await self.observer.wait(name, self.plan.name, lambda s: unmet(expect, s, self.mode),
+                                       timeout=self.settings.timeout, expect_gone=not expect.exists, last=svc)
+        self.seen[name] = svc
+        return svc
 
     async def _written(self, step: Step, write: Awaitable[Ack], before: Service | None) -> Service | None:
         assert step.service is not None
@@ -99,6 +108,7 @@ class GroupRun:
         if self.plan.status is GroupStatus.DELETE:
             return
         services = await list_services(self.client, group=self.plan.name)
+        self.seen.update({s.service_name: s for s in services})
         members = _members(services)
         after = [change(m) if m.name == step.service else m for m in members]
         if not is_black_hole(compute_shares(self.mode, members)) and is_black_hole(compute_shares(self.mode, after)):
@@ -119,10 +129,12 @@ class GroupRun:
         p, name = step.params, step.service
         assert p.action is Action.CREATE_SERVICE and name is not None
         ack = await self.client.create_service(resolve(p.config, self.settings.env), labels=p.labels)
-        svc = await self.describe(name)
-        if svc is not None and svc.traffic is not TrafficState.STANDALONE and svc.service_group:
+        after = await self.describe(name)
+        if after is not None and after.traffic is not TrafficState.STANDALONE and after.service_group:
             await self.client.release_service(name, traffic_state=TrafficState.STANDALONE)
-        after = await self.read_back(name, step.expect)
+            after = await self.read_back(name, step.expect)
+        elif unmet(step.expect, after, self.mode) is not None:
+            after = await self.read_back(name, step.expect)
         self._log(step, ack, None, after, outcome="ok")
 
     async def _unsafe(self, name: str, body: dict[str, Any]) -> Ack:
@@ -143,13 +155,13 @@ class GroupRun:
     async def _update(self, step: Step) -> None:
         p, name = step.params, step.service
         assert p.action is Action.UPDATE_CONFIG and name is not None
-        before = await self.describe(name)
+        before = await self.last(name)
         await self._written(step, self._unsafe(name, resolve(p.config, self.settings.env)), before)
 
     async def _scale(self, step: Step) -> None:
         p, name = step.params, step.service
         assert p.action is Action.SCALE and name is not None
-        before = await self.describe(name)
+        before = await self.last(name)
         await self._written(step, self._unsafe(name, {"metadata": {"instance": p.replicas}}), before)
 
     async def _wait(self, step: Step) -> None:
@@ -157,6 +169,7 @@ class GroupRun:
         assert name is not None
         after = await self.observer.wait(name, self.plan.name, lambda s: unmet(step.expect, s, self.mode),
                                          timeout=self.settings.timeout)
+        self.seen[name] = after
         self._log(step, None, None, after, outcome="ok")
 
     async def _smoke(self, step: Step) -> None:
@@ -171,7 +184,7 @@ class GroupRun:
     async def _weight(self, step: Step) -> None:
         p, name = step.params, step.service
         assert p.action is Action.SET_WEIGHT and name is not None
-        before = await self.describe(name)
+        before = await self.last(name)
         if self.mode is TrafficMode.CUSTOMIZED:
             await self._guard_traffic_out(step, lambda m: MemberTraffic(m.name, m.state, m.running, p.weight))
         await self._written(step, self.client.release_service(name, weight=p.weight), before)
@@ -180,11 +193,12 @@ class GroupRun:
         p, name = step.params, step.service
         assert p.action in (Action.SET_TRAFFIC_STATE, Action.DRAIN) and name is not None
         state = TrafficState(p.traffic_state)
-        before = await self.describe(name)
         if state is TrafficState.GROUPING:
+            before = await self.describe(name)  # fresh: readiness is checked on what EAS says now
             await self._guard_ready(step, before)
         else:
             await self._guard_traffic_out(step, lambda m: MemberTraffic(m.name, state, m.running, m.weight))
+            before = await self.last(name)
         await self._written(step, self.client.release_service(name, traffic_state=state), before)
 
     async def _mode(self, step: Step) -> None:
@@ -215,5 +229,5 @@ class GroupRun:
     async def _labels(self, step: Step) -> None:
         p, name = step.params, step.service
         assert p.action is Action.UPDATE_LABELS and name is not None
-        before = await self.describe(name)
+        before = await self.last(name)
         await self._written(step, self.client.update_service_label(name, p.labels), before)
