@@ -1,0 +1,80 @@
+"""Small pure pieces of apply: secret references, read-back expectations, the virtual timer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from reconciler.apply.observe import unmet
+from reconciler.apply.runtime import VirtualTimer
+from reconciler.apply.secrets import check_env, references, resolve
+from reconciler.eas.models import Service
+from reconciler.errors import ConfigError
+from reconciler.live.model import ServiceStatus
+from reconciler.plan.model import Expect
+from reconciler.spec.model import TrafficMode, TrafficState
+
+
+def test_references_are_found_anywhere_and_resolved_only_from_the_environment() -> None:
+    config = {"a": "Bearer ${env:TOKEN}", "b": [{"c": "${env:DB_PASS}"}, 3], "d": "plain"}
+    assert sorted(references(config)) == ["DB_PASS", "TOKEN"]
+    env = {"TOKEN": "t0k", "DB_PASS": "pw"}
+    assert resolve(config, env) == {"a": "Bearer t0k", "b": [{"c": "pw"}, 3], "d": "plain"}
+    assert config["a"] == "Bearer ${env:TOKEN}"  # the plan's copy keeps the reference
+    with pytest.raises(ConfigError, match="DB_PASS") as info:
+        resolve(config, {"TOKEN": "t0k"})
+    assert "t0k" not in str(info.value)
+
+
+def service(**fields: object) -> Service:
+    base: dict[str, object] = {"ServiceName": "s", "Status": "Running", "RunningInstance": 2, "TotalInstance": 2,
+                               "TrafficState": "grouping", "Weight": 40, "CurrentVersion": 3,
+                               "ServiceConfig": json.dumps({"metadata": {"instance": 2}})}
+    return Service.model_validate({**base, **fields})
+
+
+def test_unmet_names_the_first_missing_fact() -> None:
+    assert unmet(Expect(status=ServiceStatus.RUNNING, running=2, min_version=3), service(), TrafficMode.AUTO) is None
+    assert "1 running" in (unmet(Expect(running=2), service(RunningInstance=1), TrafficMode.AUTO) or "")
+    assert "version 3" in (unmet(Expect(min_version=4), service(), TrafficMode.AUTO) or "")
+    assert unmet(Expect(traffic_state=TrafficState.STANDALONE), service(), None) is not None
+    # In auto mode the listed weight is a share: a stored weight cannot be checked.
+    assert unmet(Expect(weight=100), service(), TrafficMode.AUTO) is None
+    assert unmet(Expect(weight=100), service(), TrafficMode.CUSTOMIZED) == "weight 40, want 100"
+    assert unmet(Expect(exists=False), None, None) is None
+    assert unmet(Expect(exists=False), service(Status="Deleting"), None) is not None
+
+
+def test_check_env_lists_every_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.plan.model import CreateParams, GroupPlan, GroupStatus, Plan, Step
+
+    step = Step(index=1, action="create_service", service="s",  # type: ignore[arg-type]
+                params=CreateParams(config={"x": "${env:B}", "y": "${env:A}"}, labels={}, replicas=1))
+    plan = Plan(live_fingerprint="sha256:x", groups=(GroupPlan(region="r", name="g", status=GroupStatus.CREATE,
+                                                                mode_before=None, mode_after=None, steps=(step,)),))
+    with pytest.raises(ConfigError, match="A, B"):
+        check_env(plan, {})
+    check_env(plan, {"A": "", "B": "1"})
+
+
+def test_virtual_time_moves_only_when_everyone_waits() -> None:
+    timer = VirtualTimer(start=0.0)
+    order: list[tuple[str, float]] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await timer.sleep(seconds)
+        order.append((name, timer.now()))
+
+    async def busy() -> None:
+        for _ in range(50):
+            await asyncio.sleep(0)  # runnable work: time must not move meanwhile
+        order.append(("busy", timer.now()))
+
+    async def main() -> None:
+        await asyncio.gather(sleeper("late", 5), sleeper("early", 2), busy())
+
+    asyncio.run(main())
+    assert order == [("busy", 0.0), ("early", 2.0), ("late", 5.0)]
+    assert timer.slept == 5.0
