@@ -48,9 +48,9 @@ def test_unmet_names_the_first_missing_fact() -> None:
 
 
 def test_check_env_lists_every_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reconciler.plan.model import CreateParams, GroupPlan, GroupStatus, Plan, Step
+    from reconciler.plan.model import Action, CreateParams, GroupPlan, GroupStatus, Plan, Step
 
-    step = Step(index=1, action="create_service", service="s",  # type: ignore[arg-type]
+    step = Step(index=1, action=Action.CREATE_SERVICE, service="s",
                 params=CreateParams(config={"x": "${env:B}", "y": "${env:A}"}, labels={}, replicas=1))
     plan = Plan(live_fingerprint="sha256:x", groups=(GroupPlan(region="r", name="g", status=GroupStatus.CREATE,
                                                                 mode_before=None, mode_after=None, steps=(step,)),))
