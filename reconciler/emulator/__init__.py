@@ -14,7 +14,7 @@ Split the way moto splits a service:
     store.py      SQLite (WAL, BEGIN IMMEDIATE)
     gateway.py    /api/predict/<group>[.<service>]
     faults.py     injected throttling, 5xx, latency and dropped connections
-    metrics.py    Prometheus text
+    metrics.py    Prometheus counters and histogram (prometheus_client, one registry per app)
     admin.py      /_emulator/* endpoints
     settings.py   EmulatorSettings and every choice made where the EAS docs are silent
 """

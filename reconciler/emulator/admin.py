@@ -14,7 +14,8 @@
     DELETE /_emulator/faults              removes every fault
     POST   /_emulator/stock               {"instance_type": "ecs.gn7i-c8g1.2xlarge", "in_stock": false}
     POST   /_emulator/capacity            {"resource": "eas-r-xxx", "instances": 4} (null: unlimited)
-    GET    /metrics                       Prometheus text: API calls, gateway requests, errors, latency
+    GET    /metrics                       Prometheus text (prometheus_client): API calls, gateway requests, errors,
+                                          latency (metrics.py lists the series)
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.emulator import errors
 from reconciler.emulator.faults import Faults, parse_fault
 from reconciler.emulator.groups import GroupOps
-from reconciler.emulator.metrics import Metrics
+from reconciler.emulator.metrics import CONTENT_TYPE, Metrics
 
 ErrorRenderer = Callable[[errors.WireError], Response]
 
@@ -109,7 +110,7 @@ class Admin:
         return JSONResponse({"Resource": body["resource"], "Instances": instances})
 
     async def metrics_text(self, request: Request) -> Response:
-        return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4")
+        return Response(self.metrics.render(), headers={"content-type": CONTENT_TYPE})
 
     def routes(self) -> list[Route]:
         g = self._guarded

@@ -1,79 +1,47 @@
-"""Counters and latency histograms of one emulator process, in the Prometheus text format (0.0.4).
+"""Counters and latency histograms of one emulator app, exposed with `prometheus_client`.
 
-Written by hand: a dozen lines of formatting do not justify a new dependency.
+Each `Metrics` owns its own `CollectorRegistry` (never the process-global one), so several apps in
+one process (tests, the embedded target beside a served one) count apart and can be created any
+number of times without "Duplicated timeseries" errors.
+
+    eas_emulator_api_calls_total{action, code}                 management calls by operation and HTTP status
+                                                               (code "0": the connection was dropped by a fault)
+    eas_emulator_gateway_requests_total{group, service, code}  prediction requests by serving member and status
+                                                               (service "": nobody could answer, 503)
+    eas_emulator_gateway_errors_total{group, service}          prediction requests answered with 5xx
+    eas_emulator_gateway_latency_seconds{group, service}       histogram of the gateway's own time per request
 """
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-Labels = tuple[tuple[str, str], ...]
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(labels: Labels, extra: str = "") -> str:
-    parts = [f'{k}="{_escape(v)}"' for k, v in labels]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class Metrics:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._api: dict[Labels, int] = defaultdict(int)
-        self._requests: dict[Labels, int] = defaultdict(int)
-        self._errors: dict[Labels, int] = defaultdict(int)
-        self._hist: dict[Labels, list[int]] = {}
-        self._sum: dict[Labels, float] = defaultdict(float)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._api = Counter("eas_emulator_api_calls", "Management API calls by action and HTTP status.",
+                            ["action", "code"], registry=self.registry)
+        self._requests = Counter("eas_emulator_gateway_requests",
+                                 "Prediction requests by group, serving member and HTTP status.",
+                                 ["group", "service", "code"], registry=self.registry)
+        self._errors = Counter("eas_emulator_gateway_errors", "Prediction requests answered with 5xx.",
+                               ["group", "service"], registry=self.registry)
+        self._latency = Histogram("eas_emulator_gateway_latency_seconds", "Prediction latency per member.",
+                                  ["group", "service"], buckets=BUCKETS, registry=self.registry)
 
     def api_call(self, action: str, status: int) -> None:
-        with self._lock:
-            self._api[(("action", action), ("code", str(status)))] += 1
+        self._api.labels(action=action, code=str(status)).inc()
 
     def gateway(self, group: str, service: str, status: int, seconds: float) -> None:
-        member: Labels = (("group", group), ("service", service))
-        with self._lock:
-            self._requests[(*member, ("code", str(status)))] += 1
-            if status >= 500:
-                self._errors[member] += 1
-            counts = self._hist.setdefault(member, [0] * (len(BUCKETS) + 1))
-            index = next((i for i, bound in enumerate(BUCKETS) if seconds <= bound), len(BUCKETS))
-            counts[index] += 1
-            self._sum[member] += seconds
+        self._requests.labels(group=group, service=service, code=str(status)).inc()
+        if status >= 500:
+            self._errors.labels(group=group, service=service).inc()
+        self._latency.labels(group=group, service=service).observe(seconds)
 
-    def render(self) -> str:
-        with self._lock:
-            lines = self._counter("eas_emulator_api_calls_total", "Management API calls by action and HTTP status.",
-                                  self._api)
-            lines += self._counter("eas_emulator_gateway_requests_total",
-                                   "Prediction requests by group, serving member and HTTP status.", self._requests)
-            lines += self._counter("eas_emulator_gateway_errors_total", "Prediction requests answered with 5xx.",
-                                   self._errors)
-            lines += self._histogram()
-        return "\n".join(lines) + "\n"
-
-    @staticmethod
-    def _counter(name: str, help_text: str, values: dict[Labels, int]) -> list[str]:
-        lines = [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
-        lines += [f"{name}{_labels(k)} {v}" for k, v in sorted(values.items())]
-        return lines
-
-    def _histogram(self) -> list[str]:
-        name = "eas_emulator_gateway_latency_seconds"
-        lines = [f"# HELP {name} Prediction latency per member.", f"# TYPE {name} histogram"]
-        for member, counts in sorted(self._hist.items()):
-            running = 0
-            for bound, count in zip((*BUCKETS, float("inf")), counts, strict=True):
-                running += count
-                le = "+Inf" if bound == float("inf") else repr(bound)
-                bucket = _labels(member, f'le="{le}"')
-                lines.append(f"{name}_bucket{bucket} {running}")
-            lines.append(f"{name}_sum{_labels(member)} {self._sum[member]:.6f}")
-            lines.append(f"{name}_count{_labels(member)} {running}")
-        return lines
+    def render(self) -> bytes:
+        """The exposition for `/metrics` (serve it with `CONTENT_TYPE`)."""
+        return generate_latest(self.registry)

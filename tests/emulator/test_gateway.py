@@ -14,7 +14,7 @@ from reconciler.emulator.app import create_app
 from reconciler.emulator.backend import Backend
 from reconciler.emulator.settings import EmulatorSettings
 
-from .helpers import REGION, FakeClock, InProcess, Served
+from .helpers import REGION, FakeClock, InProcess, Served, metric_samples, metric_value
 
 
 @pytest.fixture
@@ -75,11 +75,39 @@ def test_error_rate_label_and_metrics(app: Any, clock: FakeClock) -> None:
     client = InProcess(app)
     statuses = [client.get("/api/predict/g").status_code for _ in range(8)]
     assert sorted(statuses) == [200] * 6 + [500] * 2
-    text = client.get("/metrics").text
-    assert 'eas_emulator_gateway_requests_total{group="g",service="small",code="500"} 2' in text
-    assert 'eas_emulator_gateway_errors_total{group="g",service="small"} 2' in text
-    assert 'eas_emulator_gateway_latency_seconds_count{group="g",service="big"} 6' in text
-    assert 'le="+Inf"' in text
+    response = client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    samples = metric_samples(response.text)
+    requests, errors = "eas_emulator_gateway_requests_total", "eas_emulator_gateway_errors_total"
+    assert metric_value(samples, requests, group="g", service="small", code="500") == 2
+    assert metric_value(samples, requests, group="g", service="big", code="200") == 6
+    assert metric_value(samples, requests, group="g", service="small", code="200") == 0
+    assert metric_value(samples, errors, group="g", service="small") == 2
+    assert metric_value(samples, errors, group="g", service="big") == 0
+    latency = "eas_emulator_gateway_latency_seconds"
+    assert metric_value(samples, f"{latency}_count", group="g", service="big") == 6
+    assert metric_value(samples, f"{latency}_bucket", group="g", service="big", le="+Inf") == 6
+    assert metric_value(samples, f"{latency}_bucket", group="g", service="small", le="5.0") == 2
+
+
+def test_metrics_count_api_calls_per_app(clock: FakeClock) -> None:
+    """Each app has its own registry: two apps in one process count apart (and creating both does not clash)."""
+    first = InProcess(create_app(EmulatorSettings(clock=clock, verify_signatures=False)))
+    second = InProcess(create_app(EmulatorSettings(clock=clock, verify_signatures=False)))
+    for _ in range(3):
+        first.get("/api/v2/services")
+    first.get("/api/v2/services/cn-shanghai/missing")
+    first.get("/no/such/api")
+    second.get("/api/v2/groups")
+    calls = "eas_emulator_api_calls_total"
+    mine = metric_samples(first.get("/metrics").text)
+    assert metric_value(mine, calls, action="ListServices", code="200") == 3
+    assert metric_value(mine, calls, action="DescribeService", code="404") == 1
+    assert metric_value(mine, calls, action="Unknown", code="404") == 1
+    assert metric_value(mine, calls, action="ListGroups", code="200") == 0
+    theirs = metric_samples(second.get("/metrics").text)
+    assert metric_value(theirs, calls, action="ListGroups", code="200") == 1
+    assert metric_value(theirs, calls, action="ListServices", code="200") == 0
 
 
 def test_faults_throttle_error_drop_and_count(app: Any) -> None:
