@@ -60,7 +60,9 @@ class TargetOptions:
 
 
 def report_error(err: EasGitopsError) -> None:
-    """Print an error for people on stderr: one line, plus every problem of a SpecError."""
+    """Print an error for people on stderr: its notes (e.g. skipped files), one line, every problem of a SpecError."""
+    for note in getattr(err, "__notes__", ()):
+        typer.echo(f"note: {note}", err=True)
     typer.echo(f"error: {err}", err=True)
     if isinstance(err, SpecError):
         for problem in err.problems:

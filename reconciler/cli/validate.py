@@ -7,6 +7,7 @@ one per line as `file:line:col: message (hint)`, and exits 1. Neither command ta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from reconciler.errors import SpecError
 from reconciler.spec.desired import DesiredState, LoadedGroup
-from reconciler.spec.loader import DEFAULT_NAME_PATTERN, load_paths
+from reconciler.spec.loader import DEFAULT_NAME_PATTERN, load_paths, notes_of
 from reconciler.spec.model import Resources, ServiceSpec, TrafficMode, TrafficState
 from reconciler.spec.schema import SCHEMA_FILE, schema_text
 from reconciler.spec.shares import desired_shares, percent
@@ -27,7 +28,8 @@ VALIDATE_HELP = """Check ServiceGroup files without contacting EAS.
 PATHS are files or directories (searched recursively for *.yaml and *.yml; hidden directories are
 skipped); the default is the current directory. On success, prints each group's members with the
 traffic share each one will get, and exits 0. On failure, prints every problem as
-file:line:col: message (hint) on stderr and exits 1.
+file:line:col: message (hint) on stderr and exits 1. Files that are not *.yaml/*.yml are skipped
+with a note on stderr either way; a path that does not exist is a problem.
 
 Example:  eas-gitops validate examples/groups
 """
@@ -105,13 +107,18 @@ def validate(
     try:
         state = load_paths(paths or [Path(".")], name_pattern=name_pattern)
     except SpecError as err:
+        _print_notes(notes_of(err))
         for problem in err.problems:
             typer.echo(str(problem), err=True)
         typer.echo(f"{err} (exit 1)", err=True)
         raise typer.Exit(1) from None
-    for note in state.notes:
-        typer.echo(f"note: {note}", err=True)
+    _print_notes(state.notes)
     _print_state(state)
+
+
+def _print_notes(notes: Sequence[str]) -> None:
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
 
 
 def schema(

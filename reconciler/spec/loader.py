@@ -10,6 +10,10 @@ Each file is parsed with ruamel.yaml in round-trip mode (positions kept) and mus
 errors, group rules, cross-file duplicates) are collected and raised together as one `SpecError`.
 A file that is not a ServiceGroup at all (wrong or missing apiVersion/kind) reports only that, not
 a flood of unknown keys.
+
+Notes about skipped files matter most when something fails (a group saved as `.yml.txt` explains a
+"not found"), so they travel on the raised error too, as PEP 678 exception notes: `notes_of(err)`.
+A path that does not exist is a problem (exit 1), never a silent skip.
 """
 
 from __future__ import annotations
@@ -25,14 +29,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from reconciler.errors import ConfigError, Problem, SpecError
+from reconciler.errors import ConfigError, EasGitopsError, Problem, SpecError
 from reconciler.spec.checks import check_group, check_unique
 from reconciler.spec.desired import DesiredState, LoadedGroup
 from reconciler.spec.diagnose import problems_from
 from reconciler.spec.model import API_VERSION, DEFAULT_NAME_PATTERN, KIND, ServiceGroup
 from reconciler.spec.positions import Positions
 
-__all__ = ["DEFAULT_NAME_PATTERN", "YAML_SUFFIXES", "load_paths", "parse_file"]
+__all__ = ["DEFAULT_NAME_PATTERN", "YAML_SUFFIXES", "load_paths", "notes_of", "parse_file"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _NOT_A_GROUP_HINT = "every *.yaml file under the given paths must be one eas-gitops ServiceGroup"
@@ -57,7 +61,8 @@ def _discover(paths: Sequence[Path]) -> tuple[list[Path], list[str], list[Proble
             else:
                 notes.append(f"{root}: ignored (not *.yaml or *.yml)")
         else:
-            problems.append(Problem(str(root), 0, 0, "no such file or directory", "check the path"))
+            problems.append(Problem(str(root), 0, 0, "no such file or directory",
+                                    "give an existing *.yaml file or a directory that holds group files"))
     unique = list(dict.fromkeys(files))  # a file named twice is read once
     return unique, notes, problems
 
@@ -185,7 +190,8 @@ def load_paths(paths: Sequence[Path], *, name_pattern: str = DEFAULT_NAME_PATTER
     files, notes, problems = _discover(paths)
     if not files and not problems:
         shown = ", ".join(str(p) for p in paths)
-        raise ConfigError(f"no *.yaml or *.yml files found in {shown}")
+        raise _with_notes(ConfigError(f"no *.yaml or *.yml files found in {shown}: "
+                                      "name group files *.yaml or *.yml"), notes)
     groups: list[LoadedGroup] = []
     for path in files:
         data, found = parse_file(path)
@@ -199,5 +205,16 @@ def load_paths(paths: Sequence[Path], *, name_pattern: str = DEFAULT_NAME_PATTER
             problems += check_group(loaded, pattern)
     problems += check_unique(groups)
     if problems:
-        raise SpecError(problems)
+        raise _with_notes(SpecError(problems), notes)
     return DesiredState(tuple(groups), tuple(notes))
+
+
+def _with_notes(err: EasGitopsError, notes: list[str]) -> EasGitopsError:
+    for note in notes:
+        err.add_note(note)
+    return err
+
+
+def notes_of(err: BaseException) -> list[str]:
+    """The notes about skipped files that `load_paths` attached to the error it raised."""
+    return list(getattr(err, "__notes__", ()))

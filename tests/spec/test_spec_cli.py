@@ -64,7 +64,38 @@ def test_notes_go_to_stderr(write: Write, tmp_path: Path) -> None:
     write("README.md", "x")
     result = runner.invoke(app, ["validate", str(tmp_path)])
     assert result.exit_code == 0
-    assert "note: " in result.stderr and "README.md: ignored" in result.stderr
+    assert result.stderr == f"note: {tmp_path / 'README.md'}: ignored (not *.yaml or *.yml)\n"
+
+
+def test_notes_are_printed_when_validation_fails_too(write: Write, tmp_path: Path) -> None:
+    bad = write("pmml.yaml", PMML_TEXT.replace("replicas: 4", "replicas: -4"))
+    write("ranker.yaml.txt", PMML_TEXT)
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"note: {tmp_path / 'ranker.yaml.txt'}: ignored (not *.yaml or *.yml)"
+    assert lines[1].startswith(f"{bad}:9:17: ")
+    assert lines[-1] == "1 problem in the desired state (exit 1)"
+
+
+def test_a_missing_path_is_a_problem_even_beside_valid_files(write: Write, tmp_path: Path) -> None:
+    good = write("pmml.yaml", PMML_TEXT)
+    result = runner.invoke(app, ["validate", str(good), str(tmp_path / "typo")])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[0] == (
+        f"{tmp_path / 'typo'}: no such file or directory "
+        "(give an existing *.yaml file or a directory that holds group files)")
+
+
+def test_no_yaml_at_all_shows_what_was_skipped(write: Write, tmp_path: Path) -> None:
+    write("pmml.yml.bak", PMML_TEXT)
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"note: {tmp_path / 'pmml.yml.bak'}: ignored (not *.yaml or *.yml)",
+        f"error: no *.yaml or *.yml files found in {tmp_path}: name group files *.yaml or *.yml",
+    ]
 
 
 def test_config_errors_exit_1_through_the_root_without_a_traceback(tmp_path: Path) -> None:
