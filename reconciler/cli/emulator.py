@@ -20,13 +20,13 @@ from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt
 from reconciler.eas.targets import DEFAULT_REGION, STATE_DIR, STATE_FILE, TargetKind, local_app, resolve_target
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, TransportError
 
 DEFAULT_STATE = Path(STATE_DIR) / STATE_FILE
 
 emulator_app = typer.Typer(name="emulator", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
-                           help="Run and inspect the local PAI-EAS emulator (management API, gateway, history).")
-
+                           help="Run and inspect the local PAI-EAS emulator (management API, gateway, history)."
+                                "\n\nExample:  eas-gitops emulator serve --port 8080 --region cn-shanghai")
 
 
 def register(app: typer.Typer) -> None:
@@ -49,18 +49,19 @@ def open_target(target: str | None, state: Path | None, region: str = DEFAULT_RE
     raise ConfigError("the emulator commands need --target local or the http://host:port of a served emulator")
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
+def _unreachable(client: httpx.AsyncClient, exc: Exception) -> TransportError:
+    return TransportError(f"cannot reach the emulator at {client.base_url}: {exc} "
+                          "(start it with `eas-gitops emulator serve`, or check --target)")
 
 
 async def _get_json(client: httpx.AsyncClient, path: str, params: dict[str, str] | None = None) -> Any:
     try:
         response = await client.get(path, params=params)
     except httpx.TransportError as exc:
-        raise _fail(f"cannot reach the emulator at {client.base_url}: {exc}") from None
+        raise _unreachable(client, exc) from None
     if response.status_code != 200:
-        raise _fail(f"the emulator answered {response.status_code}: {response.text[:200]}")
+        raise ConfigError(f"{client.base_url} answered {response.status_code} on {path}: {response.text[:200]} "
+                          "(is --target an eas-gitops emulator?)")
     return response.json()
 
 
@@ -76,11 +77,18 @@ def serve(
                                           help="Its secret [default: the documented local secret]."),
     region: RegionOpt = DEFAULT_REGION,
 ) -> None:
-    """Serve the emulator over HTTP (management API, /api/predict gateway, /_emulator admin, /metrics)."""
+    """Serve the emulator over HTTP (management API, /api/predict gateway, /_emulator admin, /metrics).
+
+    It answers for one region, like a real regional endpoint: services and groups of other regions
+    in the same state file are not listed. It prints the endpoint and the access key id it
+    accepts, never the secret.
+
+    Example:  eas-gitops emulator serve --port 9000 --region cn-beijing
+    """
     import uvicorn
 
     if (access_key_id == LOCAL_ACCESS_KEY_ID) != (access_key_secret == LOCAL_ACCESS_KEY_SECRET):
-        raise _fail("give both --access-key-id and --access-key-secret (or EAS_EMULATOR_ACCESS_KEY_ID and "
+        raise ConfigError("give both --access-key-id and --access-key-secret (or EAS_EMULATOR_ACCESS_KEY_ID and "
                     "EAS_EMULATOR_ACCESS_KEY_SECRET), or neither for the local pair")
     settings = EmulatorSettings(state_path=state, credentials={access_key_id: access_key_secret}, region=region)
     app = create_app(settings)
@@ -108,7 +116,10 @@ def history(
     state: StateOpt = None,
     region: RegionOpt = DEFAULT_REGION,
 ) -> None:
-    """Print every accepted write and status change with its time, and each group's share timeline."""
+    """Print every accepted write and status change with its time, and each group's share timeline.
+
+    Example:  eas-gitops emulator history --group pmml --format json
+    """
     if output not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--format")
 
@@ -140,7 +151,10 @@ def traffic(
     state: StateOpt = None,
     region: RegionOpt = DEFAULT_REGION,
 ) -> None:
-    """Send requests to a group's endpoint; print each member's observed share beside the expected one."""
+    """Send requests to a group's endpoint; print each member's observed share beside the expected one.
+
+    Example:  eas-gitops emulator traffic pmml -n 1000
+    """
 
     async def run() -> tuple[dict[str, int], dict[str, float]]:
         async with open_target(target, state, region) as client:
@@ -151,7 +165,7 @@ def traffic(
                 try:
                     response = await client.post(f"/api/predict/{group}", content=b"{}")
                 except httpx.TransportError as exc:
-                    raise _fail(f"cannot reach the emulator at {client.base_url}: {exc}") from None
+                    raise _unreachable(client, exc) from None
                 member = response.json().get("service", "") if response.status_code == 200 else ""
                 key = member or f"(HTTP {response.status_code})"
                 counts[key] = counts.get(key, 0) + 1

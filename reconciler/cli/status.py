@@ -86,8 +86,8 @@ def build_view(region: str, services: list[Service], groups: dict[str, Group]) -
 
 
 async def collect(client: EasClient, group: str | None) -> StatusView:
-    # A shared local state file may hold other regions' services; EAS endpoints serve one region.
-    services = [s async for s in client.list_services(group_name=group) if s.region in ("", client.region)]
+    # An EAS endpoint (and an emulator) lists its own region only: no filter here.
+    services = [s async for s in client.list_services(group_name=group)]
     groups = {group: await client.describe_group(group)} if group else {g.name: g async for g in client.list_groups()}
     return build_view(client.region, services, groups)
 
@@ -124,7 +124,10 @@ def status(
     region: RegionOpt = DEFAULT_REGION,
     vpc: VpcOpt = False,
 ) -> None:
-    """Show live services: instances, CPU, memory, status, weight, traffic state, group share and mode."""
+    """Show live services: instances, CPU, memory, status, weight, traffic state, group share and mode.
+
+    Example:  eas-gitops status --group pmml --target http://127.0.0.1:8080
+    """
     opts = TargetOptions(target, region, state, vpc)
 
     async def work() -> StatusView:

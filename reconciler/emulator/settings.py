@@ -110,4 +110,8 @@ class EmulatorSettings:
     max_skew: float = 900.0  # 15 minutes (eas-auth.md §5.1 step 7)
     verify_signatures: bool = True
     seed: int = 0
-    host_id: str = "pai-eas.cn-shanghai.aliyuncs.com"  # HostId in error bodies
+    host_id: str = ""  # HostId in error bodies; "" means pai-eas.<region>.aliyuncs.com
+
+    def __post_init__(self) -> None:
+        if not self.host_id:
+            self.host_id = f"pai-eas.{self.region}.aliyuncs.com"

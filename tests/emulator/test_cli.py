@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli.main import app
-from reconciler.emulator.backend import Backend
+from reconciler.emulator.backend import Backend, ServiceQuery
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
 from reconciler.emulator.store import Store
 
-from .helpers import REGION, Served
+from .helpers import REGION, InProcess, Served, signed_headers
 
 runner = CliRunner()
 
@@ -96,3 +96,37 @@ def test_serve_wants_both_halves_of_a_custom_key(monkeypatch: pytest.MonkeyPatch
     result = runner.invoke(app, ["emulator", "serve", "--access-key-id", "LTAI5tOnlyId", "--state",
                                  str(tmp_path / "s.db")])
     assert result.exit_code == 1 and "--access-key-secret" in result.output
+
+
+def test_serve_region_answers_for_that_region_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`serve --region` is one regional endpoint: the other region's services in the same file stay invisible."""
+    import uvicorn
+
+    state = tmp_path / "shared.db"
+    seed(state)  # pmml_prod and pmml_grey in group pmml, region cn-shanghai
+    started: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app))
+    result = runner.invoke(app, ["emulator", "serve", "--region", "cn-beijing", "--state", str(state)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("EAS emulator for cn-beijing on http://127.0.0.1:8080")
+    client = InProcess(started["app"])
+
+    def call(method: str, path: str, action: str, body: Any = None) -> Any:
+        data = b"" if body is None else json.dumps(body).encode()
+        headers = signed_headers(method, path, {}, data, "testserver", action)
+        return client.request(method, path, content=data, headers=headers)
+
+    config = {"name": "bj_a", "metadata": {"instance": 1, "group": "bj"}}
+    assert call("POST", "/api/v2/services", "CreateService", config).json()["Region"] == "cn-beijing"
+    services = call("GET", "/api/v2/services", "ListServices").json()
+    assert [(s["ServiceName"], s["Region"]) for s in services["Services"]] == [("bj_a", "cn-beijing")]
+    assert services["TotalCount"] == 1
+    groups = call("GET", "/api/v2/groups", "ListGroups").json()
+    assert [(g["Name"], g["ClusterId"]) for g in groups["Groups"]] == [("bj", "cn-beijing")]
+    assert groups["TotalCount"] == 1
+    other = call("GET", f"/api/v2/services/{REGION}/pmml_prod", "DescribeService")
+    assert (other.status_code, other.json()["Code"]) == (404, "InvalidService.NotFound")
+    assert other.json()["HostId"] == "pai-eas.cn-beijing.aliyuncs.com"
+    shanghai = Backend(EmulatorSettings(state_path=state), Store(state))
+    assert sorted(v.record.name for v in shanghai.list_services(ServiceQuery())[0]) == ["pmml_grey", "pmml_prod"]
+    assert [g.name for g in shanghai.list_groups("", "", 1, 100)[0]] == ["pmml"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -126,10 +127,28 @@ def test_schema_out_writes_the_file(tmp_path: Path) -> None:
     assert str(written) in result.stdout
 
 
-@pytest.mark.parametrize(("command", "example"), [
-    ("validate", "eas-gitops validate examples/groups"), ("schema", "eas-gitops schema --out schemas"),
-])
-def test_help_has_an_example(command: str, example: str) -> None:
-    result = runner.invoke(app, [command, "--help"])
-    assert result.exit_code == 0
-    assert example in result.stdout
+def _command_paths() -> list[list[str]]:
+    """Every command and command group of the root app, as argument lists (walked, so new commands count)."""
+    import typer.main
+
+    def walk(command: Any, prefix: list[str]) -> list[list[str]]:  # typer vendors its own click
+        found = [prefix]
+        if hasattr(command, "commands"):
+            for name, sub in sorted(command.commands.items()):
+                found += walk(sub, [*prefix, name])
+        return found
+
+    return walk(typer.main.get_command(app), [])
+
+
+@pytest.mark.parametrize("command", _command_paths(), ids=lambda c: " ".join(c) or "root")
+def test_every_help_has_an_example(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    example = next((line for line in result.stdout.splitlines() if "Example:" in line), "")
+    assert re.search(r"Example:\s+eas-gitops\s", example), result.stdout
+
+
+def test_paths_walk_finds_the_nested_commands() -> None:
+    paths = [" ".join(p) for p in _command_paths()]
+    assert {"validate", "schema", "status", "emulator", "emulator serve", "emulator traffic"} <= set(paths)
