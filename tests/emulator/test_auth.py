@@ -136,3 +136,21 @@ def test_unknown_path_and_method_answer_json_404(client: InProcess) -> None:
 def test_unsigned_emulator_accepts_everything_when_verification_is_off() -> None:
     unsigned = InProcess(create_app(EmulatorSettings(verify_signatures=False)))
     assert unsigned.get("/api/v2/services").json()["TotalCount"] == 0
+
+
+def test_unsupported_algorithm_is_invalid_signature_method(client: InProcess) -> None:
+    headers = signed_headers("GET", "/api/v2/services", {}, b"", HOST, "ListServices", date=_date())
+    headers["authorization"] = headers["authorization"].replace("ACS3-HMAC-SHA256", "ACS3-HMAC-SM3", 1)
+    assert code(client.get("/api/v2/services", headers=headers)) == (400, "InvalidSignatureMethod")
+
+
+def test_accesskey_id_header_must_name_the_credential_key(client: InProcess) -> None:
+    response = send(client, extra={"x-acs-accesskey-id": "LTAI5tSomeoneElse"})
+    assert code(response) == (400, "IncompleteSignature")
+    assert "x-acs-accesskey-id" in response.json()["Message"]
+
+
+def test_a_refused_signature_does_not_burn_the_nonce(client: InProcess) -> None:
+    nonce = uuid.uuid4().hex
+    assert code(send(client, nonce=nonce, secret="wrong")) == (400, "SignatureDoesNotMatch")
+    assert send(client, nonce=nonce).status_code == 200
