@@ -42,6 +42,7 @@ M = TypeVar("M", bound=BaseModel)
 DEFAULT_PAGE_SIZE = 100
 _STARTED = frozenset({"Starting", "Running", "Waiting", "Scaling", "Pending", "Creating"})
 _STOPPED = frozenset({"Stopping", "Stopped"})
+_DELETING = frozenset({"Deleting"})
 
 
 def dump_json(value: Any) -> bytes:
@@ -194,7 +195,12 @@ class EasClient:
         return await self._ack("ReleaseService", "PUT", self._svc(name, "release"), body=dump_json(body))
 
     async def delete_service(self, name: str) -> Ack:
-        return await self._ack("DeleteService", "DELETE", self._svc(name), resolve=_gone_is_done)
+        """DeleteService; retry-safe: after an unknown outcome, NotFound or a refusal while Deleting means done."""
+        deleting = self._status_resolver(name, _DELETING)
+
+        async def resolve(err: ApiError) -> Json | None:
+            return await _gone_is_done(err) or await deleting(err)
+        return await self._ack("DeleteService", "DELETE", self._svc(name), resolve=resolve)
 
     async def start_service(self, name: str) -> Ack:
         return await self._ack("StartService", "PUT", self._svc(name, "start"),
@@ -208,7 +214,11 @@ class EasClient:
         async def resolve(err: ApiError) -> Json | None:
             if not isinstance(err, ConflictError):
                 return None
-            return {"Message": "already requested"} if (await self.describe_service(name)).status in accepted else None
+            try:
+                status = (await self.describe_service(name)).status
+            except NotFoundError:
+                return {"Message": "already gone"} if accepted is _DELETING else None
+            return {"Message": "already requested"} if status in accepted else None
         return resolve
 
     async def update_service_label(self, name: str, labels: Mapping[str, str]) -> Ack:

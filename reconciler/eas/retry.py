@@ -39,8 +39,9 @@ class OpKind(StrEnum):
 # Per-operation choice. Reasons:
 # - ReleaseService / UpdateGroup / UpdateServiceLabel / UpdateServiceSafetyLock carry absolute values:
 #   sending them twice ends in the same state.
-# - DeleteService / DeleteGroup / DeleteServiceLabel: a repeat of an applied delete answers NotFound,
-#   which the client resolves to success when an earlier attempt's outcome was unknown.
+# - DeleteService / DeleteGroup / DeleteServiceLabel: a repeat of an applied delete answers NotFound
+#   (or, for a service still Deleting, a conflict), which the client resolves to success when an
+#   earlier attempt's outcome was unknown.
 # - CreateService / CreateGroup: a repeat answers "already exists"; the client resolves it by describing
 #   (CreateService compares the config: same -> success, different -> ConflictError).
 # - StartService / StopService move to a target state; a conflict on a repeat is resolved by reading status.

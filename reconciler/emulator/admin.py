@@ -10,7 +10,9 @@
     POST   /_emulator/faults              {"operation": "ReleaseService"|"*"|"Predict",
                                            "kind": "throttle"|"error500"|"error503"|"latency"|"drop",
                                            "rate": 1.0, "latency_ms": 0, "retry_after_ms": 100,
-                                           "count": null, "seed": 0}
+                                           "count": null, "seed": 0, "after": false}
+                                          (after: the operation is applied, then its answer is
+                                          replaced by the 5xx or the cut: an unknown outcome)
     DELETE /_emulator/faults              removes every fault
     POST   /_emulator/stock               {"instance_type": "ecs.gn7i-c8g1.2xlarge", "in_stock": false}
     POST   /_emulator/capacity            {"resource": "eas-r-xxx", "instances": 4} (null: unlimited)

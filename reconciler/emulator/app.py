@@ -23,7 +23,7 @@ from reconciler.emulator import errors, responses, routes
 from reconciler.emulator.admin import Admin
 from reconciler.emulator.auth import Verifier
 from reconciler.emulator.backend import Backend
-from reconciler.emulator.faults import Faults
+from reconciler.emulator.faults import Faults, Outcome
 from reconciler.emulator.gateway import Gateway
 from reconciler.emulator.metrics import Metrics
 from reconciler.emulator.settings import EmulatorSettings
@@ -73,14 +73,13 @@ class Emulator:
             outcome = self.faults.decide(operation)
             if outcome.delay_ms:
                 await asyncio.sleep(outcome.delay_ms / 1000.0)
-            if outcome.drop:
-                self.metrics.api_call(operation, 0)
-                return DroppedResponse()
-            if outcome.error is not None:
-                raise outcome.error
+            if outcome.fails and not outcome.after:
+                return self._faulted(operation, outcome)
             call = responses.Call(match.params, dict(parse_qsl(raw_query, keep_blank_values=True)), body,
                                   request.headers.get("host", "127.0.0.1"))
             result = responses.handle(self.backend, operation, call)
+            if outcome.fails:  # applied, but the client never learns it
+                return self._faulted(operation, outcome)
             self.metrics.api_call(operation, 200)
             return JSONResponse({"RequestId": str(uuid.uuid4()).upper(), **result})
         except errors.WireError as exc:
@@ -89,6 +88,13 @@ class Emulator:
         except Exception as exc:  # a bug or a locked database: still an EAS-shaped JSON answer
             self.metrics.api_call(operation, 500)
             return self.error(errors.WireError(500, "InternalError", f"{type(exc).__name__}: {exc}"))
+
+    def _faulted(self, operation: str, outcome: Outcome) -> Response:
+        """The injected failure as the answer: a cut connection, or the error (raised to the error path)."""
+        if outcome.error is not None:
+            raise outcome.error
+        self.metrics.api_call(operation, 0)
+        return DroppedResponse()
 
     async def predict(self, request: Request) -> Response:
         outcome = self.faults.decide("Predict")

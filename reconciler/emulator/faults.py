@@ -7,6 +7,11 @@ Kinds: `throttle` (429 `Throttling.User` with `x-acs-retry-after` in millisecond
 `error503`, `latency` (added delay, then the normal answer) and `drop` (the response is started and
 the connection is cut: a client sees a protocol or read error). Faults live in the process that
 serves the app (they are not stored in SQLite).
+
+By default a fault strikes before the operation runs, so nothing is applied. With `"after": true`
+(error500, error503 and drop only) the operation runs and its effect is stored, then the answer is
+replaced by the error or the cut: the client cannot know that its write landed. That is the case a
+retry-safe client must get right (a repeated CreateService answers "already exists").
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class Fault:
     retry_after_ms: int = 100
     remaining: int | None = None  # None: unlimited
     seed: int = 0
+    after: bool = False  # strike after the operation has been applied (unknown outcome for the client)
     fired: int = 0
     rng: random.Random = field(init=False, repr=False)
 
@@ -61,7 +67,10 @@ class Fault:
     def describe(self) -> dict[str, Any]:
         return {"operation": self.operation, "kind": self.kind.value, "rate": self.rate, "latency_ms": self.latency_ms,
                 "retry_after_ms": self.retry_after_ms, "remaining": self.remaining, "seed": self.seed,
-                "fired": self.fired}
+                "after": self.after, "fired": self.fired}
+
+
+_AFTER_KINDS = (FaultKind.ERROR500, FaultKind.ERROR503, FaultKind.DROP)
 
 
 def parse_fault(spec: dict[str, Any]) -> Fault:
@@ -70,13 +79,17 @@ def parse_fault(spec: dict[str, Any]) -> Fault:
                       rate=float(spec.get("rate", 1.0)), latency_ms=float(spec.get("latency_ms", 0.0)),
                       retry_after_ms=int(spec.get("retry_after_ms", 100)),
                       remaining=None if spec.get("count") is None else int(spec["count"]),
-                      seed=int(spec.get("seed", 0)))
+                      seed=int(spec.get("seed", 0)), after=spec.get("after", False))
     except (KeyError, ValueError, TypeError) as exc:
         raise errors.invalid_parameter(f"Bad fault {spec!r}: {exc!r}. Needs operation, kind "
                                        f"({', '.join(k.value for k in FaultKind)}) and optional rate, "
-                                       "latency_ms, retry_after_ms, count, seed.") from None
+                                       "latency_ms, retry_after_ms, count, seed, after.") from None
     if not 0.0 <= fault.rate <= 1.0:
-        raise errors.invalid_parameter("rate must be in [0, 1].")
+        raise errors.invalid_parameter(f"rate is {fault.rate}: it must be in [0, 1].")
+    if not isinstance(fault.after, bool) or (fault.after and fault.kind not in _AFTER_KINDS):
+        raise errors.invalid_parameter(f"after must be true or false, and true only with kind "
+                                       f"{', '.join(k.value for k in _AFTER_KINDS)} (got {fault.after!r} "
+                                       f"with {fault.kind.value}).")
     return fault
 
 
@@ -87,6 +100,11 @@ class Outcome:
     delay_ms: float = 0.0
     error: errors.WireError | None = None
     drop: bool = False
+    after: bool = False  # the error or drop replaces the answer of an applied operation
+
+    @property
+    def fails(self) -> bool:
+        return self.drop or self.error is not None
 
 
 class Faults:
@@ -108,13 +126,14 @@ class Faults:
 
     def decide(self, operation: str) -> Outcome:
         """Roll every fault that applies to `operation`; the first error or drop wins, delays add up."""
-        delay, error, drop = 0.0, None, False
+        delay, error, drop, after = 0.0, None, False, False
         with self._lock:
             for fault in self._faults:
                 if not fault.applies(operation) or (fault.kind is not FaultKind.LATENCY and (error or drop)):
                     continue
                 if not fault.fire():
                     continue
+                after = after or fault.after
                 if fault.kind is FaultKind.LATENCY:
                     delay += fault.latency_ms
                 elif fault.kind is FaultKind.DROP:
@@ -123,4 +142,4 @@ class Faults:
                     error = errors.throttled(fault.retry_after_ms)
                 else:
                     error = errors.server_error(503 if fault.kind is FaultKind.ERROR503 else 500)
-        return Outcome(delay, error, drop)
+        return Outcome(delay, error, drop, after)

@@ -116,3 +116,30 @@ async def test_dropped_connections_retry_idempotent_calls_only(kind: str, tmp_pa
     assert [e["action"] for e in events] == ["CreateService", "ReleaseService"]
     assert h.client.stats.round_trips["ReleaseService"] == 3
     assert h.client.stats.round_trips["UpdateService"] == 1
+
+
+@pytest.mark.parametrize("kind", ["embedded", "served"])
+async def test_unknown_outcomes_are_resolved_not_repeated(kind: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faults that strike after the write was applied: the client cannot know it landed, and must not apply it twice."""
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
+    async with emulated(kind, tmp_path, retry=RetrySettings(rate_limit=0)) as h:
+        s = Script(h.client)
+        await h.fault(operation="CreateService", kind="drop", after=True, count=1)
+        await s.create("svc_a", "ga")  # applied, answer cut; the retry hears "already exists", same config: done
+        await h.fault(operation="CreateService", kind="error503", after=True, count=1)
+        await s.create("svc_b", "ga")
+        await h.fault(operation="DeleteService", kind="error500", after=True, count=1)
+        await h.client.delete_service("svc_b")  # applied; the repeat is refused while Deleting: resolved as done
+        await h.fault(operation="UpdateService", kind="drop", after=True, count=1)
+        with pytest.raises(TransportError):  # UNSAFE: never repeated, the caller must read back
+            await h.client.update_service("svc_a", {"metadata": {"instance": 2}})
+        live = await h.client.describe_service("svc_a")
+        events = [e for e in (await h.history())["Events"] if e["kind"] == "write"]
+    assert [(e["action"], e["service"]) for e in events] == [
+        ("CreateService", "svc_a"), ("CreateService", "svc_b"), ("DeleteService", "svc_b"), ("UpdateService", "svc_a")]
+    assert live.config["metadata"]["instance"] == 2
+    trips = h.client.stats.round_trips
+    assert (trips["CreateService"], trips["DeleteService"], trips["UpdateService"]) == (4, 2, 1)
+    assert trips["DescribeService"] == 4  # two create resolutions, one delete resolution, the read-back above
+

@@ -196,3 +196,22 @@ def test_latency_fault_delays_then_answers(app: Any) -> None:
     client.post("/_emulator/faults", json={"operation": "*", "kind": "latency", "latency_ms": 1})
     assert client.get("/api/v2/groups").status_code == 200
     assert client.get("/_emulator/faults").json()["Faults"][0]["fired"] == 1
+
+
+def test_after_faults_apply_the_write_then_lose_the_answer(app: Any) -> None:
+    client = InProcess(app)
+    client.post("/_emulator/faults", json={"operation": "CreateService", "kind": "error503", "after": True, "count": 1})
+    lost = client.post("/api/v2/services", content=json.dumps({"name": "a", "metadata": {"group": "g"}}))
+    assert (lost.status_code, lost.json()["Code"]) == (503, "ServiceUnavailable")
+    assert client.get(f"/api/v2/services/{REGION}/a").json()["ServiceName"] == "a"  # it was created all the same
+    again = client.post("/api/v2/services", content=json.dumps({"name": "a", "metadata": {"group": "g"}}))
+    assert (again.status_code, again.json()["Code"]) == (409, "InvalidService.AlreadyExists")
+    client.post("/_emulator/faults", json={"operation": "UpdateServiceLabel", "kind": "drop", "after": True})
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.put(f"/api/v2/services/{REGION}/a/label", json={"Labels": {"team": "ml"}})
+    labels = client.get(f"/api/v2/services/{REGION}/a").json()["Labels"]
+    assert labels == [{"LabelKey": "team", "LabelValue": "ml"}]
+    for bad in ({"kind": "throttle", "after": True}, {"kind": "drop", "after": "yes"}):
+        refused = client.post("/_emulator/faults", json={"operation": "ListServices", **bad})
+        assert (refused.status_code, refused.json()["Code"]) == (400, "InvalidParameter")
+        assert "after must be true or false" in refused.json()["Message"]
