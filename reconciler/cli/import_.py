@@ -33,11 +33,22 @@ from reconciler.spec.schema import SCHEMA_FILE
 RESERVED_PREFIX = "eas-gitops/"
 
 
+def _tidy(value: Any) -> Any:
+    """Whole floats as ints (EAS lists `Cpu: 1.0`; people write `cpu: 1`), recursively."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _tidy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tidy(v) for v in value]
+    return value
+
+
 def _service(member: LiveService, mode: TrafficMode) -> dict[str, Any]:
     weight = member.weight if mode is TrafficMode.CUSTOMIZED else None
     labels = {k: v for k, v in member.labels.items() if not k.startswith(RESERVED_PREFIX)}
     _, spec = from_eas_config(member.config, traffic=member.traffic_state, weight=weight, labels=labels)
-    data: dict[str, Any] = spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    data: dict[str, Any] = _tidy(spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True))
     data["traffic"] = member.traffic_state.value  # always explicit: it is what the file is about
     keys = ("name", "traffic", "weight", "replicas", "autoscaling")
     ordered: dict[str, Any] = {k: data[k] for k in keys if k in data}
