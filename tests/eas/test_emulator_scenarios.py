@@ -32,6 +32,16 @@ async def weights(h: Harness) -> tuple[int | None, int | None]:
     return now["pmml_prod"][1], now["pmml_grey"][1]
 
 
+async def gateway_counts(h: Harness, n: int) -> dict[str, int]:
+    """n requests to the group endpoint: how many each member answered."""
+    counts: dict[str, int] = {}
+    for _ in range(n):
+        answer = await h.admin.post("/api/predict/pmml", content=b"{}")
+        assert answer.status_code == 200, answer.text
+        counts[answer.json()["service"]] = counts.get(answer.json()["service"], 0) + 1
+    return counts
+
+
 @pytest.mark.parametrize("initial", ["standalone", "grouping"])
 @pytest.mark.parametrize("kind", ["embedded", "served"])
 async def test_pmml_scenario(kind: str, initial: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,6 +63,9 @@ async def test_pmml_scenario(kind: str, initial: str, tmp_path: Path, monkeypatc
         await c.release_service("pmml_grey", traffic_state=STANDALONE)
         assert await weights(h) == (100, 0)
         assert (await listed(h))["pmml_grey"][0] == "standalone"
+        direct = await h.admin.post("/api/predict/pmml.pmml_grey", content=b"{}")
+        assert (direct.status_code, direct.json()["service"]) == (200, "pmml_grey")  # still answers directly
+        assert await gateway_counts(h, 100) == {"pmml_prod": 100}
 
         await c.release_service("pmml_grey", traffic_state=GROUPING)
         assert await weights(h) == (80, 20)
@@ -63,6 +76,10 @@ async def test_pmml_scenario(kind: str, initial: str, tmp_path: Path, monkeypatc
         await c.update_group("pmml", traffic_mode=TrafficMode.CUSTOMIZED)
         assert (await c.describe_group("pmml")).mode is TrafficMode.CUSTOMIZED
         assert await weights(h) == (100, 400)
+        # The proof's 10,000 requests once (in-process); elsewhere 1,000 (smooth WRR is exact per round of 500)
+        n = 10_000 if (kind, initial) == ("embedded", "standalone") else 1_000
+        counts = await gateway_counts(h, n)
+        assert abs(counts["pmml_prod"] / n - 0.20) <= 0.01 and abs(counts["pmml_grey"] / n - 0.80) <= 0.01
 
         await c.delete_service("pmml_grey")
         await c.delete_service("pmml_prod")

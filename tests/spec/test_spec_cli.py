@@ -152,3 +152,14 @@ def test_every_help_has_an_example(command: list[str]) -> None:
 def test_paths_walk_finds_the_nested_commands() -> None:
     paths = [" ".join(p) for p in _command_paths()]
     assert {"validate", "schema", "status", "emulator", "emulator serve", "emulator traffic"} <= set(paths)
+
+
+def test_python_dash_m_reconciler_runs_the_cli() -> None:
+    import subprocess
+    import sys
+
+    from reconciler import __version__
+
+    done = subprocess.run([sys.executable, "-m", "reconciler", "--version"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert (done.returncode, done.stdout) == (0, f"eas-gitops {__version__}\n")

@@ -51,6 +51,8 @@ def test_corpus_case_reports_exactly_its_problems(case: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_paths([case])
     left = list(info.value.problems)
+    missing_hint = [str(p) for p in left if not p.hint.strip()]
+    assert not missing_hint, f"every problem must say what would be right: {missing_hint}"
     for name, line, col, fragment in expectations(case):
         hit = next((p for p in left if Path(p.file).name == name and (p.line, p.column) == (line, col)
                     and matches(p, fragment)), None)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
 from reconciler.errors import SpecError
@@ -15,7 +17,7 @@ from reconciler.spec.eas_config import from_eas_config, to_eas_config
 from reconciler.spec.loader import load_paths
 from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
 from reconciler.spec.shares import desired_shares, is_black_hole
-from spec.helpers import EXAMPLES
+from spec.helpers import EXAMPLES, SCHEMA_PATH
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -99,10 +101,15 @@ def groups(draw: st.DrawFn) -> ServiceGroup:
     return group
 
 
+SCHEMA = Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
 @SETTINGS
 @given(groups())
 def test_model_to_yaml_and_back_is_the_same_model(group: ServiceGroup) -> None:
     data = group.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    # the second validator agrees: what the models accept, the committed JSON Schema accepts
+    assert [e.message for e in SCHEMA.iter_errors(data)] == []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "group.yaml"
         with path.open("w", encoding="utf-8") as handle:
