@@ -10,6 +10,11 @@ Guards, on top of the planner's simulated timeline (DESIGN.md §3):
 - a member is deleted only when it takes no traffic (verified drain).
 A created service is read back and, whatever state EAS gave it, put standalone before anything
 else: the tool never relies on the platform's default for new members.
+
+UpdateService (new version, scale) is not safe to repeat blindly, so the client never retries it
+after an unknown outcome (5xx, dropped connection); this module does, after reading back: when the
+live config already holds every key the body sets, the write landed; otherwise it is sent again
+(up to `UNSAFE_ATTEMPTS` times).
 """
 
 from __future__ import annotations

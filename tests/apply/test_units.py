@@ -13,7 +13,7 @@ from reconciler.apply.secrets import check_env, references, resolve
 from reconciler.eas.models import Service
 from reconciler.errors import ConfigError
 from reconciler.live.model import ServiceStatus
-from reconciler.plan.model import Expect
+from reconciler.plan.model import Action, Expect
 from reconciler.spec.model import TrafficMode, TrafficState
 
 
@@ -48,7 +48,7 @@ def test_unmet_names_the_first_missing_fact() -> None:
 
 
 def test_check_env_lists_every_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reconciler.plan.model import Action, CreateParams, GroupPlan, GroupStatus, Plan, Step
+    from reconciler.plan.model import CreateParams, GroupPlan, GroupStatus, Plan, Step
 
     step = Step(index=1, action=Action.CREATE_SERVICE, service="s",
                 params=CreateParams(config={"x": "${env:B}", "y": "${env:A}"}, labels={}, replicas=1))
@@ -78,3 +78,17 @@ def test_virtual_time_moves_only_when_everyone_waits() -> None:
     asyncio.run(main())
     assert order == [("busy", 0.0), ("early", 2.0), ("late", 5.0)]
     assert timer.slept == 5.0
+
+
+def test_live_progress_keeps_one_row_per_group_with_its_current_step() -> None:
+    from reconciler.apply.report import Event, EventKind
+    from reconciler.cli.apply import LiveProgress
+    from reconciler.plan.model import Step, WaitParams
+
+    step = Step(index=3, action=Action.WAIT_RUNNING, service="pmml_prod", params=WaitParams(replicas=4))
+    progress = LiveProgress()
+    progress(Event(EventKind.GROUP_START, "cn-shanghai", "pmml", total_steps=6))
+    progress(Event(EventKind.STEP_START, "cn-shanghai", "pmml", step=step, total_steps=6, elapsed=2.5))
+    progress(Event(EventKind.GROUP_START, "cn-shanghai", "ranker", total_steps=9))
+    assert progress.rows == {"cn-shanghai/pmml": ("3/6 wait_running pmml_prod", "2.5s"),
+                             "cn-shanghai/ranker": ("starting", "0.0s")}

@@ -40,6 +40,7 @@ def test_apply_examples_then_nothing_left_to_do(cli: Cli) -> None:
     first = cli("apply", EXAMPLES, "--auto-approve")
     assert first.exit_code == 0, first.output
     assert "cn-shanghai/pmml: done" in first.output
+    assert "[cn-shanghai/pmml] step 3/6 wait_running pmml_prod" in first.output  # CI progress lines
     assert gateway_split(cli, "pmml") == Counter({"pmml_prod": 80, "pmml_grey": 20})
     assert gateway_split(cli, "ranker") == Counter({"ranker_green": 80, "ranker_blue": 20})
     for region in ("cn-shanghai", "cn-beijing", "cn-hangzhou"):
