@@ -2,7 +2,7 @@
 
 Run on purpose (not part of pytest):
 
-    .venv/bin/python benchmarks/emulator.py [--seconds 5] [--concurrency 16]
+    .venv/bin/python benchmarks/emulator.py [--seconds 5] [--clients 2]
 
 It starts `eas-gitops emulator serve` on a free loopback port in a subprocess (state in a temporary
 SQLite file), creates a group of two running members, then drives it from `--clients` client

@@ -60,7 +60,7 @@ def config_name(config: Mapping[str, Any]) -> str:
     meta = config.get("metadata")
     name = config.get("name") or (meta.get("name") if isinstance(meta, dict) else None)
     if not isinstance(name, str) or not name:
-        raise ConfigError("the service config has no `name` (nor `metadata.name`)")
+        raise ConfigError('the service config has no `name` (nor `metadata.name`): add "name": "<service name>"')
     return name
 
 
