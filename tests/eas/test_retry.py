@@ -102,9 +102,9 @@ async def test_connect_failure_is_retried_for_any_call(fake_time: FakeTime) -> N
 CONFIG = {"name": "pmml_grey", "metadata": {"group": "pmml", "instance": 1, "cpu": 1, "memory": 1000}}
 
 
-def _described(config: dict[str, object]) -> httpx.Response:
+def _described(config: dict[str, object], status: str = "Creating") -> httpx.Response:
     live = {**config, "token": "platform-default"}
-    return answer(200, {"ServiceName": "pmml_grey", "ServiceId": "eas-m-1", "Status": "Creating",
+    return answer(200, {"ServiceName": "pmml_grey", "ServiceId": "eas-m-1", "Status": status,
                         "ServiceConfig": json.dumps(live)})
 
 
@@ -133,7 +133,8 @@ async def test_create_already_exists_on_first_attempt_is_a_conflict(fake_time: F
 
 async def test_delete_not_found_after_lost_answer_is_success(fake_time: FakeTime) -> None:
     script = Script(error(500, "InternalError"), error(404, "InvalidService.NotFound"))
-    await mock_client(script, fake_time).delete_service("foo")
+    assert (await mock_client(script, fake_time).delete_service("foo")).message == "already deleted"
+    assert [r.headers["x-acs-action"] for r in script.requests] == ["DeleteService", "DeleteService"]
     with pytest.raises(NotFoundError):
         await mock_client(Script(error(404, "InvalidService.NotFound")), fake_time).delete_service("foo")
 
@@ -164,3 +165,14 @@ async def test_throttled_error_surfaces_when_attempts_run_out(fake_time: FakeTim
     with pytest.raises(ThrottledError) as info:
         await mock_client(script, fake_time, attempts=2).describe_service("foo")
     assert info.value.retry_after == 1.0
+
+
+async def test_delete_refused_while_deleting_after_lost_answer_is_success(fake_time: FakeTime) -> None:
+    """The repeat of an applied DeleteService may be refused because the service is already Deleting."""
+    script = Script(error(503, "ServiceUnavailable"), error(409, "InvalidOperation.ServiceStatus"),
+                    _described(CONFIG, "Deleting"))
+    assert (await mock_client(script, fake_time).delete_service("pmml_grey")).message == "already requested"
+    running = Script(error(503, "ServiceUnavailable"), error(409, "InvalidOperation.ServiceStatus"),
+                     _described(CONFIG, "Running"))
+    with pytest.raises(ConflictError):
+        await mock_client(running, fake_time).delete_service("pmml_grey")
