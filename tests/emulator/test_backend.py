@@ -221,3 +221,43 @@ def test_delete_group_cascade(backend: Backend, clock: FakeClock) -> None:
     backend.delete_group(REGION, "eg", True)
     clock.advance(5)
     assert refused(backend.describe_group, REGION, "eg") == "InvalidGroup.NotFound"
+
+
+def test_every_status_on_the_clock(backend: Backend, clock: FakeClock) -> None:
+    """Creating, Running, Scaling (both ways), Updating, Stopping, Stopped, Starting, Deleting, gone: in turn."""
+    svc(backend, "a", instances=2)
+    seen = [state(backend, "a")]
+
+    def after(seconds: float) -> None:
+        clock.advance(seconds)
+        seen.append(state(backend, "a"))
+
+    after(5)
+    backend.update_service(REGION, "a", {"metadata": {"instance": 3}})
+    seen.append(state(backend, "a"))
+    after(5)
+    backend.update_service(REGION, "a", {"metadata": {"instance": 1}})
+    seen.append(state(backend, "a"))
+    after(5)
+    backend.update_service(REGION, "a", {"model_path": "oss://m/v2"})
+    seen.append(state(backend, "a"))
+    after(5)
+    backend.stop_service(REGION, "a")
+    seen.append(state(backend, "a"))
+    after(5)
+    backend.start_service(REGION, "a")
+    seen.append(state(backend, "a"))
+    after(5)
+    backend.delete_service(REGION, "a")
+    seen.append(state(backend, "a"))
+    assert seen == [
+        ("Creating", 0, 2), ("Running", 2, 0),
+        ("Scaling", 2, 1), ("Running", 3, 0),
+        ("Scaling", 3, 0), ("Running", 1, 0),
+        ("Updating", 1, 0), ("Running", 1, 0),
+        ("Stopping", 0, 0), ("Stopped", 0, 0),
+        ("Starting", 0, 1), ("Running", 1, 0),
+        ("Deleting", 0, 0),
+    ]
+    clock.advance(5)
+    assert refused(backend.describe_service, REGION, "a") == "InvalidService.NotFound"
