@@ -1,7 +1,8 @@
 """`eas-gitops apply`: plan (or load a saved plan), confirm, carry it out, report.
 
 - `apply PATHS`: plans like `plan`, shows it, asks for confirmation unless `--auto-approve`; with
-  no terminal to ask on and no `--auto-approve` it refuses (exit 1) before any write.
+  no terminal to ask on and no `--auto-approve` it refuses (exit 1) before any write. After a
+  confirmation the live state is read again and must still have the plan's fingerprint.
 - `apply --plan FILE`: applies a saved plan only if the live state still has the fingerprint the
   plan was made from (StalePlanError otherwise, zero writes).
 - Progress: a line per group with its current step and elapsed time (rich Live on a terminal,
@@ -33,19 +34,24 @@ from reconciler.plan.build import DEFAULT_MAX_SHIFT
 from reconciler.plan.model import Plan, load_plan
 
 
+async def live_now(plan: Plan, where: plan_cli.Where, what: str) -> LiveState:
+    """Live state now, for the plan's groups; StalePlanError when it moved since the plan was made."""
+    live = await plan_cli.read_regions(where, sorted({g.region for g in plan.groups}))
+    now = fingerprint(live.only(plan.group_keys()))
+    if now != plan.live_fingerprint:
+        raise StalePlanError(
+            f"{what} was made from live state {plan.live_fingerprint[:19]}, but live state is now "
+            f"{now[:19]} (a console edit, an autoscaler or another apply changed it): run plan again")
+    return live
+
+
 async def load_saved(file: Path, where: plan_cli.Where) -> tuple[Plan, LiveState]:
     """A saved plan and the live state now; StalePlanError when live moved since the plan was made."""
     try:
         saved = load_plan(file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read the plan file {file}: {exc.strerror}") from exc
-    live = await plan_cli.read_regions(where, sorted({g.region for g in saved.groups}))
-    now = fingerprint(live.only(saved.group_keys()))
-    if now != saved.live_fingerprint:
-        raise StalePlanError(
-            f"the saved plan {file} was made from live state {saved.live_fingerprint[:19]}, but live state is now "
-            f"{now[:19]} (a console edit, an autoscaler or another apply changed it): run plan again")
-    return saved, live
+    return saved, await live_now(saved, where, f"the saved plan {file}")
 
 
 class PlainProgress:
@@ -106,10 +112,14 @@ def print_report(report: ApplyReport) -> None:
         typer.echo(f"journal: {report.journal}")
 
 
+def can_ask() -> bool:
+    return sys.stdin.isatty()
+
+
 def confirm(auto_approve: bool) -> None:
     if auto_approve:
         return
-    if not sys.stdin.isatty():
+    if not can_ask():
         typer.echo("error: no terminal to confirm on: review the plan and pass --auto-approve (nothing was changed)",
                    err=True)
         raise typer.Exit(1)
@@ -176,6 +186,8 @@ def apply(
         return
     check_env(result)
     confirm(auto_approve)
+    if not auto_approve and saved is None:  # a person took time to read: the plan must still hold
+        live = run(lambda: live_now(result, where, "the plan you confirmed"))
     settings = ApplySettings(parallel=parallel, fail_fast=fail_fast, timeout=timeout,
                              poll_interval=where.poll_interval)
     report = run(lambda: execute(result, live, where, settings, journal_dir))

@@ -35,11 +35,11 @@ class Cli:
         return EmulatorSettings(state_path=self.state, region=region, clock=self.timer,
                                 initial_traffic_state=self.initial)  # type: ignore[arg-type]
 
-    def __call__(self, *args: str | Path, env: dict[str, str] | None = None) -> Result:
+    def __call__(self, *args: str | Path, env: dict[str, str] | None = None, input: str | None = None) -> Result:
         argv = [str(a) for a in args]
         if argv[0] in ("plan", "apply", "import"):
             argv += ["--state", str(self.state)]
-        return self.runner.invoke(app, argv, env=env)
+        return self.runner.invoke(app, argv, env=env, input=input)
 
     def emulator(self, region: str = "cn-shanghai") -> Any:
         """A fresh app over the same state file (history, gateway); faults live per app, not in the file."""

@@ -8,8 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
+import typer
 from apply.invariants import violations  # tests/ is on sys.path (rootdir-relative packages)
 
+from reconciler.cli import apply as apply_cli
 from reconciler.cli import plan as plan_cli
 from reconciler.eas.targets import LOCAL_BASE_URL
 from reconciler.spec.model import TrafficState
@@ -100,6 +103,27 @@ def test_apply_without_terminal_or_auto_approve_refuses(cli: Cli) -> None:
     assert result.exit_code == 1
     assert "--auto-approve" in result.output
     assert cli.writes() == 0
+
+
+def test_confirmation_then_live_moved_meanwhile_is_refused(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("apply", EXAMPLES / "pmml.yaml", "--auto-approve").exit_code == 0
+    monkeypatch.setattr(apply_cli, "can_ask", lambda: True)
+    spec = Path("pmml.yaml")
+    spec.write_text((EXAMPLES / "pmml.yaml").read_text().replace("replicas: 4", "replicas: 3"))
+    declined = cli("apply", spec, input="n\n")
+    assert declined.exit_code == 1 and "Apply these changes?" in declined.output
+    writes = cli.writes()
+
+    def someone_edits_while_we_read(*args: object, **kwargs: object) -> bool:
+        asyncio.run(console_edit(cli))
+        return True
+
+    with monkeypatch.context() as patched:
+        patched.setattr(typer, "confirm", someone_edits_while_we_read)
+        result = cli("apply", spec)
+    assert result.exit_code == 1 and "the plan you confirmed" in result.output
+    assert cli.writes() == writes + 1  # only the console edit
+    assert cli("apply", spec, input="y\n").exit_code == 0
 
 
 SECRET_GROUP = """\
