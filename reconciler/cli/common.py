@@ -8,8 +8,9 @@ same way:
         opts = TargetOptions(target, region, state, vpc)
         result = run(lambda: work(opts))
 
-`run` is the one place an `EasGitopsError` becomes a message on stderr and an exit code
-(0 ok, 1 error, 3 rollout aborted; commands add 2 for `--detailed-exitcode` themselves).
+`report_error` is the one printer of an `EasGitopsError`; the root app (`main._Root`) calls it and
+exits with the error's code (0 ok, 1 error, 3 rollout aborted; commands add 2 for
+`--detailed-exitcode` themselves). `run` runs async work and maps Ctrl-C to 130.
 """
 
 from __future__ import annotations
@@ -70,12 +71,10 @@ def report_error(err: EasGitopsError) -> None:
 
 
 def run(work: Callable[[], Awaitable[T]]) -> T:
-    """Run async `work`; an EasGitopsError becomes a message on stderr and its exit code."""
+    """Run async `work`. An EasGitopsError propagates to the root app (main._Root), the one place that
+    turns it into a message on stderr (`report_error`) and its exit code."""
     try:
         return asyncio.run(_await(work))
-    except EasGitopsError as err:
-        report_error(err)
-        raise typer.Exit(err.exit_code) from err
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None

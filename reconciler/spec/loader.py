@@ -186,7 +186,8 @@ def load_paths(paths: Sequence[Path], *, name_pattern: str = DEFAULT_NAME_PATTER
     try:
         pattern = re.compile(name_pattern)
     except re.error as exc:
-        raise ConfigError(f"the name pattern {name_pattern!r} is not a valid regular expression: {exc}") from exc
+        raise ConfigError(f"the name pattern {name_pattern!r} is not a valid regular expression: {exc} "
+                          f"(the EAS default is {DEFAULT_NAME_PATTERN})") from exc
     files, notes, problems = _discover(paths)
     if not files and not problems:
         shown = ", ".join(str(p) for p in paths)
