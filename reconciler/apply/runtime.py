@@ -7,8 +7,9 @@
   Smoke tests go to the same app's gateway in-process.
 - http(s)://host:port: the served emulator or an EAS-compatible URL; smoke tests go to
   `<url>/api/predict/<group>.<service>`.
-- aliyun: smoke tests go to the service's own endpoint from DescribeService, with its AccessToken
-  in the `Authorization` header.
+- aliyun: smoke tests go to `<scheme://host of the service's InternetEndpoint (else
+  IntranetEndpoint) from DescribeService>/api/predict/<group>.<service>`, with the service's
+  AccessToken in the `Authorization` header.
 
 A smoke test's `path` is appended to the direct endpoint unless it is `/` (the endpoint itself).
 `Timer` is injectable: tests pass a `VirtualTimer` whose `sleep` advances the emulated clock, so
@@ -25,7 +26,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -147,12 +148,14 @@ def aliyun_smoke(client: EasClient, http: httpx.AsyncClient) -> SmokeTester:
     async def smoke(group: str, service: str, path: str, body: str | None) -> int:
         data = await client.caller.call(Request(
             "DescribeService", "GET", f"/api/v2/services/{quote(client.region, safe='~')}/{quote(service, safe='~')}"))
-        endpoint = str(data.get("InternetEndpoint") or data.get("IntranetEndpoint") or "").rstrip("/")
+        endpoint = urlsplit(str(data.get("InternetEndpoint") or data.get("IntranetEndpoint") or ""))
+        if not endpoint.netloc:
+            raise TransportError(f"smoke test {group}.{service}: DescribeService gave no endpoint")
         token = str(data.get("AccessToken") or "")
-        tail = "" if path in ("", "/") else path
         headers = {"Authorization": token} if token else {}
+        url = f"{endpoint.scheme}://{endpoint.netloc}{direct_path(group, service, path)}"
         try:
-            response = await http.request("POST" if body is not None else "GET", f"{endpoint}{tail}",
+            response = await http.request("POST" if body is not None else "GET", url,
                                           content=body.encode() if body is not None else None, headers=headers)
         except httpx.HTTPError as exc:
             raise TransportError(f"smoke test {group}.{service}: {type(exc).__name__}") from exc

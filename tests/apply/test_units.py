@@ -92,3 +92,32 @@ def test_live_progress_keeps_one_row_per_group_with_its_current_step() -> None:
     progress(Event(EventKind.GROUP_START, "cn-shanghai", "ranker", total_steps=9))
     assert progress.rows == {"cn-shanghai/pmml": ("3/6 wait_running pmml_prod", "2.5s"),
                              "cn-shanghai/ranker": ("starting", "0.0s")}
+
+
+def test_aliyun_smoke_goes_to_the_members_direct_path_with_its_token() -> None:
+    import httpx
+
+    from reconciler.apply.runtime import aliyun_smoke
+    from reconciler.eas.client import EasClient
+    from reconciler.eas.transport import Caller
+
+    seen: list[httpx.Request] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/v2/services/cn-shanghai/pmml_grey"
+        return httpx.Response(200, json={"ServiceName": "pmml_grey", "AccessToken": "tok123",
+                                         "InternetEndpoint": "http://1234.cn-shanghai.pai-eas.aliyuncs.com/api/predict/x"})
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    async def go() -> int:
+        async with (httpx.AsyncClient(transport=httpx.MockTransport(api), base_url="https://pai-eas") as mgmt,
+                    httpx.AsyncClient(transport=httpx.MockTransport(gateway)) as http):
+            smoke = aliyun_smoke(EasClient(Caller(mgmt), "cn-shanghai"), http)
+            return await smoke("pmml", "pmml_grey", "/health", '{"x": 1}')
+
+    assert asyncio.run(go()) == 200
+    assert str(seen[0].url) == "http://1234.cn-shanghai.pai-eas.aliyuncs.com/api/predict/pmml.pmml_grey/health"
+    assert seen[0].headers["authorization"] == "tok123" and seen[0].method == "POST"
