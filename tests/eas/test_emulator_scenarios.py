@@ -12,7 +12,7 @@ from reconciler.spec.model import TrafficMode, TrafficState
 
 from .emulated import Harness, emulated
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("loopback_credentials")]
 GROUPING, STANDALONE = TrafficState.GROUPING, TrafficState.STANDALONE
 
 
@@ -44,8 +44,7 @@ async def gateway_counts(h: Harness, n: int) -> dict[str, int]:
 
 @pytest.mark.parametrize("initial", ["standalone", "grouping"])
 @pytest.mark.parametrize("kind", ["embedded", "served"])
-async def test_pmml_scenario(kind: str, initial: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
+async def test_pmml_scenario(kind: str, initial: str, tmp_path: Path) -> None:
     async with emulated(kind, tmp_path, initial_traffic_state=initial) as h:
         c = h.client
         await c.create_service(pmml_config("pmml_prod", 4, "lr_v2"))

@@ -14,7 +14,7 @@ from reconciler.spec.model import TrafficMode, TrafficState
 
 from .emulated import Harness, emulated
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("loopback_credentials")]
 SERVICES = [f"svc_{i}" for i in range(10)]
 
 
@@ -73,9 +73,7 @@ async def run_sequence(h: Harness) -> Script:
 
 
 @pytest.mark.parametrize("kind", ["embedded", "served"])
-async def test_writes_land_exactly_once_under_faults(kind: str, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
+async def test_writes_land_exactly_once_under_faults(kind: str, tmp_path: Path) -> None:
     # x-acs-retry-after is in milliseconds on both sides (the client's default unit).
     retry = RetrySettings(attempts=12, rate_limit=0)
     async with emulated(kind, tmp_path, retry=retry) as h:
@@ -101,9 +99,7 @@ async def test_writes_land_exactly_once_under_faults(kind: str, tmp_path: Path,
 
 
 @pytest.mark.parametrize("kind", ["embedded", "served"])
-async def test_dropped_connections_retry_idempotent_calls_only(kind: str, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
+async def test_dropped_connections_retry_idempotent_calls_only(kind: str, tmp_path: Path) -> None:
     async with emulated(kind, tmp_path, retry=RetrySettings(rate_limit=0)) as h:
         s = Script(h.client)
         await s.create("svc_a", "ga")
@@ -119,10 +115,8 @@ async def test_dropped_connections_retry_idempotent_calls_only(kind: str, tmp_pa
 
 
 @pytest.mark.parametrize("kind", ["embedded", "served"])
-async def test_unknown_outcomes_are_resolved_not_repeated(kind: str, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unknown_outcomes_are_resolved_not_repeated(kind: str, tmp_path: Path) -> None:
     """Faults that strike after the write was applied: the client cannot know it landed, and must not apply it twice."""
-    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
     async with emulated(kind, tmp_path, retry=RetrySettings(rate_limit=0)) as h:
         s = Script(h.client)
         await h.fault(operation="CreateService", kind="drop", after=True, count=1)
