@@ -30,7 +30,6 @@ class FakeTime:
         self.now += seconds
 
 
-
 BASE = "https://pai-eas.cn-shanghai.aliyuncs.com"
 Handler = Callable[[httpx.Request], httpx.Response]
 

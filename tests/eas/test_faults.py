@@ -97,7 +97,6 @@ async def test_writes_land_exactly_once_under_faults(kind: str, tmp_path: Path) 
     assert len(throttle_waits) >= fired["throttle"], "x-acs-retry-after was not honoured"
 
 
-
 @pytest.mark.parametrize("kind", ["embedded", "served"])
 async def test_dropped_connections_retry_idempotent_calls_only(kind: str, tmp_path: Path) -> None:
     async with emulated(kind, tmp_path, retry=RetrySettings(rate_limit=0)) as h:

@@ -99,7 +99,6 @@ def test_aliyun_uses_the_default_chain_and_the_vpc_host(tmp_path: Path) -> None:
     assert "chain-secret" not in out
 
 
-
 def test_local_target_serves_the_requested_region(tmp_path: Path) -> None:
     import asyncio
 
