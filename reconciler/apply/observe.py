@@ -124,6 +124,8 @@ class Observer:
     def _settle(self, waiters: list[_Waiter], listed: dict[str, Service]) -> None:
         now = self.timer.now()
         for w in waiters:
+            if w.future.done():  # its group was cancelled during the listing
+                continue
             svc = listed.get(w.name)
             w.last = svc
             broken = failure(svc, w.expect_gone)

@@ -11,7 +11,9 @@ state the plan was checked against. Restoring, in this order (traffic in before 
    that would leave the group with no eligible member.
 
 Nothing is created or deleted: a service this apply created is left standalone, never deleted
-unasked; a service it deleted cannot come back (reported). Every write is read back.
+unasked; a service it deleted cannot come back (reported). A group this apply created has no
+snapshot to go back to: it is left as it is (its members join only once ready, so what serves is
+sound). Every write is read back.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class Restorer:
             self.not_done.append(f"restore stopped: {err}")
 
     async def _restore(self) -> None:
+        if self.snap.mode is None:
+            self.not_done.append("the group did not exist before this apply: its members are left as they are "
+                                 "(a service this apply created is never deleted unasked)")
+            return
         now = {s.service_name: s for s in await list_services(self.run.client, group=self.run.plan.name)}
         for name, state in sorted(self.snap.states.items()):
             svc = now.get(name)

@@ -121,3 +121,41 @@ def test_aliyun_smoke_goes_to_the_members_direct_path_with_its_token() -> None:
     assert asyncio.run(go()) == 200
     assert str(seen[0].url) == "http://1234.cn-shanghai.pai-eas.aliyuncs.com/api/predict/pmml.pmml_grey/health"
     assert seen[0].headers["authorization"] == "tok123" and seen[0].method == "POST"
+
+
+def test_a_waiter_cancelled_during_a_listing_does_not_break_the_others() -> None:
+    from collections.abc import AsyncIterator
+    from typing import Any, cast
+
+    from reconciler.apply.observe import Observer
+    from reconciler.eas.client import EasClient
+
+    class SlowLister:
+        region = "cn-shanghai"
+
+        def __init__(self) -> None:
+            self.listing = asyncio.Event()
+            self.go_on = asyncio.Event()
+            self.calls = 0
+
+        async def list_services(self, **_: Any) -> AsyncIterator[Service]:
+            self.calls += 1
+            self.listing.set()
+            await self.go_on.wait()
+            for name in ("a", "b"):
+                yield service(ServiceName=name)
+
+    async def main() -> None:
+        lister = SlowLister()
+        observer = Observer(cast(EasClient, lister), VirtualTimer(), interval=1.0)
+        ready = Expect(status=ServiceStatus.RUNNING)
+        a = asyncio.ensure_future(observer.wait("a", "g1", lambda s: unmet(ready, s, None), timeout=60))
+        b = asyncio.ensure_future(observer.wait("b", "g2", lambda s: unmet(ready, s, None), timeout=60))
+        await lister.listing.wait()
+        a.cancel()
+        lister.go_on.set()
+        found = await asyncio.wait_for(b, timeout=5)  # real seconds: a broken poller would hang here
+        assert found is not None and found.service_name == "b"
+        assert a.cancelled() and lister.calls == 1
+
+    asyncio.run(main())
