@@ -158,8 +158,10 @@ def test_any_live_any_desired_converges_safely(live: list[Group], desired: list[
 
 
 @PROFILE
-@given(live=STATES, desired=DESIRED, prune=st.booleans(), seed=st.integers(0, 1000))
-def test_same_with_throttling_and_503s(live: list[Group], desired: list[Group], prune: bool, seed: int) -> None:
+@given(live=STATES, desired=DESIRED, prune=st.booleans(), initial=st.sampled_from(["standalone", "grouping"]),
+       seed=st.integers(0, 1000))
+def test_same_with_throttling_and_503s(live: list[Group], desired: list[Group], prune: bool, initial: str,
+                                       seed: int) -> None:
     faults = [Fault("*", FaultKind.THROTTLE, rate=0.15, retry_after_ms=200, seed=seed),
               Fault("*", FaultKind.ERROR503, rate=0.1, seed=seed + 1)]
-    asyncio.run(scenario(live, desired, prune, "standalone", faults))
+    asyncio.run(scenario(live, desired, prune, initial, faults))
