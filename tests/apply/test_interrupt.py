@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from reconciler.apply import ApplySettings, EventKind, Executor, Journal, connect_all
 from reconciler.apply.report import Event, GroupOutcome
+from reconciler.eas.retry import OP_KINDS, OpKind
 from reconciler.plan.model import Action, Plan
 
 from .harness import EXAMPLES, World, load
@@ -85,3 +87,53 @@ def test_fail_fast_stops_other_groups_at_a_step_boundary() -> None:
         assert not report.ok
 
     asyncio.run(scenario())
+
+
+async def cancelled_after_writes(world: World, writes: int) -> None:
+    """Apply the examples (groups in parallel) and cancel as soon as the `writes`-th write call returns."""
+    plan, live = await world.plan(GROUPS)
+    async with connect_all(world.connector, [REGION]) as links:
+        caller = links[REGION].client.caller
+        executor = Executor(links, world.timer, settings=ApplySettings(poll_interval=1.0), journal=Journal(None))
+        task = asyncio.ensure_future(executor.run(plan, live))
+        real_call = caller.call
+        seen = 0
+
+        async def call(req: Any, resolve: Any = None) -> Any:
+            nonlocal seen
+            answer = await real_call(req, resolve)
+            if OP_KINDS.get(req.operation) is not OpKind.READ:
+                seen += 1
+                if seen == writes:
+                    task.cancel()
+            return answer
+
+        caller.call = call  # type: ignore[method-assign]
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.parametrize("initial", ["standalone", "grouping"])
+def test_cancel_after_each_write_then_apply_again_converges_without_black_hole(initial: str) -> None:
+    total = len(asyncio.run(full_run()))
+    assert total > 10
+    for writes in range(1, total):
+        world = World(initial=initial)
+
+        async def resume_after(world: World = world, writes: int = writes) -> None:
+            await cancelled_after_writes(world, writes)
+            rest, live = await world.plan(GROUPS)
+            report = await world.apply(rest, live)
+            assert report.ok, [(g.group, g.error) for g in report.groups]
+            assert not (await world.plan(GROUPS))[0].has_changes
+
+        asyncio.run(resume_after())
+        events, shares = world.history(REGION)
+        assert violations(events, shares) == [], writes
+
+
+async def full_run() -> list[dict[str, Any]]:
+    world = World()
+    report = await world.converge(GROUPS)
+    assert report.ok
+    return world.writes(REGION)
