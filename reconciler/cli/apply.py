@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -69,30 +71,29 @@ class PlainProgress:
 
 
 class LiveProgress:
-    """A table refreshed in place: group, current step, elapsed."""
+    """A table refreshed in place, 4 times a second: group, current step, elapsed (ticking while it runs)."""
 
-    def __init__(self) -> None:
-        self.rows: dict[str, tuple[str, str]] = {}
-        self.live = Live(self._table(), refresh_per_second=4, transient=False)
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.rows: dict[str, tuple[str, float, float | None]] = {}  # group -> (step text, start, end)
+        self.live = Live(get_renderable=self._table, refresh_per_second=4, transient=False)
 
     def _table(self) -> Table:
         table = Table("group", "step", "elapsed", title="apply")
-        for group, (step, elapsed) in self.rows.items():
-            table.add_row(group, step, elapsed)
+        for group, (step, start, end) in self.rows.items():
+            table.add_row(group, step, f"{(end if end is not None else self.clock()) - start:.1f}s")
         return table
 
     def __call__(self, e: Event) -> None:
         key = f"{e.region}/{e.group}"
+        text, start, end = self.rows.get(key, ("starting", self.clock() - e.elapsed, None))
         if e.step is not None and e.kind is EventKind.STEP_START:
-            text = f"{e.step.index}/{e.total_steps} {e.step.action.value} {e.step.service or ''}"
+            text = f"{e.step.index}/{e.total_steps} {e.step.action.value} {e.step.service or ''}".rstrip()
         elif e.kind is EventKind.ROLLBACK:
             text = f"failed: {e.message}; restoring traffic"
         elif e.kind is EventKind.GROUP_DONE:
-            text = e.outcome.value if e.outcome else "done"
-        else:
-            text = self.rows.get(key, ("starting", ""))[0]
-        self.rows[key] = (text, f"{e.elapsed:.1f}s")
-        self.live.update(self._table())
+            text, end = (e.outcome.value if e.outcome else "done"), self.clock()
+        self.rows[key] = (text, start, end)
 
 
 def print_report(report: ApplyReport) -> None:

@@ -85,13 +85,17 @@ def test_live_progress_keeps_one_row_per_group_with_its_current_step() -> None:
     from reconciler.cli.apply import LiveProgress
     from reconciler.plan.model import Step, WaitParams
 
+    now = [100.0]
     step = Step(index=3, action=Action.WAIT_RUNNING, service="pmml_prod", params=WaitParams(replicas=4))
-    progress = LiveProgress()
+    progress = LiveProgress(clock=lambda: now[0])
     progress(Event(EventKind.GROUP_START, "cn-shanghai", "pmml", total_steps=6))
+    now[0] = 102.5
     progress(Event(EventKind.STEP_START, "cn-shanghai", "pmml", step=step, total_steps=6, elapsed=2.5))
     progress(Event(EventKind.GROUP_START, "cn-shanghai", "ranker", total_steps=9))
-    assert progress.rows == {"cn-shanghai/pmml": ("3/6 wait_running pmml_prod", "2.5s"),
-                             "cn-shanghai/ranker": ("starting", "0.0s")}
+    now[0] = 104.0
+    rows = [[cell for cell in column.cells] for column in progress._table().columns]
+    assert rows == [["cn-shanghai/pmml", "cn-shanghai/ranker"], ["3/6 wait_running pmml_prod", "starting"],
+                    ["4.0s", "1.5s"]]  # elapsed ticks between events
 
 
 def test_aliyun_smoke_goes_to_the_members_direct_path_with_its_token() -> None:
