@@ -26,6 +26,10 @@ def test_apply_examples_on_the_real_local_target(tmp_path: Path, monkeypatch: py
     first = runner.invoke(app, ["apply", str(EXAMPLES), "--auto-approve", "--state", str(state)])
     assert first.exit_code == 0, first.output
     assert first.output.count(": done, ") == 5
+    traffic = runner.invoke(app, ["emulator", "traffic", "pmml", "-n", "100", "--state", str(state)])
+    assert traffic.exit_code == 0, traffic.output
+    rows = {line.split()[0]: line.split()[1:] for line in traffic.output.splitlines()[1:] if line.strip()}
+    assert rows["pmml_prod"][:2] == ["80", "80.0%"] and rows["pmml_grey"][:2] == ["20", "20.0%"]
     assert runner.invoke(app, ["plan", str(EXAMPLES), "--detailed-exitcode", "--state", str(state)]).exit_code == 0
     before = writes(state)
     again = runner.invoke(app, ["apply", str(EXAMPLES), "--auto-approve", "--state", str(state)])
