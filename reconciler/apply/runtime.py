@@ -1,10 +1,8 @@
 """How apply reaches EAS and time: one `Link` (client + smoke tester) per region, and a `Timer`.
 
 `target_connector` builds links for a CLI target:
-- local: the embedded emulator in-process. EAS serves one region per endpoint, so each region gets
-  its own emulator app (`EmulatorSettings.region` = that region) over the same SQLite state file;
-  the reader skips services another region's app created (their `Region` differs).
-  Smoke tests go to the same app's gateway in-process.
+- local: the embedded emulator in-process (`reconciler.eas.targets.local_app`: one app per region
+  over the same SQLite state file); smoke tests go to the same app's gateway in-process.
 - http(s)://host:port: the served emulator or an EAS-compatible URL; smoke tests go to
   `<url>/api/predict/<group>.<service>`.
 - aliyun: smoke tests go to `<scheme://host of the service's InternetEndpoint (else
@@ -32,7 +30,7 @@ import httpx
 
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import LOCAL_BASE_URL, TargetKind, default_state_path, open_client, resolve_target
+from reconciler.eas.targets import LOCAL_BASE_URL, TargetKind, close_local_app, local_app, open_client, resolve_target
 from reconciler.eas.transport import Request
 from reconciler.errors import TransportError
 
@@ -175,29 +173,21 @@ def target_connector(target: str | None, *, state: Path | None = None, vpc: bool
         extra: dict[str, Any] = {}
         if timer is not None:
             extra.update(sleep=timer.sleep, clock=timer.now)
-        transport: httpx.AsyncBaseTransport | None = None
-        if kind.kind is TargetKind.LOCAL:
-            transport = _local_transport(region, state, emulator)
-        async with open_client(target, region, state=state, vpc=vpc, settings=retry, transport=transport,
-                               **extra) as client:
-            if kind.kind is TargetKind.ALIYUN:
-                async with httpx.AsyncClient(timeout=SMOKE_TIMEOUT) as http:
-                    yield Link(region, client, aliyun_smoke(client, http))
-            else:
-                base = LOCAL_BASE_URL if transport is not None else kind.base_url
-                async with httpx.AsyncClient(transport=transport, base_url=base, timeout=SMOKE_TIMEOUT) as http:
-                    yield Link(region, client, http_smoke(http))
+        app = local_app(state, emulator(region) if emulator else None, region) if kind.kind is TargetKind.LOCAL \
+            else None
+        transport = httpx.ASGITransport(app=app) if app is not None else None
+        try:
+            async with open_client(target, region, state=state, vpc=vpc, settings=retry, transport=transport,
+                                   **extra) as client:
+                if kind.kind is TargetKind.ALIYUN:
+                    async with httpx.AsyncClient(timeout=SMOKE_TIMEOUT) as http:
+                        yield Link(region, client, aliyun_smoke(client, http))
+                else:
+                    base = LOCAL_BASE_URL if transport is not None else kind.base_url
+                    async with httpx.AsyncClient(transport=transport, base_url=base, timeout=SMOKE_TIMEOUT) as http:
+                        yield Link(region, client, http_smoke(http))
+        finally:
+            if app is not None:
+                close_local_app(app)
     return connect
 
-
-def _local_transport(region: str, state: Path | None, emulator: Callable[[str], Any] | None) -> httpx.ASGITransport:
-    from reconciler.emulator.app import create_app
-    from reconciler.emulator.settings import EmulatorSettings
-
-    if emulator is not None:
-        settings = emulator(region)
-    else:
-        settings = EmulatorSettings(state_path=state or default_state_path(), region=region)
-    if settings.state_path is not None:
-        Path(settings.state_path).parent.mkdir(parents=True, exist_ok=True)
-    return httpx.ASGITransport(app=create_app(settings))
