@@ -2,8 +2,12 @@
 
 - Before any write: every `${env:NAME}` the plan references must be set (else ConfigError, zero
   writes), and every region the plan names must have a link.
-- Groups run concurrently under an asyncio semaphore (`parallel`, default 8); a group's steps run
-  one after the other, each verified by read-back (`reconciler.apply.steps`).
+- Groups run concurrently; a group's steps run one after the other, each verified by read-back
+  (`reconciler.apply.steps`). `parallel` (default 8) bounds how many groups carry out a step at
+  the same time, but a group that waits for its members to be Running (WAIT_RUNNING) holds no slot:
+  the bound protects the API from bursts of writes, and waiting costs the API one shared listing
+  per round whatever the number of waiters. So 50 groups with `parallel` 8 take about as long as
+  the slowest group's own critical path, not 7 waves of it.
 - Waits of all groups of a region share one poller (`reconciler.apply.observe`): one listing per
   round for every waiting service.
 - A failed step stops its group; the group's traffic is restored to the snapshot taken before its
@@ -29,7 +33,7 @@ from reconciler.apply.secrets import check_env
 from reconciler.apply.steps import GroupRun, StepSettings
 from reconciler.errors import ConfigError, EasGitopsError
 from reconciler.live.model import LiveState
-from reconciler.plan.model import GroupPlan, Plan, Step
+from reconciler.plan.model import Action, GroupPlan, Plan, Step
 
 DEFAULT_PARALLEL = 8
 DEFAULT_TIMEOUT = 900.0
@@ -54,6 +58,7 @@ class Executor:
         self.progress = progress
         self.observers = {r: Observer(link.client, timer, self.settings.poll_interval) for r, link in links.items()}
         self._stop = asyncio.Event()
+        self._gate = asyncio.Semaphore(self.settings.parallel if self.settings.parallel > 0 else 1)
 
     async def run(self, plan: Plan, live: LiveState) -> ApplyReport:
         """Apply every group with steps; `live` is the state the plan was checked against (the snapshot)."""
@@ -63,16 +68,18 @@ class Executor:
             raise ConfigError(f"no connection for region(s) {', '.join(absent)}")
         if self.settings.parallel < 1:
             raise ConfigError(f"parallel must be at least 1, not {self.settings.parallel}")
-        gate = asyncio.Semaphore(self.settings.parallel)
+        self._gate = asyncio.Semaphore(self.settings.parallel)
         groups = [g for g in plan.groups if g.steps]
-        reports = await asyncio.gather(*(self._guarded(g, live, gate) for g in groups))
+        reports = await asyncio.gather(*(self._group(g, live) for g in groups))
         return ApplyReport(list(reports), str(self.journal.path) if self.journal.path else None)
 
-    async def _guarded(self, group: GroupPlan, live: LiveState, gate: asyncio.Semaphore) -> GroupReport:
-        async with gate:
-            if self._stop.is_set():
-                return GroupReport(group.region, group.name, GroupOutcome.SKIPPED, left=list(group.steps))
-            return await self._group(group, live)
+    async def _step(self, run: GroupRun, step: Step) -> None:
+        """Run one step; every step but a wait holds one of the `parallel` slots while it runs."""
+        if step.action is Action.WAIT_RUNNING:
+            await run.run_step(step)
+            return
+        async with self._gate:
+            await run.run_step(step)
 
     def _emit(self, kind: EventKind, group: GroupPlan, start: float, step: Step | None = None,
               outcome: GroupOutcome | None = None, message: str = "") -> None:
@@ -85,6 +92,8 @@ class Executor:
                        StepSettings(timeout=self.settings.timeout, env=self.settings.env))
         snap = snapshot(live, group.region, group.name)
         start = self.timer.now()
+        if self._stop.is_set():
+            return GroupReport(group.region, group.name, GroupOutcome.SKIPPED, left=list(group.steps))
         self._emit(EventKind.GROUP_START, group, start)
         for i, step in enumerate(group.steps):
             _raise_if_cancelled()
@@ -93,7 +102,7 @@ class Executor:
                 break
             self._emit(EventKind.STEP_START, group, start, step=step)
             try:
-                await run.run_step(step)
+                await self._step(run, step)
             except EasGitopsError as err:
                 await self._fail(run, report, group, i, err, snap)
                 break
@@ -115,7 +124,8 @@ class Executor:
             self._stop.set()
         self._emit(EventKind.ROLLBACK, group, self.timer.now(), step=step, message=str(err))
         restorer = Restorer(run, snap)
-        await restorer.restore()
+        async with self._gate:
+            await restorer.restore()
         report.rollback, report.not_restored = restorer.done, restorer.not_done
 
 

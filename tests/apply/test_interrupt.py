@@ -79,11 +79,18 @@ def test_fail_fast_stops_other_groups_at_a_step_boundary() -> None:
 
     async def scenario() -> None:
         plan, live = await world.plan(broken)
-        report = await world.apply(plan, live, parallel=1, fail_fast=True)
+        events: list[Event] = []
+        report = await world.apply(plan, live, parallel=1, fail_fast=True, progress=events.append)
         outcomes = {g.group: g.outcome for g in report.groups}
         assert outcomes["fraud"] is GroupOutcome.FAILED
         assert "smoke test of fraud.fraud_v3" in next(g.error for g in report.groups if g.group == "fraud")
-        assert [outcomes[name] for name in ("pmml", "ranker")] == [GroupOutcome.SKIPPED] * 2
+        failed_at = next(i for i, e in enumerate(events) if e.kind is EventKind.ROLLBACK and e.group == "fraud")
+        late = [(e.group, e.step.index) for e in events[failed_at:]
+                if e.kind is EventKind.STEP_START and e.group != "fraud" and e.step is not None]
+        assert late == [], f"steps started in other groups after the failure: {late}"
+        for other in (g for g in report.groups if g.group != "fraud"):
+            # Done before the failure, or stopped/skipped with its remaining steps reported.
+            assert other.outcome is GroupOutcome.DONE or other.left, other
         assert not report.ok
 
     asyncio.run(scenario())
