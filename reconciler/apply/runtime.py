@@ -31,7 +31,6 @@ import httpx
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
 from reconciler.eas.targets import LOCAL_BASE_URL, TargetKind, close_local_app, local_app, open_client, resolve_target
-from reconciler.eas.transport import Request
 from reconciler.errors import TransportError
 
 SmokeTester = Callable[[str, str, str, str | None], Awaitable[int]]  # (group, service, path, body) -> HTTP status
@@ -144,12 +143,11 @@ def http_smoke(http: httpx.AsyncClient) -> SmokeTester:
 def aliyun_smoke(client: EasClient, http: httpx.AsyncClient) -> SmokeTester:
     """Smoke tests on the service's own endpoint, with its token (DescribeService)."""
     async def smoke(group: str, service: str, path: str, body: str | None) -> int:
-        data = await client.caller.call(Request(
-            "DescribeService", "GET", f"/api/v2/services/{quote(client.region, safe='~')}/{quote(service, safe='~')}"))
-        endpoint = urlsplit(str(data.get("InternetEndpoint") or data.get("IntranetEndpoint") or ""))
+        live = await client.describe_service(service)
+        endpoint = urlsplit(live.internet_endpoint or live.intranet_endpoint)
         if not endpoint.netloc:
             raise TransportError(f"smoke test {group}.{service}: DescribeService gave no endpoint")
-        token = str(data.get("AccessToken") or "")
+        token = live.access_token
         headers = {"Authorization": token} if token else {}
         url = f"{endpoint.scheme}://{endpoint.netloc}{direct_path(group, service, path)}"
         try:

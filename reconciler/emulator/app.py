@@ -100,11 +100,14 @@ class Emulator:
         outcome = self.faults.decide("Predict")
         if outcome.delay_ms:
             await asyncio.sleep(outcome.delay_ms / 1000.0)
+        path = request.path_params["name"]
         if outcome.drop:
+            self.gateway.faulted(path, 0)
             return DroppedResponse()
         if outcome.error is not None:
+            self.gateway.faulted(path, outcome.error.status)
             return self.error(outcome.error)
-        answer = await self.gateway.handle(request.path_params["name"])
+        answer = await self.gateway.handle(path)
         return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 

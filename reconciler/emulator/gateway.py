@@ -1,5 +1,9 @@
 """The prediction gateway: `/api/predict/<group>` and `/api/predict/<group>.<service>`.
 
+A sub-path (`/api/predict/<group>.<service>/health`, `/api/predict/<group>/v1/x`) belongs to the
+endpoint named by its first segment: EAS passes it on to the service, so the emulator routes it
+exactly like the bare endpoint and answers the same way (the answer's `path` shows the sub-path).
+
 A group request goes to an eligible member chosen by smooth weighted round robin over the members'
 weights (traffic.py), so observed shares match computed shares exactly over every Σw requests.
 A direct request reaches its member whatever its traffic state, as long as it runs an instance.
@@ -32,6 +36,12 @@ class Answer:
     status: int
     body: dict[str, object]
     headers: dict[str, str]
+
+
+def split_path(path: str) -> tuple[str, str]:
+    """`<name>[/<sub-path>]` -> (name, "/<sub-path>" or "/")."""
+    name, _, rest = path.partition("/")
+    return name, "/" + rest
 
 
 def _label_float(target: Target, key: str) -> float:
@@ -67,8 +77,19 @@ class Gateway:
         chosen = balancer.pick(route.weights)
         return route, (route.targets[chosen] if chosen else None)
 
-    async def handle(self, name: str) -> Answer:
+    def group_label(self, name: str) -> str:
+        """The `group` metric label of endpoint `name` ("" for an ungrouped service or an unknown name)."""
+        kind = self._route(name).kind
+        return name if kind == "group" else name.partition(".")[0] if kind == "direct" and "." in name else ""
+
+    def faulted(self, path: str, status: int) -> None:
+        """Count a prediction request answered by an injected fault (status 0: connection dropped)."""
+        self.metrics.gateway(self.group_label(split_path(path)[0]), "", status, None)
+
+    async def handle(self, path: str) -> Answer:
+        """Answer `/api/predict/<path>`; `path` is the endpoint name, optionally followed by `/<sub-path>`."""
         started = time.perf_counter()
+        name, sub_path = split_path(path)
         route, target = self.pick(name)
         group = name if route.kind == "group" else name.partition(".")[0] if "." in name else ""
         if route.kind == "none":
@@ -83,6 +104,7 @@ class Gateway:
         if self._rng.random() < _label_float(target, ERROR_RATE_LABEL):
             answer = Answer(500, {"error": "injected by emulator/error-rate", "service": target.name}, headers)
         else:
-            answer = Answer(200, {"service": target.name, "version": target.version, "group": group}, headers)
+            answer = Answer(200, {"service": target.name, "version": target.version, "group": group,
+                                  "path": sub_path}, headers)
         self.metrics.gateway(group, target.name, answer.status, time.perf_counter() - started)
         return answer

@@ -7,7 +7,8 @@ number of times without "Duplicated timeseries" errors.
     eas_emulator_api_calls_total{action, code}                 management calls by operation and HTTP status
                                                                (code "0": the connection was dropped by a fault)
     eas_emulator_gateway_requests_total{group, service, code}  prediction requests by serving member and status
-                                                               (service "": nobody could answer, 503)
+                                                               (service "": nobody could answer, 503, or an
+                                                               injected fault answered: its status, "0" = dropped)
     eas_emulator_gateway_errors_total{group, service}          prediction requests answered with 5xx
     eas_emulator_gateway_latency_seconds{group, service}       histogram of the gateway's own time per request
 """
@@ -36,11 +37,13 @@ class Metrics:
     def api_call(self, action: str, status: int) -> None:
         self._api.labels(action=action, code=str(status)).inc()
 
-    def gateway(self, group: str, service: str, status: int, seconds: float) -> None:
+    def gateway(self, group: str, service: str, status: int, seconds: float | None) -> None:
+        """Count one prediction request; `seconds` None (an injected fault answered) adds no latency sample."""
         self._requests.labels(group=group, service=service, code=str(status)).inc()
         if status >= 500:
             self._errors.labels(group=group, service=service).inc()
-        self._latency.labels(group=group, service=service).observe(seconds)
+        if seconds is not None:
+            self._latency.labels(group=group, service=service).observe(seconds)
 
     def render(self) -> bytes:
         """The exposition for `/metrics` (serve it with `CONTENT_TYPE`)."""

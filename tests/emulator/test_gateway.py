@@ -215,3 +215,44 @@ def test_after_faults_apply_the_write_then_lose_the_answer(app: Any) -> None:
         refused = client.post("/_emulator/faults", json={"operation": "ListServices", **bad})
         assert (refused.status_code, refused.json()["Code"]) == (400, "InvalidParameter")
         assert "after must be true or false" in refused.json()["Message"]
+
+
+def test_sub_paths_reach_the_member_or_the_group_like_the_bare_path(app: Any, clock: FakeClock) -> None:
+    group_of_two(app, clock)
+    backend_of(app).create_service({"name": "solo", "metadata": {"instance": 1}}, {})
+    clock.advance(5)
+    client = InProcess(app)
+    direct = client.get("/api/predict/g.small/health")
+    assert direct.status_code == 200, direct.text
+    assert direct.json() == {"service": "small", "version": 1, "group": "g", "path": "/health"}
+    assert client.post("/api/predict/g.big/v1/models/m:predict", content=b"{}").json()["path"] == \
+        "/v1/models/m:predict"
+    assert spread(client, "/api/predict/g/anything", 40) == {"big": 30, "small": 10}  # weighted, as the bare path
+    assert client.get("/api/predict/solo/x").json()["service"] == "solo"  # an ungrouped service
+    assert client.get("/api/predict/g.nothing/health").status_code == 404
+    assert client.get("/api/predict/nothing/x").status_code == 404
+    backend_of(app).release_service(REGION, "big", "standalone", None)
+    backend_of(app).release_service(REGION, "small", "standalone", None)
+    assert client.get("/api/predict/g/anything").status_code == 503  # black hole, like /api/predict/g
+    samples = metric_samples(client.get("/metrics").text)
+    requests = "eas_emulator_gateway_requests_total"
+    assert metric_value(samples, requests, group="g", service="small", code="200") == 11
+    assert metric_value(samples, requests, group="g", service="", code="503") == 1
+
+
+def test_requests_answered_by_an_injected_fault_are_counted(app: Any, clock: FakeClock) -> None:
+    group_of_two(app, clock)
+    client = InProcess(app)
+    client.post("/_emulator/faults", json={"operation": "Predict", "kind": "error503", "count": 2})
+    client.post("/_emulator/faults", json={"operation": "Predict", "kind": "throttle", "count": 1})
+    assert [client.get("/api/predict/g/x").status_code for _ in range(4)] == [503, 503, 429, 200]
+    client.post("/_emulator/faults", json={"operation": "Predict", "kind": "drop", "count": 1})
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.get("/api/predict/g.big")
+    samples = metric_samples(client.get("/metrics").text)
+    requests, errors = "eas_emulator_gateway_requests_total", "eas_emulator_gateway_errors_total"
+    assert metric_value(samples, requests, group="g", service="", code="503") == 2
+    assert metric_value(samples, requests, group="g", service="", code="429") == 1
+    assert metric_value(samples, requests, group="g", service="", code="0") == 1
+    assert metric_value(samples, errors, group="g", service="") == 2
+    assert metric_value(samples, "eas_emulator_gateway_latency_seconds_count", group="g", service="") == 0
