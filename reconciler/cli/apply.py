@@ -29,7 +29,7 @@ from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome
 from reconciler.apply.runtime import connect_all
 from reconciler.apply.secrets import check_env
 from reconciler.cli import plan as plan_cli
-from reconciler.cli.common import StateOpt, TargetOpt, VpcOpt, is_terminal, run
+from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, is_terminal, run
 from reconciler.errors import ConfigError, StalePlanError
 from reconciler.live.model import LiveState, fingerprint
 from reconciler.plan.build import DEFAULT_MAX_SHIFT
@@ -153,6 +153,7 @@ def apply(
     target: TargetOpt = None,
     state: StateOpt = None,
     vpc: VpcOpt = False,
+    rate_limit: RateLimitOpt = None,
     region: plan_cli.RegionsOpt = None,
     group: plan_cli.GroupOpt = None,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
@@ -174,7 +175,7 @@ def apply(
 
     Example:  eas-gitops apply examples/groups --auto-approve
     """
-    where = plan_cli.Where(target, state, vpc)
+    where = plan_cli.Where(target, state, vpc, rate_limit)
     if saved is not None and paths:
         raise ConfigError("give either PATHS or --plan FILE, not both")
     if saved is not None:

@@ -26,6 +26,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from reconciler.eas.client import EasClient
+from reconciler.eas.retry import RetrySettings
 from reconciler.eas.targets import DEFAULT_REGION, ENV_TARGET, open_client
 from reconciler.errors import EasGitopsError, SpecError
 
@@ -41,6 +42,10 @@ StateOpt = Annotated[Path | None, typer.Option(
     help="SQLite state of the local target (default: .eas-gitops/local.db under the working directory).")]
 RegionOpt = Annotated[str, typer.Option(
     "--region", envvar=ENV_REGION, metavar="REGION", help="EAS region, e.g. cn-shanghai. Env: EAS_GITOPS_REGION.")]
+RateLimitOpt = Annotated[float | None, typer.Option(
+    "--rate-limit", envvar="EAS_GITOPS_RATE_LIMIT", min=0, metavar="CALLS_PER_S", show_default=False,
+    help="Client-side limit on EAS API calls per second (default 20; 0 turns it off). "
+         "Env: EAS_GITOPS_RATE_LIMIT.")]
 VpcOpt = Annotated[bool, typer.Option(
     "--vpc", help="aliyun target: use the VPC management endpoint pai-eas-manage-vpc.<region>.aliyuncs.com.")]
 
@@ -53,11 +58,18 @@ class TargetOptions:
     region: str = DEFAULT_REGION
     state: Path | None = None
     vpc: bool = False
+    rate_limit: float | None = None  # None: the client's default
 
     @asynccontextmanager
     async def client(self) -> AsyncIterator[EasClient]:
-        async with open_client(self.target, self.region, state=self.state, vpc=self.vpc) as client:
+        async with open_client(self.target, self.region, state=self.state, vpc=self.vpc,
+                               settings=retry_settings(self.rate_limit)) as client:
             yield client
+
+
+def retry_settings(rate_limit: float | None) -> RetrySettings | None:
+    """The client's retry settings with the command's `--rate-limit`, or None for the defaults."""
+    return None if rate_limit is None else RetrySettings(rate_limit=rate_limit)
 
 
 def report_error(err: EasGitopsError) -> None:

@@ -22,7 +22,7 @@ import typer
 from ruamel.yaml import YAML
 
 from reconciler.cli import plan as plan_cli
-from reconciler.cli.common import StateOpt, TargetOpt, VpcOpt, run
+from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
 from reconciler.eas.targets import DEFAULT_REGION
 from reconciler.errors import ConfigError
 from reconciler.live.model import LiveService, LiveState
@@ -95,12 +95,13 @@ def import_group(
     target: TargetOpt = None,
     state: StateOpt = None,
     vpc: VpcOpt = False,
+    rate_limit: RateLimitOpt = None,
 ) -> None:
     """Write a group file from live state, so an existing group can be managed (then: plan --adopt).
 
     Example:  eas-gitops import pmml --region cn-shanghai -o groups/pmml.yaml
     """
-    where = plan_cli.Where(target, state, vpc)
+    where = plan_cli.Where(target, state, vpc, rate_limit)
     live = run(lambda: plan_cli.read_regions(where, [region]))
     text = dump(group_document(live, region, group), out)
     if out is None:

@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 
 from reconciler.apply.runtime import Connector, RealTimer, Timer, connect_all, target_connector
-from reconciler.cli.common import StateOpt, TargetOpt, VpcOpt, is_terminal, run
+from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, is_terminal, retry_settings, run
 from reconciler.eas.targets import TargetKind, resolve_target
 from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
@@ -43,6 +43,7 @@ class Where:
     target: str | None = None
     state: Path | None = None
     vpc: bool = False
+    rate_limit: float | None = None  # None: the client's default
 
     @property
     def poll_interval(self) -> float:
@@ -56,7 +57,7 @@ class Wiring:
 
 
 def _connector(where: Where) -> Connector:
-    return target_connector(where.target, state=where.state, vpc=where.vpc)
+    return target_connector(where.target, state=where.state, vpc=where.vpc, retry=retry_settings(where.rate_limit))
 
 
 WIRING = Wiring(connector=_connector, timer=RealTimer())
@@ -130,6 +131,7 @@ def plan(
     target: TargetOpt = None,
     state: StateOpt = None,
     vpc: VpcOpt = False,
+    rate_limit: RateLimitOpt = None,
     region: RegionsOpt = None,
     group: GroupOpt = None,
     out: Annotated[Path | None, typer.Option(
@@ -148,7 +150,7 @@ def plan(
 
     Example:  eas-gitops plan examples/groups --format markdown --out plan.json
     """
-    req = PlanRequest(paths or [], Where(target, state, vpc), region or [], group or [], prune, adopt,
+    req = PlanRequest(paths or [], Where(target, state, vpc, rate_limit), region or [], group or [], prune, adopt,
                       max_shift, force)
     result, _ = run(lambda: make_plan(req))
     show(result, fmt)

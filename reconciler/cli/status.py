@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt, TargetOptions, VpcOpt, is_terminal, run
+from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, TargetOptions, VpcOpt, is_terminal, run
 from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group, Service
 from reconciler.eas.targets import DEFAULT_REGION
@@ -123,12 +123,13 @@ def status(
     state: StateOpt = None,
     region: RegionOpt = DEFAULT_REGION,
     vpc: VpcOpt = False,
+    rate_limit: RateLimitOpt = None,
 ) -> None:
     """Show live services: instances, CPU, memory, status, weight, traffic state, group share and mode.
 
     Example:  eas-gitops status --group pmml --target http://127.0.0.1:8080
     """
-    opts = TargetOptions(target, region, state, vpc)
+    opts = TargetOptions(target, region, state, vpc, rate_limit)
 
     async def work() -> StatusView:
         async with opts.client() as client:
