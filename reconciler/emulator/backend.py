@@ -10,13 +10,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.emulator import errors
+from reconciler.emulator import errors, listing
 from reconciler.emulator.groups import GroupOps, paginate
 from reconciler.emulator.lifecycle import ServiceView
+from reconciler.emulator.listing import ServiceQuery as ServiceQuery  # re-exported: tests and callers import it here
 from reconciler.emulator.models import (
     Phase,
     PhaseKind,
@@ -26,29 +26,11 @@ from reconciler.emulator.models import (
     TrafficState,
     Version,
     desired_instances,
-    next_change,
     resource_of,
 )
 from reconciler.emulator.store import Tx
 
 _EVENT_TIME = "%Y-%m-%d %H:%M:%S"
-
-
-@dataclass(frozen=True)
-class ServiceQuery:
-    """ListServices filters (empty = no filter) and paging."""
-
-    group_name: str = ""
-    service_name: str = ""
-    name_contains: str = ""
-    labels: tuple[tuple[str, str], ...] = ()
-    status: str = ""
-    traffic_state: str = ""
-    resource_name: str = ""
-    order: str = "desc"
-    sort: str = "CreateTime"
-    page: int = 1
-    size: int = 100
 
 
 def deep_merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +92,7 @@ class Backend(GroupOps):
                 safety_lock=SafetyLock.NONE, created_at=now, updated_at=now, config=config,
                 versions=[Version(1, config, now)], current_version=1,
                 phase=Phase(PhaseKind.CREATE, now, 0, 0, 0, 0, 0, 0, 0), settled=now, workspace_id=workspace_id)
-            tx.put_service(svc, None)
+            tx.put_service(svc, now)
             self.record(tx, now, "write", "CreateService", name, group,
                         {"Instance": desired_instances(config), "TrafficState": state.value})
             self.start_phase(tx, svc, PhaseKind.CREATE, now, desired_instances(config), to_version=1)
@@ -122,26 +104,11 @@ class Backend(GroupOps):
             return self.view(tx, self._lookup(tx, region, name), now)
 
     def list_services(self, q: ServiceQuery) -> tuple[list[ServiceView], int]:
-        with self.reading() as (tx, now):
-            listed: dict[str, dict[str, int]] = {}
-            views = [self.view(tx, s, now, listed) for s in tx.services() if s.region == self.settings.region]
-            views = [v for v in views if self._matches(v, q)]
-            views.sort(key=lambda v: _sort_key(v, q.sort), reverse=q.order.lower() != "asc")
-            return paginate(views, q.page, q.size), len(views)
-
-    @staticmethod
-    def _matches(v: ServiceView, q: ServiceQuery) -> bool:
-        r = v.record
-        checks = [
-            not q.group_name or r.group == q.group_name,
-            not q.service_name or r.name == q.service_name,
-            not q.name_contains or q.name_contains in r.name,
-            all(r.labels.get(k) == val for k, val in q.labels),
-            not q.status or v.point.status.value == q.status,
-            not q.traffic_state or (bool(r.group) and r.traffic_state.value == q.traffic_state),
-            not q.resource_name or resource_of(r.config) == q.resource_name,
-        ]
-        return all(checks)
+        """One page and the total; read-only, nothing settled (see listing.py)."""
+        with self.store.read() as tx:
+            now = self.now(tx)
+            page, total = listing.select(tx, q, now)
+            return listing.views(tx, page, now, self.settings.weight_minus_one), total
 
     # UpdateService / UpdateServiceVersion --------------------------------------------------
     def update_service(self, region: str, name: str, body: Any, update_type: str = "merge") -> str:
@@ -185,7 +152,7 @@ class Backend(GroupOps):
     def _apply_config(self, tx: Tx, svc: ServiceRecord, now: float, kind: PhaseKind, to_version: int) -> None:
         """Start the phase a new config implies; a stopped service only stores it."""
         if svc.phase.kind is PhaseKind.STOP:
-            tx.put_service(svc, tx_next(svc, now))
+            tx.put_service(svc, now)
             return
         self.start_phase(tx, svc, kind, now, desired_instances(svc.config), to_version)
 
@@ -220,7 +187,7 @@ class Backend(GroupOps):
             if weight is not None:
                 svc.weight = weight
             svc.updated_at = now
-            tx.put_service(svc, tx_next(svc, now))
+            tx.put_service(svc, now)
             self.record(tx, now, "write", "ReleaseService", name, svc.group,
                         {"TrafficState": svc.traffic_state.value, "Weight": svc.weight})
             status = svc.state(now).status.value
@@ -286,7 +253,7 @@ class Backend(GroupOps):
                 self.guard(svc, action, now)
             change(svc)
             svc.updated_at = now
-            tx.put_service(svc, tx_next(svc, now))
+            tx.put_service(svc, now)
             self.record(tx, now, "write", action, name, svc.group, detail)
             return message
 
@@ -312,14 +279,6 @@ class Backend(GroupOps):
             return paginate(out, page, size), len(out)
 
 
-def _sort_key(v: ServiceView, sort: str) -> tuple[Any, str]:
-    value: Any = {"UpdateTime": v.record.updated_at, "ServiceName": v.record.name}.get(sort, v.record.created_at)
-    return value, v.record.name
-
-
 def _event_message(event: dict[str, Any]) -> str:
     return json.dumps({"kind": event["kind"], **event["detail"]}, sort_keys=True)
 
-
-def tx_next(svc: ServiceRecord, now: float) -> float | None:
-    return next_change(svc.phase, now)

@@ -30,7 +30,6 @@ from reconciler.emulator.models import (
     Status,
     TrafficMode,
     instance_types,
-    next_change,
     resource_of,
 )
 from reconciler.emulator.settings import EmulatorSettings
@@ -154,7 +153,7 @@ class Core:
                 self._record_point(tx, svc, point)
         for svc in by_name.values():
             svc.settled = now
-            tx.put_service(svc, next_change(svc.phase, now))
+            tx.put_service(svc, now)
 
     def _drop_group_if_empty(self, tx: Tx, group_name: str, t: float) -> None:
         group = tx.group(group_name) if group_name else None
@@ -200,7 +199,7 @@ class Core:
                           to_version)
         svc.settled = t
         svc.updated_at = t
-        tx.put_service(svc, next_change(svc.phase, t))
+        tx.put_service(svc, t)
         self._record_point(tx, svc, svc.state(t))
 
     def regrant(self, tx: Tx, t: float, resource: str = "", instance_type: str = "") -> None:

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.emulator import errors
-from reconciler.emulator.backend import Backend, ServiceQuery
+from reconciler.emulator.backend import Backend
 from reconciler.emulator.lifecycle import ServiceView
+from reconciler.emulator.listing import ServiceQuery
 from reconciler.emulator.models import GroupRecord, resource_of
 
 Body = dict[str, Any]

@@ -20,21 +20,29 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from reconciler.emulator.models import GroupRecord, ServiceRecord
+from reconciler.emulator.models import GroupRecord, Phase, ServiceRecord, next_change, resource_of, state_at
 from reconciler.emulator.settings import DEFAULT_REGION
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# services: besides the JSON `doc`, the columns ListServices filters, sorts and pages on, and the
+# service's state when it was stored (`status`, `running`, valid until `next_event`; `phase` lets a
+# reader compute the state after `next_event` without parsing `doc`).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS services (region TEXT NOT NULL, name TEXT NOT NULL, grp TEXT NOT NULL,
-                                     created REAL NOT NULL, next_event REAL, doc TEXT NOT NULL,
-                                     PRIMARY KEY (region, name));
-CREATE INDEX IF NOT EXISTS services_grp ON services (region, grp);
+                                     created REAL NOT NULL, updated REAL NOT NULL, traffic TEXT NOT NULL,
+                                     weight INTEGER NOT NULL, resource TEXT NOT NULL, labels TEXT NOT NULL,
+                                     status TEXT NOT NULL, running INTEGER NOT NULL, phase TEXT NOT NULL,
+                                     next_event REAL, doc TEXT NOT NULL, PRIMARY KEY (region, name));
+CREATE INDEX IF NOT EXISTS services_grp ON services (region, grp, created, name);
 CREATE INDEX IF NOT EXISTS services_next ON services (region, next_event);
+CREATE INDEX IF NOT EXISTS services_created ON services (region, created, name);
+CREATE INDEX IF NOT EXISTS services_updated ON services (region, updated, name);
 CREATE TABLE IF NOT EXISTS groups (region TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL,
                                    PRIMARY KEY (region, name));
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, region TEXT NOT NULL, time REAL NOT NULL,
@@ -51,6 +59,36 @@ CREATE TABLE IF NOT EXISTS stock (instance_type TEXT PRIMARY KEY, in_stock INTEG
 CREATE TABLE IF NOT EXISTS capacity (resource TEXT PRIMARY KEY, instances INTEGER NOT NULL);
 """
 _TABLES = ("services", "groups", "events", "shares", "meta", "stock", "capacity")
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """A service without its JSON document: what listing filters, sorts, pages and weighs on.
+
+    `status` / `running` are the state when the row was stored; they hold until `next_event`
+    (emulated time only moves forward), after which `at` computes the state from `phase`.
+    """
+
+    COLUMNS: ClassVar[str] = ("name, grp, created, updated, traffic, weight, resource, status, running, "
+                              "next_event, phase")
+    name: str
+    group: str
+    created: float
+    updated: float
+    traffic: str
+    weight: int
+    resource: str
+    status: str
+    running: int
+    next_event: float | None
+    phase_json: str
+
+    def at(self, now: float) -> tuple[str, int]:
+        """(status, running) at emulated time `now` (>= the time the row was stored)."""
+        if self.next_event is None or self.next_event > now:
+            return self.status, self.running
+        point = state_at(Phase.from_dict(json.loads(self.phase_json)), now)
+        return point.status.value, point.running
 
 
 class Tx:
@@ -81,11 +119,35 @@ class Tx:
                           "ORDER BY created, name", self.region, now)
         return [ServiceRecord.from_dict(json.loads(r[0])) for r in rows]
 
-    def put_service(self, record: ServiceRecord, next_event: float | None) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO services (region, name, grp, created, next_event, doc) "
-                           "VALUES (?,?,?,?,?,?)", (self.region, record.name, record.group, record.created_at,
-                                                    next_event, json.dumps(record.to_dict())))
+    def put_service(self, record: ServiceRecord, now: float) -> None:
+        """Store `record` as it is at emulated time `now` (its state then holds until `next_event`)."""
+        point = record.state(now)
+        doc = record.to_dict()
+        self._conn.execute(
+            "INSERT OR REPLACE INTO services (region, name, grp, created, updated, traffic, weight, resource, "
+            "labels, status, running, phase, next_event, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (self.region, record.name, record.group, record.created_at, record.updated_at, record.traffic_state.value,
+             record.weight, resource_of(record.config), json.dumps(record.labels), point.status.value, point.running,
+             json.dumps(doc["phase"]), next_change(record.phase, now), json.dumps(doc)))
         self.dirty = True
+
+    def service_rows(self, where: str = "", args: tuple[Any, ...] = (), order: str = "created, name",
+                     limit: int = -1, offset: int = 0) -> list[ServiceRow]:
+        """Light rows (no `doc`) of this region's services matching the SQL condition `where`, in `order`."""
+        sql = f"SELECT {ServiceRow.COLUMNS} FROM services WHERE region = ?" + (f" AND ({where})" if where else "")
+        rows = self._rows(f"{sql} ORDER BY {order} LIMIT ? OFFSET ?", self.region, *args, limit, offset)
+        return [ServiceRow(*r) for r in rows]
+
+    def count_services(self, where: str = "", args: tuple[Any, ...] = ()) -> int:
+        sql = "SELECT COUNT(*) FROM services WHERE region = ?" + (f" AND ({where})" if where else "")
+        return int(self._rows(sql, self.region, *args)[0][0])
+
+    def services_named(self, names: Sequence[str]) -> list[ServiceRecord]:
+        """Full records of `names` (in that order; missing names are skipped)."""
+        marks = ",".join("?" * len(names))
+        rows = self._rows(f"SELECT name, doc FROM services WHERE region = ? AND name IN ({marks})", self.region, *names)
+        docs = dict(rows)
+        return [ServiceRecord.from_dict(json.loads(docs[n])) for n in names if n in docs]
 
     def delete_service(self, name: str) -> None:
         self._conn.execute("DELETE FROM services WHERE region = ? AND name = ?", (self.region, name))
@@ -103,6 +165,11 @@ class Tx:
     def group(self, name: str) -> GroupRecord | None:
         rows = self._rows("SELECT doc FROM groups WHERE region = ? AND name = ?", self.region, name)
         return GroupRecord.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def groups_named(self, names: Sequence[str]) -> list[GroupRecord]:
+        marks = ",".join("?" * len(names))
+        rows = self._rows(f"SELECT doc FROM groups WHERE region = ? AND name IN ({marks})", self.region, *names)
+        return [GroupRecord.from_dict(json.loads(r[0])) for r in rows]
 
     def groups(self) -> list[GroupRecord]:
         rows = self._rows("SELECT doc FROM groups WHERE region = ? ORDER BY name", self.region)

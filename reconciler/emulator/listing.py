@@ -1,0 +1,108 @@
+"""ListServices without building every service: filter, sort and page light rows, then build one page.
+
+At 10,000 services, building every service's view (JSON document, state on the clock, the group's
+listed weights) for each page cost about half a second. Now the work per call is:
+
+1. SQL over the light columns of `services` (no JSON document): every filter (GroupName,
+   ServiceName, Filter as a substring of the name, Label, TrafficState, ResourceName,
+   ServiceStatus), services whose Deleting phase has ended left out (gone, as EAS lists them), the
+   Sort / Order (ties by name, in the same direction), then COUNT and LIMIT/OFFSET.
+   A row carries the state it was stored with, valid until its `next_event`. Only when a
+   ServiceStatus filter meets rows past that time ("due") are the candidates read and the due ones
+   checked on their phase in Python (`ServiceRow.at`).
+2. The page: full records, states and listed weights for the page's services and their groups only.
+
+Nothing is settled on a listing, so it writes nothing: statuses are computed from timestamps when
+read, and the history of each status change is still recorded exactly once, at its own time, by
+the next write or history read (`Core._settle`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.emulator import errors, traffic
+from reconciler.emulator.lifecycle import ServiceView
+from reconciler.emulator.models import TrafficMode, TrafficState
+from reconciler.emulator.settings import WeightMinusOne
+from reconciler.emulator.store import ServiceRow, Tx
+
+_SORT_COLUMNS = {"CreateTime": "created", "UpdateTime": "updated", "ServiceName": "name"}  # else CreateTime
+
+
+@dataclass(frozen=True)
+class ServiceQuery:
+    """ListServices filters (empty = no filter) and paging."""
+
+    group_name: str = ""
+    service_name: str = ""
+    name_contains: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    status: str = ""
+    traffic_state: str = ""
+    resource_name: str = ""
+    order: str = "desc"
+    sort: str = "CreateTime"
+    page: int = 1
+    size: int = 100
+
+
+# A service whose Deleting phase has ended is gone, settled or not. A row stored while Deleting has
+# `next_event` = the end of that phase (its only later point); `Deleted` is stored only when the delay is 0.
+_NOT_DELETED = "NOT (status = 'Deleted' OR (status = 'Deleting' AND IFNULL(next_event <= ?, 0)))"
+_LABEL = "EXISTS (SELECT 1 FROM json_each(labels) WHERE key = ? AND value = ?)"  # exact, any key
+_DUE = "IFNULL(next_event <= ?, 0)"  # the stored state may be out of date: compute it from the phase
+
+
+def _where(q: ServiceQuery, now: float) -> tuple[str, tuple[Any, ...]]:
+    """Every filter as SQL on the light columns; a ServiceStatus filter also lets every due row through."""
+    clauses: list[tuple[str, tuple[Any, ...]]] = [(_NOT_DELETED, (now,))]
+    for sql, value in (("grp = ?", q.group_name), ("name = ?", q.service_name),
+                       ("instr(name, ?) > 0", q.name_contains),  # case-sensitive substring, no wildcards
+                       ("grp != '' AND traffic = ?", q.traffic_state), ("resource = ?", q.resource_name)):
+        if value:
+            clauses.append((sql, (value,)))
+    clauses += [(_LABEL, pair) for pair in q.labels]
+    if q.status:
+        clauses.append((f"(status = ? AND NOT {_DUE}) OR {_DUE}", (q.status, now, now)))
+    return " AND ".join(f"({sql})" for sql, _ in clauses), tuple(a for _, args in clauses for a in args)
+
+
+def _order(q: ServiceQuery) -> str:
+    direction = "ASC" if q.order.lower() == "asc" else "DESC"
+    return f"{_SORT_COLUMNS.get(q.sort, 'created')} {direction}, name {direction}"
+
+
+def select(tx: Tx, q: ServiceQuery, now: float) -> tuple[list[ServiceRow], int]:
+    """The page's light rows, in the listing's order, and the number of matching services.
+
+    SQL pages (COUNT, LIMIT/OFFSET) unless a ServiceStatus filter meets a due row: then every
+    candidate row is read and the due ones are checked on their phase.
+    """
+    if q.page < 1 or q.size < 1:
+        raise errors.invalid_parameter(f"PageNumber and PageSize must be >= 1 (got {q.page}, {q.size}).")
+    where, args = _where(q, now)
+    if q.status and tx.count_services(f"({where}) AND {_DUE}", (*args, now)):
+        rows = [r for r in tx.service_rows(where, args, _order(q)) if r.at(now)[0] == q.status]
+        return rows[(q.page - 1) * q.size: q.page * q.size], len(rows)
+    return tx.service_rows(where, args, _order(q), q.size, (q.page - 1) * q.size), tx.count_services(where, args)
+
+
+def listed_weights(tx: Tx, groups: list[str], now: float, minus_one: WeightMinusOne) -> dict[str, dict[str, int]]:
+    """The `Weight` each member of `groups` lists (see `traffic.listed_weights`), from light rows."""
+    if not groups:
+        return {}
+    modes = {g.name: g.traffic_mode for g in tx.groups_named(groups)}
+    members: dict[str, list[traffic.Member]] = {g: [] for g in groups}
+    for row in tx.service_rows(f"grp IN ({','.join('?' * len(groups))})", tuple(groups)):
+        members[row.group].append(traffic.Member(row.name, TrafficState(row.traffic), row.at(now)[1], row.weight))
+    return {g: traffic.listed_weights(modes.get(g, TrafficMode.AUTO), members[g], minus_one) for g in groups}
+
+
+def views(tx: Tx, page: list[ServiceRow], now: float, minus_one: WeightMinusOne) -> list[ServiceView]:
+    """The page's services as ListServices shows them (full records for these services only)."""
+    records = tx.services_named([row.name for row in page])
+    listed = listed_weights(tx, sorted({r.group for r in records if r.group}), now, minus_one)
+    return [ServiceView(r, r.state(now), listed.get(r.group, {}).get(r.name, r.weight), r.running_version(now))
+            for r in records]
