@@ -3,6 +3,7 @@
 Run on purpose (not part of pytest):
 
     .venv/bin/python benchmarks/emulator.py [--seconds 5] [--clients 2]
+    .venv/bin/python benchmarks/emulator.py --listing 10000     # ListServices cost at 10,000 services
 
 It starts `eas-gitops emulator serve` on a free loopback port in a subprocess (state in a temporary
 SQLite file), creates a group of two running members, then drives it from `--clients` client
@@ -10,6 +11,11 @@ processes: every management call goes through httpx, signed ACS3-HMAC-SHA256 wit
 and nonce (DescribeService, ListServices and ReleaseService in turn: reads and writes); gateway
 requests go to `/api/predict/<group>` once through httpx and once through a minimal keep-alive
 socket client (which measures the server rather than the client library). Prints a small table.
+
+`--listing N` measures ListServices instead, in-process (no HTTP, no signature: the handler and the
+SQLite store only): N services in groups of 10 in one region (state in a temporary file), emulated
+time frozen; the median of 5 calls per query, first with every service's status due (computed from
+its phase, nothing settled yet), then after the history has been settled.
 """
 
 from __future__ import annotations
@@ -31,7 +37,10 @@ from pathlib import Path
 import httpx
 
 from reconciler.eas import signing
-from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET
+from reconciler.emulator.backend import Backend
+from reconciler.emulator.responses import Call, handle
+from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
+from reconciler.emulator.store import Store
 
 REGION = "cn-shanghai"
 
@@ -146,11 +155,59 @@ def wait_ready(base_url: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the emulator did not start")
 
 
+LISTING_QUERIES: dict[str, dict[str, str]] = {
+    "page 1 of 100": {"PageNumber": "1", "PageSize": "100"},
+    "page 50 of 100": {"PageNumber": "50", "PageSize": "100"},
+    "GroupName (10 services)": {"GroupName": "g0500"},
+    "Label (half of them), page 1": {"Label": '{"team":"a"}'},
+    "Sort=ServiceName Order=asc, page 1": {"Sort": "ServiceName", "Order": "asc"},
+    "ServiceStatus=Running, page 1": {"ServiceStatus": "Running"},
+}
+
+
+def listing(services: int) -> None:
+    """Median milliseconds per ListServices call over `services` services (see the module docstring)."""
+    now = [1_700_000_000.0]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = EmulatorSettings(state_path=Path(tmp) / "list.db", clock=lambda: now[0],
+                                    initial_traffic_state="grouping")
+        store = Store(settings.state_path, settings.region)
+        backend = Backend(settings, store)
+        for i in range(services):
+            backend.create_service({"name": f"svc_{i:05d}", "metadata": {"instance": 2, "group": f"g{i // 10:04d}"}},
+                                   {"team": "a" if i % 2 else "b"})
+        now[0] += 100
+        columns = [_listing_column(backend)]
+        backend.history()  # settles every status change
+        columns.append(_listing_column(backend))
+        store.close()
+    print(f"ListServices at {services:,} services (median ms per call)")
+    print("| query | every status due | settled |\n|---|---:|---:|")
+    for name in LISTING_QUERIES:
+        print(f"| {name} | {columns[0][name]:.1f} | {columns[1][name]:.1f} |")
+
+
+def _listing_column(backend: Backend) -> dict[str, float]:
+    out = {}
+    for name, query in LISTING_QUERIES.items():
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            handle(backend, "ListServices", Call({}, query, b"", "127.0.0.1"))
+            times.append(time.perf_counter() - started)
+        out[name] = sorted(times)[2] * 1000
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=2, help="client processes per measurement")
+    parser.add_argument("--listing", type=int, default=0, metavar="N", help="measure ListServices at N services")
     args = parser.parse_args()
+    if args.listing:
+        listing(args.listing)
+        return
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     rows = []

@@ -261,6 +261,9 @@ class Store:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=30000")
+            # Listing scans the light columns of every row; a page cache that holds the table (up to 64 MiB,
+            # taken only as used) keeps that scan in memory instead of re-reading the file.
+            self._conn.execute("PRAGMA cache_size=-65536")
             self._migrate()
 
     def _migrate(self) -> None:
