@@ -9,7 +9,7 @@ Invariants:
   share in percent in `auto` mode (a standalone member lists 0). The planner never reads it as a
   stored weight while the group is in `auto` mode.
 - `status` is a closed enum; a value EAS adds later maps to `OTHER`, the raw text kept in
-  `status_text`.
+  `status_text`. `SETTLING` lists the statuses that reach Running without a write from us.
 - Ownership is a label: `eas-gitops/managed-by` marks services this tool created (or adopted);
   `eas-gitops/spec-hash` carries the hash of the EAS config last applied from the spec.
 """
@@ -57,6 +57,15 @@ class ServiceStatus(StrEnum):
 
 
 _STATUS_BY_TEXT = {s.value.lower(): s for s in ServiceStatus if s is not ServiceStatus.OTHER}
+
+# Statuses from which EAS brings a service to Running with every replica by itself (eas-api.md is
+# silent on which ones settle; our choice): the planner may wait for a member in one of these. Any
+# other status (Failed, Stopped, Deleting, an unknown one...) needs a change before it can be ready.
+SETTLING = frozenset({
+    ServiceStatus.CREATING, ServiceStatus.WAITING, ServiceStatus.DEPLOYING, ServiceStatus.RUNNING,
+    ServiceStatus.UPDATING, ServiceStatus.HOT_UPDATE, ServiceStatus.SCALING, ServiceStatus.STARTING,
+    ServiceStatus.PENDING,
+})
 
 
 class _Frozen(BaseModel):
@@ -116,6 +125,11 @@ class LiveService(_Frozen):
     def ready(self) -> bool:
         """Running with every desired replica up (DESIGN.md §3 promise 2)."""
         return self.status is ServiceStatus.RUNNING and self.running > 0 and self.running >= self.replicas
+
+    @property
+    def settling(self) -> bool:
+        """Not stuck: EAS brings it to Running by itself (see `SETTLING`)."""
+        return self.status in SETTLING
 
 
 class LiveGroup(_Frozen):

@@ -21,8 +21,10 @@ def _group_plan(delta: GroupDelta, max_shift: int, force: bool) -> GroupPlan:
     steps = orderer.build()
     frames = run(orderer.initial, steps)
     forced = check(delta, steps, frames, max_shift=max_shift, force=force)
+    # no field differs, yet a member not ready must be parked and waited for: the group does change
+    status = GroupStatus.UPDATE if delta.status is GroupStatus.UNCHANGED and steps else delta.status
     return GroupPlan(
-        region=delta.region, name=delta.name, status=delta.status,
+        region=delta.region, name=delta.name, status=status,
         mode_before=delta.mode_before, mode_after=delta.mode_after,
         warnings=(*delta.warnings, *orderer.warnings, *forced),
         changes=tuple(sorted(delta.changes, key=change_key)),

@@ -35,6 +35,7 @@ from fractions import Fraction
 from math import floor
 
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
+from reconciler.plan import readiness
 from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, without_instance
 from reconciler.plan.model import (
     Action,
@@ -86,14 +87,38 @@ class GroupOrderer:
         self.steps: list[Step] = []
         self.warnings: list[PlanWarning] = []
         self.declared = [m for m in delta.members if m.spec is not None and m.kind in _DECLARED]
+        # live members serving with some replicas, not all: waited for right before the first share move
+        self.settling = readiness.settling(delta, self.initial)
 
     # ---- helpers ------------------------------------------------------------------------------------------
 
     def add(self, service: str | None, params: StepParams, reason: str, expect: Expect | None = None) -> None:
         step = Step(index=len(self.steps) + 1, action=params.action, service=service, params=params,
                     reason=reason, expect=expect or Expect())
+        if self.settling and self.wait_before(step):
+            self.add(service, params, reason, expect)  # renumbered after the waits
+            return
         self.steps.append(step)
         self.sim.apply(step)
+
+    def wait_before(self, step: Step) -> bool:
+        """Wait for settling members before `step` when it needs them settled; True when a wait was added.
+
+        Every settling member before the first step that moves a share; one before its own new
+        version or scale (EAS finishes what it is doing first, and the wait after the change then
+        moves no share).
+        """
+        if step.service in self.settling and step.action in (Action.UPDATE_CONFIG, Action.SCALE):
+            names = [step.service]
+        else:
+            trial = self.sim.copy()
+            trial.apply(step)
+            if not readiness.moves(self.sim, trial):
+                return False
+            names = sorted(self.settling)
+        for name in names:
+            self.wait(self.delta.member(name), "Running with every replica before any share moves")
+        return True
 
     def warn(self, code: WarningCode, service: str | None, message: str) -> None:
         self.warnings.append(PlanWarning(code=code, region=self.delta.region, group=self.delta.name,
@@ -147,6 +172,7 @@ class GroupOrderer:
         if self.delta.status is GroupStatus.DELETE:
             self.prune()
         elif self.delta.status is not GroupStatus.ORPHANED:
+            readiness.refuse_stuck(self.delta, [m for m in self.declared if self.wants_traffic(m)])
             self.adopt()
             self.park()
             self.prepare()
@@ -155,7 +181,14 @@ class GroupOrderer:
             else:
                 self.traffic_auto()
             self.remove()
+            self.settle()
         return self.steps
+
+    def settle(self) -> None:
+        """A group the plan writes to ends settled: members still on their way up are waited for last."""
+        for name in sorted(self.settling):
+            if self.steps and self.sim.members[name].eligible:
+                self.wait(self.delta.member(name), "the group ends with every serving member Running")
 
     def adopt(self) -> None:
         for m in self.declared:
@@ -165,12 +198,24 @@ class GroupOrderer:
                          Expect(labels=labels))
 
     def park(self) -> None:
-        for m in self.declared:
+        for m in self.delta.members:
             sim = self.member(m)
-            growing = m.target_replicas is not None or bool(m.config_paths)
-            if sim.exists and sim.state is TrafficState.GROUPING and sim.running == 0 and growing \
-                    and self.target_replicas(m) > 0:
-                self.set_state(m, TrafficState.STANDALONE, "no replica serves yet: standalone until it is ready")
+            if readiness.must_park(m, sim, self.target_replicas(m)):
+                why = "no replica serves yet: standalone until it is ready"
+            elif readiness.takes_traffic_wrongly(m, sim) and self.others_serve(m):
+                status = sim.status.value if sim.status else "not ready"
+                why = f"serves while {status}: out of group traffic before it changes"
+            else:
+                continue
+            if m.kind is MemberKind.DELETE:
+                self.add(m.name, DrainParams(), why, Expect(traffic_state=TrafficState.STANDALONE))
+            else:
+                self.set_state(m, TrafficState.STANDALONE, why)
+
+    def others_serve(self, m: MemberDelta) -> bool:
+        trial = self.sim.copy()
+        trial.members[m.name].state = TrafficState.STANDALONE
+        return trial.eligible_weight() > 0
 
     def prepare(self) -> None:
         joiners = {m.name for m in self.joiners()}
@@ -225,6 +270,7 @@ class GroupOrderer:
         self.add(m.name, params, "new version; EAS replaces the instances in place")
 
     def wait(self, m: MemberDelta, reason: str = "Running with every replica before any traffic") -> None:
+        self.settling.discard(m.name)
         replicas = self.member(m).replicas  # the replica target as of now (a later shrink waits again)
         updated = any(s.action is Action.UPDATE_CONFIG and s.service == m.name for s in self.steps)
         version = m.live.latest_version + 1 if m.live is not None and updated else None
@@ -268,7 +314,8 @@ class GroupOrderer:
         for m in self.delta.members:
             sim = self.member(m)
             if m.kind is MemberKind.DELETE:
-                out.append((m, True))
+                if not any(s.action is Action.DRAIN and s.service == m.name for s in self.steps):
+                    out.append((m, True))
             elif m in self.declared and sim.state is TrafficState.GROUPING and sim.exists:
                 assert m.spec is not None
                 if m.spec.traffic is TrafficState.STANDALONE:

@@ -9,7 +9,7 @@ A case directory holds inputs and expected outputs:
     plan.json, plan.txt, plan.md (when "markdown"), or error.txt when the plan is refused
 
 live.yaml: `groups: [{name, region, traffic_mode, services: [<ServiceSpec> + live keys]}]`; live keys:
-running (default replicas), status (Running), weight (listed weight; default the stored spec
+running (default replicas), pending (0), status (Running), weight (listed weight; default the stored spec
 weight in customized mode, the share in % in auto mode), managed (true), spec_hash (default the
 hash of the spec), config_patch (deep-merged over the config, e.g. platform defaults or drift),
 version (1).
@@ -38,7 +38,7 @@ from reconciler.spec.shares import MemberTraffic, compute_shares, percent
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
-LIVE_KEYS = {"running", "status", "weight", "managed", "spec_hash", "config_patch", "version"}
+LIVE_KEYS = {"running", "pending", "status", "weight", "managed", "spec_hash", "config_patch", "version"}
 INPUTS = {"desired.yaml", "live.yaml", "options.json"}
 
 
@@ -70,7 +70,8 @@ def build_live(doc: dict[str, Any]) -> LiveState:
             version = fact.get("version", 1)
             services.append(LiveService(
                 name=spec.name, region=group.region, group=group.name, status=fact.get("status", "Running"),
-                running=run, total=spec.base_replicas, traffic_state=TrafficState(spec.traffic),
+                running=run, pending=fact.get("pending", 0), total=spec.base_replicas,
+                traffic_state=TrafficState(spec.traffic),
                 weight=fact.get("weight", listed), config=deep_merge(config, fact.get("config_patch", {})),
                 labels=labels, current_version=version, latest_version=version))
     return LiveState(services=tuple(services), groups=tuple(groups))

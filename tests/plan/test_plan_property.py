@@ -6,7 +6,11 @@
 - the plan ends at the desired shares (`reconciler.spec.shares`), an unmanaged member counted
   and never touched,
 - planning again on the state the plan leaves behind shows no changes (promise 5),
-- a refused plan names max_shift, the only rule force may overrule for managed, ready members.
+- a refused plan names max_shift, the only rule force may overrule for managed, ready members, or a
+  Failed member the plan would need to take traffic without changing it (refused even with force).
+
+Live members may be on their way to Running (Creating, Waiting, Updating, Scaling, Starting with
+fewer running than desired instances) or Failed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,19 @@ from .factory import group, live, svc
 NAMES = ["m0", "m1", "m2", "m3"]
 
 
+# Running most of the time; else on its way there (EAS brings it up by itself) or stuck (Failed).
+STATUSES = ["Running", "Running", "Running", "Creating", "Waiting", "Updating", "Scaling", "Starting", "Failed"]
+STUCK = {"Failed"}
+
+
+@st.composite
+def _progress(draw: st.DrawFn, replicas: int) -> dict[str, Any]:
+    """Live status and instance counts: fewer running than desired unless Running."""
+    status = draw(st.sampled_from(STATUSES))
+    running = replicas if status == "Running" else draw(st.integers(0, replicas))
+    return {"status": status, "running": running, "pending": replicas - running}
+
+
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str | None, list[dict[str, Any]], str]:
     live_mode = draw(st.sampled_from(["auto", "customized", None]))
@@ -35,8 +52,10 @@ def scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str | None, list[d
     live_members, want_members = [], []
     for name in NAMES:
         if live_mode is not None and draw(st.booleans()):
-            live_members.append(svc(name, draw(st.integers(0, 4)), draw(st.sampled_from(["grouping", "standalone"])),
-                                    weight=draw(st.integers(0, 500)), version=draw(st.sampled_from(["v1", "v2"]))))
+            replicas = draw(st.integers(0, 4))
+            live_members.append(svc(name, replicas, draw(st.sampled_from(["grouping", "standalone"])),
+                                    weight=draw(st.integers(0, 500)), version=draw(st.sampled_from(["v1", "v2"])),
+                                    **draw(_progress(replicas))))
         if draw(st.booleans()):
             traffic = draw(st.sampled_from(["grouping", "standalone"]))
             weight = draw(st.integers(1, 500)) if want_mode == "customized" else None
@@ -53,9 +72,32 @@ def _serves(members: list[dict[str, Any]]) -> bool:
     return any(m["traffic"] == "grouping" and m["replicas"] > 0 and m.get("weight", 1) > 0 for m in members)
 
 
-def _check_readiness(plan: Plan, smoke: set[str]) -> None:
+def _unready(live_members: list[dict[str, Any]]) -> set[str]:
+    """Live members not Running with every replica: their share may rise only after a wait for them."""
+    return {m["name"] for m in live_members
+            if m.get("status", "Running") != "Running" or m.get("running", m["replicas"]) < m["replicas"]}
+
+
+def _stuck(live_members: list[dict[str, Any]], want_members: list[dict[str, Any]]) -> set[str]:
+    """Failed live members declared to take traffic that the plan does not change (no new version, same
+    replicas): nothing the plan does can make them ready."""
+    wanted = {m["name"]: m for m in want_members}
+    return {m["name"] for m in live_members
+            if m.get("status") in STUCK and m["name"] in wanted and wanted[m["name"]]["traffic"] == "grouping"
+            and wanted[m["name"]]["replicas"] == m["replicas"] > 0
+            and wanted[m["name"]]["model"] == m["model"]}
+
+
+def _failed_gains(error: str) -> bool:
+    """A refusal to raise the share of a Failed member that the plan changes (a scale-down comes only
+    after the traffic steps): it may recover, or not; the plan does not bet on it."""
+    return "rule ready_before_traffic" in error and "while not ready (Failed" in error
+
+
+def _check_readiness(plan: Plan, smoke: set[str], unready: set[str]) -> None:
     g = plan.groups[0]
-    dirty: set[str] = set()  # created / new version / scaled, not yet waited for (and smoke-tested)
+    # created / new version / scaled / live not ready, not yet waited for (and smoke-tested)
+    dirty: set[str] = {f"{name}:wait" for name in unready}
     for step, before, after in zip(g.steps, g.timeline, g.timeline[1:], strict=False):
         name = step.service
         if step.action in (Action.CREATE_SERVICE, Action.UPDATE_CONFIG, Action.SCALE):
@@ -86,17 +128,29 @@ def test_timeline_is_safe_and_reaches_the_desired_shares(scenario: tuple[Any, ..
         assume(False)  # the loader refuses a desired group that black-holes
     state = live(("g", live_members, live_mode)) if live_mode is not None and live_members else live()
     desired = group("g", want_members, mode=want_mode)
-    try:
-        build_plan([desired], state)
-    except PlanError as exc:
-        assert "rule max_shift" in str(exc), str(exc)
+    stuck = _stuck(live_members, want_members)
+    for force in (False, True):
+        try:
+            build_plan([desired], state, force=force)
+        except PlanError as exc:
+            if _failed_gains(str(exc)):
+                return
+            assert stuck or ("rule max_shift" in str(exc) and not force), str(exc)
+            assert not stuck or f"{min(stuck)} is Failed" in str(exc), str(exc)
+        else:
+            assert not stuck, f"a plan although {stuck} are Failed"
+    if stuck:
+        return
     plan = build_plan([desired], state, force=True)
     g = plan.groups[0]
     if not g.timeline[0].black_hole:
         assert not any(t.black_hole for t in g.timeline), g.timeline
-    _check_readiness(plan, {m["name"] for m in want_members if "smoke_test" in m})
+    _check_readiness(plan, {m["name"] for m in want_members if "smoke_test" in m}, _unready(live_members))
     final = g.timeline[-1].shares
     members = desired_members(desired)
+    if not g.steps:  # nothing written: EAS finishes what it is doing, the shares are the live ones
+        running = {m["name"]: m.get("running", m["replicas"]) for m in live_members}
+        members = [MemberTraffic(m.name, m.state, running.get(m.name, m.running), m.weight) for m in members]
     for m in live_members:
         if m.get("managed") is False:
             stored = m["weight"] if live_mode == "customized" else None
@@ -129,15 +183,18 @@ def applied(plan: Plan, before: LiveState) -> LiveState:
         elif p.action is Action.UPDATE_LABELS:
             labels[step.service or ""].update(p.labels)
     final = {t.step: t for t in g.timeline}[g.timeline[-1].step].shares
+    targets = {s.service: s.params.replicas for s in g.steps
+               if s.params.action in (Action.CREATE_SERVICE, Action.SCALE, Action.WAIT_RUNNING)}
     services = []
     for m in g.members_final:
         if not m.exists:
             continue
         old = before.service(g.region, m.name)
+        replicas = targets.get(m.name, old.replicas if old else m.replicas)  # EAS finishes what it started
         config = configs.get(m.name) or (old.config if old else {})
-        config = {**config, "metadata": {**config.get("metadata", {}), "instance": m.replicas}}
+        config = {**config, "metadata": {**config.get("metadata", {}), "instance": replicas}}
         weight = m.weight if g.mode_after is TrafficMode.CUSTOMIZED else round(final[m.name])
-        services.append(LiveService(name=m.name, region=g.region, group=g.name, running=m.replicas, total=m.replicas,
+        services.append(LiveService(name=m.name, region=g.region, group=g.name, running=replicas, total=replicas,
                                     traffic_state=m.traffic_state, weight=weight or 0, config=config,
                                     labels=labels[m.name]))
     mode = g.mode_after or TrafficMode.AUTO

@@ -86,12 +86,21 @@ def test_share_may_not_rise_before_ready() -> None:
     assert violations(delta, ordered, run(initial_sim(delta), ordered), max_shift=100) == []
 
 
-def test_untouched_member_not_ready_needs_force() -> None:
-    state = live(("g", [svc("a", 2, status="Scaling", running=1), svc("b", 2)], "auto"))
-    desired = [group("g", [svc("a", 2)])]
-    with pytest.raises(PlanError, match=r"ready_before_traffic .*a goes 33\.3% -> 100\.0% while not ready"):
-        build_plan(desired, state)
-    assert build_plan(desired, state, force=True).groups[0].warnings[0].code.value == "forced"
+def test_untouched_member_not_ready_is_waited_for_before_its_share_rises() -> None:
+    state = live(("g", [svc("a", 2, status="Scaling", running=1, pending=1), svc("b", 2)], "auto"))
+    plan = build_plan([group("g", [svc("a", 2)])], state)
+    assert _actions(plan.groups[0]) == [("wait_running", "a"), ("drain", "b"), ("delete_service", "b")]
+    assert [t.shares for t in plan.groups[0].timeline] == [
+        {"a": 33.3, "b": 66.7}, {"a": 50.0, "b": 50.0}, {"a": 100.0, "b": 0.0}, {"a": 100.0, "b": 0.0}]
+
+
+def test_unmanaged_member_not_ready_needs_force() -> None:
+    state = live(("g", [svc("a", 2, status="Scaling", running=1, managed=False), svc("b", 2)], "auto"))
+    desired = [group("g", [svc("c", 1)])]
+    with pytest.raises(PlanError, match=r"ready_before_traffic .*a goes 25\.0% -> 50\.0% while not ready"):
+        build_plan(desired, state, max_shift=100)
+    plan = build_plan(desired, state, force=True, max_shift=100)
+    assert [w.code.value for w in plan.groups[0].warnings] == ["unmanaged_member", "forced"]
 
 
 def test_scale_to_zero_drains_first_and_restores_grouping() -> None:
