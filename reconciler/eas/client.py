@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
+from reconciler.eas import paging
 from reconciler.eas.models import (
     Ack,
     CreatedService,
@@ -114,18 +115,12 @@ class EasClient:
         return _parse(Ack, data, op)
 
     async def _pages(self, op: str, path: str, query: dict[str, str], page_size: int) -> AsyncIterator[Json]:
-        """Raw pages of a PageNumber/PageSize listing, until a short page or TotalCount is reached."""
-        number, seen = 1, 0
-        while True:
+        """Raw pages of a PageNumber/PageSize listing, in order; pages after the first are fetched concurrently."""
+        async def fetch(number: int) -> Json:
             page_query = {**query, "PageNumber": str(number), "PageSize": str(page_size)}
-            data = await self.caller.call(Request(op, "GET", path, page_query))
+            return await self.caller.call(Request(op, "GET", path, page_query))
+        async for data in paging.pages(fetch, page_size, self.caller.settings.page_concurrency):
             yield data
-            items = next((v for k, v in data.items() if k in ("Services", "Groups", "Versions")), None) or []
-            seen += len(items)
-            total = int(data.get("TotalCount") or 0)
-            if len(items) < page_size or not items or (total and seen >= total):
-                return
-            number += 1
 
     # -- services -------------------------------------------------------------------------------
 

@@ -70,6 +70,7 @@ class RetrySettings:
     burst: int = 20  # bucket size
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
+    page_concurrency: int = 4  # listing pages in flight after the first (each still takes a rate-limit token)
 
 
 async def real_sleep(seconds: float) -> None:
