@@ -31,7 +31,7 @@ from typing import Any
 from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, LiveService, LiveState
 from reconciler.plan.model import SENSITIVE, Change, ChangeOp, GroupStatus, PlanWarning, WarningCode
-from reconciler.spec.eas_config import declared_paths, to_eas_config, value_at
+from reconciler.spec.eas_config import Path, declared_paths, to_eas_config, value_at
 from reconciler.spec.model import ServiceGroup, ServiceSpec, TrafficMode
 
 _NOT_COMPARED = {("metadata", "instance"), ("metadata", "group")}
@@ -184,8 +184,9 @@ class _GroupDiffer:
     def created(self, group: ServiceGroup, spec: ServiceSpec) -> MemberDelta:
         config = to_eas_config(group, spec)
         c = self.change(spec.name, "service", ChangeOp.ADD, None, describe_spec(spec, group.spec.traffic_mode))
+        sensitive = _sensitive_paths(config, declared_paths(config))
         return MemberDelta(name=spec.name, kind=MemberKind.CREATE, spec=spec, config=config,
-                           spec_hash=spec_hash(config), sensitive_paths=_sensitive_paths(config),
+                           spec_hash=spec_hash(config), sensitive_paths=sensitive,
                            target_replicas=spec.base_replicas, changes=(c,))
 
     def kept(self, group: ServiceGroup, spec: ServiceSpec, live: LiveService, mode_before: TrafficMode | None
@@ -193,7 +194,8 @@ class _GroupDiffer:
         start = len(self.changes)
         config = to_eas_config(group, spec)
         digest = spec_hash(config)
-        paths = self._config_changes(spec.name, config, live, digest)
+        declared = declared_paths(config)  # once per member: both the comparison and the secrets need it
+        paths = self._config_changes(spec.name, config, declared, live, digest)
         labels = self._label_changes(spec, live, digest, bool(paths))
         target = self._replica_change(spec, live)
         if spec.traffic is not live.traffic_state:
@@ -205,13 +207,14 @@ class _GroupDiffer:
         mine = tuple(self.changes[start:])
         return MemberDelta(name=spec.name, kind=MemberKind.UPDATE if mine else MemberKind.KEEP, spec=spec,
                            live=live, config=config, spec_hash=digest, config_paths=paths,
-                           sensitive_paths=_sensitive_paths(config), labels=labels, target_replicas=target,
+                           sensitive_paths=_sensitive_paths(config, declared), labels=labels, target_replicas=target,
                            changes=mine)
 
-    def _config_changes(self, name: str, config: dict[str, Any], live: LiveService, digest: str) -> tuple[str, ...]:
+    def _config_changes(self, name: str, config: dict[str, Any], declared: set[Path], live: LiveService,
+                        digest: str) -> tuple[str, ...]:
         changed: list[str] = []
         secret: list[str] = []
-        for path in sorted(declared_paths(config) - _NOT_COMPARED):
+        for path in sorted(declared - _NOT_COMPARED):
             _, want = value_at(config, path)
             found, have = value_at(live.config, path)
             dotted = ".".join(path)
@@ -257,8 +260,10 @@ class _GroupDiffer:
         return want
 
 
-def _sensitive_paths(config: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(".".join(p) for p in sorted(declared_paths(config)) if is_sensitive(value_at(config, p)[1]))
+def _sensitive_paths(config: dict[str, Any], declared: set[Path]) -> tuple[str, ...]:
+    if not is_sensitive(config):  # the common case, without a lookup per declared path
+        return ()
+    return tuple(".".join(p) for p in sorted(declared) if is_sensitive(value_at(config, p)[1]))
 
 
 def _desired_group(group: ServiceGroup, live: LiveState, adopt: bool) -> GroupDelta:

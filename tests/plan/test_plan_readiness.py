@@ -31,7 +31,7 @@ def test_creating_member_with_no_replica_is_parked_then_joins_when_ready() -> No
     assert _actions(g) == [
         ("set_traffic_state", "a"), ("create_service", "b"), ("wait_running", "b"), ("wait_running", "a"),
         ("set_traffic_state", "a"), ("set_traffic_state", "b")]
-    assert g.steps[0].params.action is Action.SET_TRAFFIC_STATE and g.steps[0].params.traffic_state.value == "standalone"
+    assert g.steps[0].expect.traffic_state == "standalone"
     assert [t.shares for t in g.timeline][-1] == {"a": 50.0, "b": 50.0}
     _rises_only_when_ready(g, "a")
 
