@@ -4,8 +4,10 @@ Phases, in this order (each step is applied to a simulated copy of the group as 
 so later decisions see the shares earlier steps produce):
 
 1. adopt     ownership label on adopted services, before any other write to them
-2. park      a grouping member with no running replica that is about to get capacity goes
-             standalone first, so its share cannot rise replica by replica before it is ready
+2. park      a grouping member with no running replica that is about to get capacity (from the
+             plan or from EAS: still Creating...) goes standalone first, so its share cannot
+             rise replica by replica before it is ready; see `reconciler.plan.readiness`, which
+             also decides the waits for members that serve while not ready yet
 3. prepare   create (standalone) and scale up, wait for them; then new versions, wait for them
              (no share moves while a version rolls out); then smoke tests; then label refreshes
              (capacity before traffic; no share moves except scale-ups of serving members)
@@ -202,7 +204,7 @@ class GroupOrderer:
             sim = self.member(m)
             if readiness.must_park(m, sim, self.target_replicas(m)):
                 why = "no replica serves yet: standalone until it is ready"
-            elif readiness.takes_traffic_wrongly(m, sim) and self.others_serve(m):
+            elif readiness.takes_traffic_wrongly(m, sim) and readiness.others_serve(self.sim, m.name):
                 status = sim.status.value if sim.status else "not ready"
                 why = f"serves while {status}: out of group traffic before it changes"
             else:
@@ -211,11 +213,6 @@ class GroupOrderer:
                 self.add(m.name, DrainParams(), why, Expect(traffic_state=TrafficState.STANDALONE))
             else:
                 self.set_state(m, TrafficState.STANDALONE, why)
-
-    def others_serve(self, m: MemberDelta) -> bool:
-        trial = self.sim.copy()
-        trial.members[m.name].state = TrafficState.STANDALONE
-        return trial.eligible_weight() > 0
 
     def prepare(self) -> None:
         joiners = {m.name for m in self.joiners()}

@@ -78,6 +78,13 @@ def takes_traffic_wrongly(m: MemberDelta, sim: SimMember) -> bool:
             and (m.kind is MemberKind.DELETE or changed(m)))
 
 
+def others_serve(sim: SimGroup, name: str) -> bool:
+    """True when the group keeps an eligible member with `name` standalone (parking it is no black hole)."""
+    trial = sim.copy()
+    trial.members[name].state = TrafficState.STANDALONE
+    return trial.eligible_weight() > 0
+
+
 def settling(delta: GroupDelta, sim: SimGroup) -> set[str]:
     """Managed grouping members that serve with some but not every replica: waited for before their share rises."""
     return {m.name for m in delta.members

@@ -13,9 +13,10 @@
 
 `force` overrules only what a person can reasonably judge from the plan: `max_shift` (e.g. an
 emergency move onto a fresh member in auto mode, where shares cannot be split) and
-`ready_before_traffic` for members the plan does not touch (e.g. a member the autoscaler is
-scaling right now). A forced plan carries a `forced` warning per overruled finding. The other
-rules, and readiness of members the plan itself changes, are never overruled.
+`ready_before_traffic` for members the plan does not touch (in practice unmanaged ones: the
+orderer parks or waits for managed members that are not ready, see `reconciler.plan.readiness`).
+A forced plan carries a `forced` warning per overruled finding. The other rules, and readiness
+of members the plan itself changes, are never overruled.
 """
 
 from __future__ import annotations
