@@ -4,6 +4,7 @@ Run on purpose (not part of pytest):
 
     .venv/bin/python benchmarks/emulator.py [--seconds 5] [--clients 2]
     .venv/bin/python benchmarks/emulator.py --listing 10000     # ListServices cost at 10,000 services
+    .venv/bin/python benchmarks/emulator.py --client-paging 10000 [--latency-ms 50]   # EasClient reading them
 
 It starts `eas-gitops emulator serve` on a free loopback port in a subprocess (state in a temporary
 SQLite file), creates a group of two running members, then drives it from `--clients` client
@@ -16,11 +17,17 @@ socket client (which measures the server rather than the client library). Prints
 SQLite store only): N services in groups of 10 in one region (state in a temporary file), emulated
 time frozen; the median of 5 calls per query, first with every service's status due (computed from
 its phase, nothing settled yet), then after the history has been settled.
+
+`--client-paging N` times `EasClient.list_services` reading N services from the embedded emulator
+(in-process ASGI transport, signed, with a `latency` fault of `--latency-ms` on every management
+call, as benchmarks/plan_scale.py injects it), pages of 100, for 1 and 4 pages in flight, with the
+default rate limit (20 calls/s, bursts of 20) and with the limit off.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing
 import os
@@ -33,11 +40,17 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from reconciler.eas import signing
+from reconciler.eas.auth import StaticCredentials
+from reconciler.eas.retry import RetrySettings
+from reconciler.eas.targets import local_credentials, open_client
+from reconciler.emulator.app import create_app
 from reconciler.emulator.backend import Backend
+from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.emulator.responses import Call, handle
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
 from reconciler.emulator.store import Store
@@ -199,14 +212,52 @@ def _listing_column(backend: Backend) -> dict[str, float]:
     return out
 
 
+async def _read_all(app: Any, retry: RetrySettings) -> tuple[float, int]:
+    async with open_client("local", REGION, transport=httpx.ASGITransport(app=app), settings=retry,
+                           credentials=StaticCredentials(local_credentials())) as client:
+        started = time.perf_counter()
+        names = [s.service_name async for s in client.list_services()]
+        elapsed = time.perf_counter() - started
+    if names != sorted(names, reverse=True):  # CreateTime descending, then name: svc_09999 first
+        raise RuntimeError("services out of order")
+    return elapsed, len(names)
+
+
+def client_paging(services: int, latency_ms: float) -> None:
+    """Wall time of one full listing of `services` services (see the module docstring)."""
+    now = [1_700_000_000.0]
+    app = create_app(EmulatorSettings(clock=lambda: now[0]))
+    backend = app.state.emulator.backend
+    for i in range(services):
+        backend.create_service({"name": f"svc_{i:05d}", "metadata": {"instance": 1, "group": f"g{i // 10:04d}"}}, {})
+    now[0] += 100
+    backend.history()
+    app.state.emulator.faults.add(Fault("*", FaultKind.LATENCY, latency_ms=latency_ms))
+    print(f"EasClient.list_services over {services:,} services, {latency_ms:g} ms latency per call, pages of 100")
+    print("| rate limit | pages in flight | wall (s) |\n|---|---:|---:|")
+    for limit in (RetrySettings().rate_limit, 0.0):
+        for concurrency in (1, 4):
+            elapsed, count = asyncio.run(_read_all(app, RetrySettings(rate_limit=limit, page_concurrency=concurrency)))
+            assert count == services
+            shown = f"{limit:g}/s" if limit else "off"
+            print(f"| {shown} | {concurrency} | {elapsed:.2f} |", flush=True)
+    app.state.emulator.store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=2, help="client processes per measurement")
     parser.add_argument("--listing", type=int, default=0, metavar="N", help="measure ListServices at N services")
+    parser.add_argument("--client-paging", type=int, default=0, metavar="N",
+                        help="measure EasClient reading N services")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="latency per call for --client-paging")
     args = parser.parse_args()
-    if args.listing:
-        listing(args.listing)
+    if args.listing or args.client_paging:
+        if args.listing:
+            listing(args.listing)
+        if args.client_paging:
+            client_paging(args.client_paging, args.latency_ms)
         return
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"

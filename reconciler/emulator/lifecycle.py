@@ -3,11 +3,12 @@
 Time: `now` = `settings.clock()` + the stored clock offset (advanced by the admin endpoint), never
 earlier than the last time a transaction saw (so a history is monotonic).
 
-Settling: before any operation reads or writes, every status point that has passed since the last
-settle is written to the history at its own time, in time order across services, and each
+Settling: before any write, history read or describe, every status point that has passed since
+the last settle is written to the history at its own time, in time order across services, and each
 affected group's shares are snapshotted after it; a service whose Deleting phase ended is removed
 then (and its group with it when the group was implicit and is now empty). So the history is
-exact whatever the moment it is looked at.
+exact whatever the moment it is looked at. ListServices settles nothing (listing.py): it computes
+statuses from the stored phases, and leaves the recording to the next settle.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ listed weights) for each page cost about half a second. Now the work per call is
    ServiceName, Filter as a substring of the name, Label, TrafficState, ResourceName,
    ServiceStatus), services whose Deleting phase has ended left out (gone, as EAS lists them), the
    Sort / Order (ties by name, in the same direction), then COUNT and LIMIT/OFFSET.
-   A row carries the state it was stored with, valid until its `next_event`. Only when a
-   ServiceStatus filter meets rows past that time ("due") are the candidates read and the due ones
-   checked on their phase in Python (`ServiceRow.at`).
+   A row carries the state it was stored with (valid until its `next_event`) and its phase's final
+   state (from `end_time`). Only when a ServiceStatus filter meets a row between the two (a phase
+   still in flight, past its stored state) are the candidates read and checked in Python, on the
+   phase (`ServiceRow.at`).
 2. The page: full records, states and listed weights for the page's services and their groups only.
 
 Nothing is settled on a listing, so it writes nothing: statuses are computed from timestamps when
@@ -48,16 +49,17 @@ class ServiceQuery:
     size: int = 100
 
 
-# A service whose Deleting phase has ended is gone, settled or not. A row stored while Deleting has
-# `next_event` = the end of that phase (its only later point); `Deleted` is stored only when the delay is 0.
-_NOT_DELETED = "NOT (status = 'Deleted' OR (status = 'Deleting' AND IFNULL(next_event <= ?, 0)))"
+# The status at `now` in SQL: the stored one until `next_event`, the phase's final one from `end_time`;
+# NULL in between (a phase in flight and past its stored state: only Python's `ServiceRow.at` knows).
+_STATUS = "CASE WHEN IFNULL(next_event > ?, 1) THEN status WHEN end_time <= ? THEN final_status END"
+# Gone, settled or not, once the Deleting phase ended (such a phase is never in flight past its stored state).
+_NOT_DELETED = f"IFNULL({_STATUS}, '') != 'Deleted'"
 _LABEL = "EXISTS (SELECT 1 FROM json_each(labels) WHERE key = ? AND value = ?)"  # exact, any key
-_DUE = "IFNULL(next_event <= ?, 0)"  # the stored state may be out of date: compute it from the phase
 
 
 def _where(q: ServiceQuery, now: float) -> tuple[str, tuple[Any, ...]]:
-    """Every filter as SQL on the light columns; a ServiceStatus filter also lets every due row through."""
-    clauses: list[tuple[str, tuple[Any, ...]]] = [(_NOT_DELETED, (now,))]
+    """Every filter as SQL on the light columns; a ServiceStatus filter also lets rows in flight through."""
+    clauses: list[tuple[str, tuple[Any, ...]]] = [(_NOT_DELETED, (now, now))]
     for sql, value in (("grp = ?", q.group_name), ("name = ?", q.service_name),
                        ("instr(name, ?) > 0", q.name_contains),  # case-sensitive substring, no wildcards
                        ("grp != '' AND traffic = ?", q.traffic_state), ("resource = ?", q.resource_name)):
@@ -65,7 +67,7 @@ def _where(q: ServiceQuery, now: float) -> tuple[str, tuple[Any, ...]]:
             clauses.append((sql, (value,)))
     clauses += [(_LABEL, pair) for pair in q.labels]
     if q.status:
-        clauses.append((f"(status = ? AND NOT {_DUE}) OR {_DUE}", (q.status, now, now)))
+        clauses.append((f"IFNULL({_STATUS}, ?) = ?", (now, now, q.status, q.status)))
     return " AND ".join(f"({sql})" for sql, _ in clauses), tuple(a for _, args in clauses for a in args)
 
 
@@ -77,13 +79,13 @@ def _order(q: ServiceQuery) -> str:
 def select(tx: Tx, q: ServiceQuery, now: float) -> tuple[list[ServiceRow], int]:
     """The page's light rows, in the listing's order, and the number of matching services.
 
-    SQL pages (COUNT, LIMIT/OFFSET) unless a ServiceStatus filter meets a due row: then every
-    candidate row is read and the due ones are checked on their phase.
+    SQL pages (COUNT, LIMIT/OFFSET) unless a ServiceStatus filter meets a row whose phase is in
+    flight past its stored state: then every candidate row is read and checked in Python.
     """
     if q.page < 1 or q.size < 1:
         raise errors.invalid_parameter(f"PageNumber and PageSize must be >= 1 (got {q.page}, {q.size}).")
     where, args = _where(q, now)
-    if q.status and tx.count_services(f"({where}) AND {_DUE}", (*args, now)):
+    if q.status and tx.count_services(f"({where}) AND ({_STATUS}) IS NULL", (*args, now, now)):
         rows = [r for r in tx.service_rows(where, args, _order(q)) if r.at(now)[0] == q.status]
         return rows[(q.page - 1) * q.size: q.page * q.size], len(rows)
     return tx.service_rows(where, args, _order(q), q.size, (q.page - 1) * q.size), tx.count_services(where, args)

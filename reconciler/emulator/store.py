@@ -4,11 +4,13 @@ One file holds services, groups, the history of events and share snapshots, stoc
 settings and a little metadata (clock offset, generation counter, settle horizon). WAL mode lets a
 served emulator and a CLI read and write the same file: every write runs in `BEGIN IMMEDIATE`, so
 two processes serialise on SQLite's own lock and never interleave half-done updates. `state_path`
-None gives a private in-memory database. Records are stored as JSON documents beside the few
-columns that are queried (group, next status change). Several regions may share one file: a
-`Store` sees the services, groups and history of its own region only (names are unique per
-region, as in EAS); the clock offset, stock and capacities are shared. A file written by an
-emulator with another schema version is emptied and recreated (it holds emulator state only).
+None gives a private in-memory database. Records are stored as JSON documents beside the columns
+that are queried: group, next status change, and the light columns ListServices filters, sorts,
+pages and weighs on without parsing documents (`ServiceRow`, state as of the last store).
+Several regions may share one file: a `Store` sees the services, groups and history of its own
+region only (names are unique per region, as in EAS); the clock offset, stock and capacities are
+shared. A file written by an emulator with another schema version is emptied and recreated (it
+holds emulator state only).
 
 Invariant: `meta.generation` changes whenever a transaction changed a service or group, so a reader
 (the gateway) may cache anything derived from them for as long as the generation stays the same
@@ -26,19 +28,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from reconciler.emulator.models import GroupRecord, Phase, ServiceRecord, next_change, resource_of, state_at
+from reconciler.emulator.models import (
+    GroupRecord,
+    Phase,
+    ServiceRecord,
+    next_change,
+    resource_of,
+    state_at,
+    timeline,
+)
 from reconciler.emulator.settings import DEFAULT_REGION
 
 SCHEMA_VERSION = 3
 # services: besides the JSON `doc`, the columns ListServices filters, sorts and pages on, and the
-# service's state when it was stored (`status`, `running`, valid until `next_event`; `phase` lets a
-# reader compute the state after `next_event` without parsing `doc`).
+# service's state when it was stored (`status`, `running`, valid until `next_event`), its phase's final
+# state (`final_status`, `final_running`, from `end_time` on) and the phase itself (`phase`), so a reader
+# computes the state at any later time without parsing `doc`.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS services (region TEXT NOT NULL, name TEXT NOT NULL, grp TEXT NOT NULL,
                                      created REAL NOT NULL, updated REAL NOT NULL, traffic TEXT NOT NULL,
                                      weight INTEGER NOT NULL, resource TEXT NOT NULL, labels TEXT NOT NULL,
-                                     status TEXT NOT NULL, running INTEGER NOT NULL, phase TEXT NOT NULL,
-                                     next_event REAL, doc TEXT NOT NULL, PRIMARY KEY (region, name));
+                                     status TEXT NOT NULL, running INTEGER NOT NULL, next_event REAL,
+                                     final_status TEXT NOT NULL, final_running INTEGER NOT NULL,
+                                     end_time REAL NOT NULL, phase TEXT NOT NULL, doc TEXT NOT NULL,
+                                     PRIMARY KEY (region, name));
 CREATE INDEX IF NOT EXISTS services_grp ON services (region, grp, created, name);
 CREATE INDEX IF NOT EXISTS services_next ON services (region, next_event);
 CREATE INDEX IF NOT EXISTS services_created ON services (region, created, name);
@@ -66,11 +79,12 @@ class ServiceRow:
     """A service without its JSON document: what listing filters, sorts, pages and weighs on.
 
     `status` / `running` are the state when the row was stored; they hold until `next_event`
-    (emulated time only moves forward), after which `at` computes the state from `phase`.
+    (emulated time only moves forward). From `end_time` on, the phase's final state holds. Only in
+    between does `at` compute the state from `phase`.
     """
 
     COLUMNS: ClassVar[str] = ("name, grp, created, updated, traffic, weight, resource, status, running, "
-                              "next_event, phase")
+                              "next_event, final_status, final_running, end_time, phase")
     name: str
     group: str
     created: float
@@ -81,12 +95,17 @@ class ServiceRow:
     status: str
     running: int
     next_event: float | None
+    final_status: str
+    final_running: int
+    end_time: float
     phase_json: str
 
     def at(self, now: float) -> tuple[str, int]:
         """(status, running) at emulated time `now` (>= the time the row was stored)."""
         if self.next_event is None or self.next_event > now:
             return self.status, self.running
+        if self.end_time <= now:
+            return self.final_status, self.final_running
         point = state_at(Phase.from_dict(json.loads(self.phase_json)), now)
         return point.status.value, point.running
 
@@ -121,14 +140,16 @@ class Tx:
 
     def put_service(self, record: ServiceRecord, now: float) -> None:
         """Store `record` as it is at emulated time `now` (its state then holds until `next_event`)."""
-        point = record.state(now)
+        point, final = record.state(now), timeline(record.phase)[-1]
         doc = record.to_dict()
         self._conn.execute(
             "INSERT OR REPLACE INTO services (region, name, grp, created, updated, traffic, weight, resource, "
-            "labels, status, running, phase, next_event, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "labels, status, running, next_event, final_status, final_running, end_time, phase, doc) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (self.region, record.name, record.group, record.created_at, record.updated_at, record.traffic_state.value,
              record.weight, resource_of(record.config), json.dumps(record.labels), point.status.value, point.running,
-             json.dumps(doc["phase"]), next_change(record.phase, now), json.dumps(doc)))
+             next_change(record.phase, now), final.status.value, final.running, final.time,
+             json.dumps(doc["phase"]), json.dumps(doc)))
         self.dirty = True
 
     def service_rows(self, where: str = "", args: tuple[Any, ...] = (), order: str = "created, name",

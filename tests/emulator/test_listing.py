@@ -145,3 +145,23 @@ def test_a_page_builds_only_its_own_services(clock: FakeClock, monkeypatch: pyte
     assert total == 300 and [v.record.name for v in views] == [f"s{i:03d}" for i in range(20, 30)]
     assert sorted(built) == [v.record.name for v in views]  # not the 300 others, not the group's members again
     assert {v.listed_weight for v in views} == {10}  # auto mode: 10 members of 1 instance each, 10 %
+
+
+def test_only_phases_in_flight_are_computed_in_python(world: Backend, clock: FakeClock,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    parse = models.Phase.from_dict
+
+    def counting(data: dict[str, Any]) -> models.Phase:
+        parsed.append(data["kind"])
+        return parse(data)
+    monkeypatch.setattr(models.Phase, "from_dict", staticmethod(counting))
+    clock.advance(1.5)  # a_big is scaling 3 -> 5: past its stored state (4 up at +1), not done (+2)
+    views, total = world.list_services(ServiceQuery(status="Scaling"))
+    assert [v.record.name for v in views] == ["a_big"] and total == 1
+    assert parsed == ["scale"] * 3  # filter, page record, group weights: every other status came from SQL
+    clock.advance(60)  # every phase over, nothing settled: the final states are columns
+    parsed.clear()
+    running, total = world.list_services(ServiceQuery(status="Running", order="asc"))
+    assert [v.record.name for v in running] == ["a_big", "a_small", "c_x", "c_y", "solo"] and total == 5
+    assert parsed == ["scale", "create", "create", "create", "create"]  # the 5 page records only, no row
