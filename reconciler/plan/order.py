@@ -188,9 +188,9 @@ class GroupOrderer:
 
     def settle(self) -> None:
         """A group the plan writes to ends settled: members still on their way up are waited for last."""
-        for name in sorted(self.settling):
-            if self.steps and self.sim.members[name].eligible:
-                self.wait(self.delta.member(name), "the group ends with every serving member Running")
+        for m in self.delta.members:
+            if self.steps and m.managed and readiness.coming_up(self.member(m)):
+                self.wait(m, "the group ends with every member Running")
 
     def adopt(self) -> None:
         for m in self.declared:

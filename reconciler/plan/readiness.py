@@ -13,6 +13,9 @@ once it is ready, also when the plan changes nothing about it:
   raises its share before it is ready, and the shares shown after that step are the ones EAS will
   route by); none when no step moves a share (an autoscaler scaling a member is not drift, and a
   label refresh need not wait).
+- A group the plan writes to ends settled: a managed member still coming up that no step waited
+  for (e.g. parked and declared standalone) gets a last `wait_running`, so the apply ends with the
+  state the plan shows. A plan with no step adds none.
 - stuck (Failed, Stopped, any status outside `SETTLING`), declared to take traffic, and the plan
   neither gives it a new version nor changes its replicas: nothing in the plan can make it ready, so the
   plan is refused with a PlanError naming every such member, its status and reason. `force` does
@@ -31,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.errors import PlanError
+from reconciler.live.model import SETTLING, ServiceStatus
 from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind
 from reconciler.plan.simulate import SimGroup, SimMember
 from reconciler.spec.model import TrafficState
@@ -76,6 +80,12 @@ def takes_traffic_wrongly(m: MemberDelta, sim: SimMember) -> bool:
     first, when the group keeps another serving member, so a new version never rolls out under traffic."""
     return (m.managed and m.live is not None and not m.live.settling and not m.live.ready and sim.eligible
             and (m.kind is MemberKind.DELETE or changed(m)))
+
+
+def coming_up(sim: SimMember) -> bool:
+    """Exists, EAS is bringing it up by itself and not every replica runs yet."""
+    return (sim.exists and sim.status in SETTLING and sim.replicas > 0
+            and (sim.status is not ServiceStatus.RUNNING or sim.running < sim.replicas))
 
 
 def others_serve(sim: SimGroup, name: str) -> bool:
