@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -31,7 +31,7 @@ class FakeTime:
 
 
 BASE = "https://pai-eas.cn-shanghai.aliyuncs.com"
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[httpx.Request], httpx.Response] | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
 
 def answer(status: int = 200, body: dict[str, Any] | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -25,7 +26,8 @@ def _request(vec: dict[str, object], extra_headers: dict[str, str]) -> httpx.Req
     url = f"https://{INPUTS['host']}{vec['path']}"
     body = str(vec["body"]).encode()
     headers = {"x-acs-action": str(vec["headers_sent"]["x-acs-action"]), **extra_headers}  # type: ignore[index]
-    return httpx.Request(str(vec["method"]), url, params=vec["query"] or None, content=body or None,
+    query = cast(dict[str, str], vec["query"])
+    return httpx.Request(str(vec["method"]), url, params=query or None, content=body or None,
                          headers=headers)
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from reconciler.eas.models import Service
 from reconciler.errors import NotFoundError
 
 from .helpers import FakeTime, answer, error, mock_client
@@ -101,7 +103,7 @@ async def test_an_error_or_an_early_stop_cancels_the_pages_in_flight(fake_time: 
     await asyncio.sleep(0)
     assert handler.in_flight == 0 and max(handler.requested) <= 6
     handler = SlowPages(1150)
-    listing = mock_client(handler, fake_time).list_services()
+    listing = cast(AsyncGenerator[Service, None], mock_client(handler, fake_time).list_services())
     first = [await anext(listing) for _ in range(50)]  # within page 1: pages 2-5 are on their way
     await asyncio.sleep(0)
     assert sorted(handler.requested) == [1, 2, 3, 4, 5]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import httpx
 import pytest
@@ -102,7 +102,7 @@ async def test_connect_failure_is_retried_for_any_call(fake_time: FakeTime) -> N
 CONFIG = {"name": "pmml_grey", "metadata": {"group": "pmml", "instance": 1, "cpu": 1, "memory": 1000}}
 
 
-def _described(config: dict[str, object], status: str = "Creating") -> httpx.Response:
+def _described(config: Mapping[str, object], status: str = "Creating") -> httpx.Response:
     live = {**config, "token": "platform-default"}
     return answer(200, {"ServiceName": "pmml_grey", "ServiceId": "eas-m-1", "Status": status,
                         "ServiceConfig": json.dumps(live)})
