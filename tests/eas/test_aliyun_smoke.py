@@ -37,9 +37,8 @@ async def test_smoke_uses_describe_service_and_reaches_the_members_sub_path(tmp_
 
         async def record(request: httpx.Request) -> None:
             seen.append(request)
-        transport = h.admin._transport  # the same emulator app, in-process
-        async with httpx.AsyncClient(transport=transport, event_hooks={"request": [record]}) as http:
-            status = await aliyun_smoke(client, http)("pmml", "pmml_grey", "/health", None)
+        h.admin.event_hooks["request"].append(record)  # the same emulator app, in-process
+        status = await aliyun_smoke(client, h.admin)("pmml", "pmml_grey", "/health", None)
         token = (await h.client.describe_service("pmml_grey")).access_token
     assert client.described == ["pmml_grey"]
     assert status == 200  # the emulator passes the sub-path to the member, as EAS does
