@@ -83,7 +83,9 @@ AdoptOpt = Annotated[bool, typer.Option(
 MaxShiftOpt = Annotated[int, typer.Option(
     "--max-shift", min=1, max=100, metavar="N",
     help="Largest share (percentage points) a member may gain in one step from 0 %.")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Overrule the plan's safety rules (shown as warnings).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help=(
+    "Overrule the safety findings a person can judge from the plan: max_shift, and a member eas-gitops does not "
+    "touch getting traffic while not ready. Each overrule is shown as a warning; the other rules never yield."))]
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,14 @@ emergency move onto a fresh member in auto mode, where shares cannot be split) a
 orderer parks or waits for managed members that are not ready, see `reconciler.plan.readiness`).
 A forced plan carries a `forced` warning per overruled finding. The other rules, and readiness
 of members the plan itself changes, are never overruled.
+
+Every refusal names the rule, the group, the step, the numbers, and what would make the plan safe
+(`HINTS`, plus `--force` where it may overrule).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,6 +45,18 @@ class Rule(StrEnum):
     DRAIN_BEFORE_DELETE = "drain_before_delete"
 
 
+# What would make the plan safe, per rule ({name}: the step's service, {need}: the max_shift it needs).
+HINTS = {
+    Rule.NO_BLACK_HOLE: "keep at least one member grouping with running replicas (and a weight above 0 in "
+                        "customized mode); to remove the whole group, delete its file and apply with --prune",
+    Rule.READY_BEFORE_TRAFFIC: "wait until {name} is Running with all its replicas, or keep it standalone for now",
+    Rule.MAX_SHIFT: "give {name} fewer replicas in a first change and raise them in a second, use customized "
+                    "mode (the planner then ramps its weight), or allow it with --max-shift {need}",
+    Rule.OWNERSHIP: "adopt it with --adopt (the plan then adds the ownership labels), or remove it from the file",
+    Rule.DRAIN_BEFORE_DELETE: "this is a planner bug: please report it with the plan (--format json)",
+}
+
+
 @dataclass(frozen=True)
 class Violation:
     rule: Rule
@@ -49,12 +65,18 @@ class Violation:
     step: Step
     detail: str
     forceable: bool = False
+    need: int = 0  # max_shift: the smallest limit this step fits in
+
+    def finding(self) -> str:
+        target = f" {self.step.service}" if self.step.service else ""
+        return (f"unsafe plan: rule {self.rule.value} broken in group {self.region}/{self.group} at step "
+                f"{self.step.index} ({self.step.action.value}{target}): {self.detail}")
 
     def message(self) -> str:
-        target = f" {self.step.service}" if self.step.service else ""
-        text = (f"unsafe plan: rule {self.rule.value} broken in group {self.region}/{self.group} at step "
-                f"{self.step.index} ({self.step.action.value}{target}): {self.detail}")
-        return text + (" (a person may overrule this with force)" if self.forceable else "")
+        """The finding and what would make the plan safe (and whether --force may overrule it)."""
+        hint = HINTS[self.rule].format(name=self.step.service or "the member", need=self.need)
+        overrule = "; or overrule with --force after reading the plan" if self.forceable else ""
+        return f"{self.finding()}. To fix: {hint}{overrule}"
 
 
 def _touched(steps: Sequence[Step]) -> set[str]:
@@ -94,7 +116,7 @@ def _shares(delta: GroupDelta, steps: Sequence[Step], frames: Sequence[Frame], m
                 found.append(Violation(
                     Rule.MAX_SHIFT, delta.region, delta.name, step,
                     f"{name} goes 0% -> {percent(share)}% in one step, more than max_shift {max_shift} points",
-                    forceable=True))
+                    forceable=True, need=math.ceil(share * 100)))
     return found
 
 
@@ -138,5 +160,5 @@ def check(delta: GroupDelta, steps: Sequence[Step], frames: Sequence[Frame], *, 
         if not (force and v.forceable):
             raise PlanError(v.message())
         warnings.append(PlanWarning(code=WarningCode.FORCED, region=v.region, group=v.group,
-                                    service=v.step.service, message=f"forced: {v.message()}"))
+                                    service=v.step.service, message=f"forced: {v.finding()}"))
     return warnings
