@@ -213,22 +213,23 @@ class _GroupDiffer:
     def _config_changes(self, name: str, config: dict[str, Any], declared: set[Path], live: LiveService,
                         digest: str) -> tuple[str, ...]:
         changed: list[str] = []
-        secret: list[str] = []
+        secret: list[tuple[str, bool]] = []  # (path, present live)
         for path in sorted(declared - _NOT_COMPARED):
             _, want = value_at(config, path)
             found, have = value_at(live.config, path)
             dotted = ".".join(path)
             if is_sensitive(want):
-                secret.append(dotted)
+                secret.append((dotted, found))
             elif not found or have != want:
                 op = ChangeOp.MODIFY if found else ChangeOp.ADD
                 self.change(name, f"config.{dotted}", op, mask(have) if found else None, mask(want))
                 changed.append(dotted)
         if not changed and secret and live.spec_hash != digest:
             # Only a secret reference can explain a different hash with equal visible keys.
-            for dotted in secret:
-                self.change(name, f"config.{dotted}", ChangeOp.MODIFY, SENSITIVE, SENSITIVE)
-            changed = secret
+            for dotted, found in secret:  # an absent live value is shown as absent, not as a secret
+                op = ChangeOp.MODIFY if found else ChangeOp.ADD
+                self.change(name, f"config.{dotted}", op, SENSITIVE if found else None, SENSITIVE)
+            changed = [dotted for dotted, _ in secret]
         return tuple(changed)
 
     def _label_changes(self, spec: ServiceSpec, live: LiveService, digest: str, new_version: bool) -> dict[str, str]:

@@ -55,6 +55,9 @@ def test_secret_reference_never_compared_nor_shown_and_changes_via_spec_hash() -
         assert secret not in text
     assert "${env:A_TOKEN}" in render_json(plan)  # the reference travels, the executor resolves it
     assert "${env:A_TOKEN}" not in render_text(plan) + render_markdown(plan)
+    absent = live(("g", [svc("a", 2, spec_hash="0123456789abcdef")], "auto"))
+    (added,) = diff([desired], absent)  # a secret the live config lacks is added, not "(sensitive) -> ..."
+    assert (added.field, added.op, added.before, added.after) == ("config.token", ChangeOp.ADD, None, "(sensitive)")
 
 
 def test_unmanaged_declared_service_is_left_alone_unless_adopted() -> None:
