@@ -56,6 +56,20 @@ async def load_saved(file: Path, where: plan_cli.Where) -> tuple[Plan, LiveState
     return saved, await live_now(saved, where, f"the saved plan {file}")
 
 
+def refuse_planning_options(req: plan_cli.PlanRequest) -> None:
+    """A saved plan is applied whole, as it was made: options that shape a plan would be silently ignored.
+
+    (--region only adds regions to read, and may come from EAS_GITOPS_REGION: it is not refused.)
+    """
+    given = [flag for flag, value in (
+        ("PATHS", bool(req.paths)), ("--group", bool(req.groups)),
+        ("--prune", req.prune), ("--adopt", req.adopt), ("--max-shift", req.max_shift != DEFAULT_MAX_SHIFT),
+        ("--force", req.force)) if value]
+    if given:
+        raise ConfigError(f"{', '.join(given)} shape a new plan and cannot change a saved one: give them to "
+                          "`eas-gitops plan ... --out FILE` and apply that file, or apply PATHS without --plan")
+
+
 class PlainProgress:
     """One line per event, for CI logs."""
 
@@ -176,12 +190,11 @@ def apply(
     Example:  eas-gitops apply examples/groups --auto-approve
     """
     where = plan_cli.Where(target, state, vpc, rate_limit)
-    if saved is not None and paths:
-        raise ConfigError("give either PATHS or --plan FILE, not both")
+    req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
     if saved is not None:
+        refuse_planning_options(req)
         result, live = run(lambda: load_saved(saved, where))
     else:
-        req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
         result, live = run(lambda: plan_cli.make_plan(req))
     plan_cli.show(result)
     if not result.has_changes:

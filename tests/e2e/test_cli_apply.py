@@ -52,6 +52,7 @@ def test_apply_examples_then_nothing_left_to_do(cli: Cli) -> None:
     again = cli("plan", EXAMPLES, "--detailed-exitcode")
     assert again.exit_code == 0, again.output
     writes = cli.writes()
+    assert all(cli.writes(region) > 0 for region in ("cn-shanghai", "cn-beijing", "cn-hangzhou"))  # all counted
     second = cli("apply", EXAMPLES, "--auto-approve")
     assert second.exit_code == 0, second.output
     assert cli.writes() == writes
@@ -158,3 +159,40 @@ def test_secrets_come_from_the_environment_at_apply_time_only(cli: Cli, tmp_path
     assert not any(secret in text for text in texts)
     live = cli.emulator().state.emulator.backend.describe_service("cn-shanghai", "pmml_grey")
     assert live.record.config["token"] == secret  # only EAS got the value
+
+
+BIG_JOIN = """\
+    - name: pmml_big
+      replicas: 16
+      resources: {cpu: 1, memory: 1000}
+      model: {path: "oss://examplebucket/models/lr_v3.pmml", processor: pmml}
+"""
+
+
+def test_unsafe_plan_is_refused_naming_rule_step_numbers_and_the_fix(cli: Cli, tmp_path: Path) -> None:
+    assert cli("apply", EXAMPLES / "pmml.yaml", "--auto-approve").exit_code == 0
+    spec = tmp_path / "pmml.yaml"
+    spec.write_text((EXAMPLES / "pmml.yaml").read_text() + BIG_JOIN)  # 16 of 21 replicas: 76.2 % at once
+    writes = cli.writes()
+    refused = cli("apply", spec, "--auto-approve")
+    assert refused.exit_code == 1
+    text = " ".join(refused.output.split())
+    assert "rule max_shift" in text and "step 3 (set_traffic_state pmml_big)" in text and "0% -> 76.2%" in text
+    assert "max_shift 50" in text and "--max-shift 77" in text and "--force" in text
+    assert cli.writes() == writes
+    assert cli("plan", spec, "--max-shift", "77").exit_code == 0  # the suggested limit is enough
+    forced = cli("plan", spec, "--force")
+    assert forced.exit_code == 0 and "forced: unsafe plan: rule max_shift" in forced.output
+    assert "--force" not in forced.output.split("forced:")[1].splitlines()[0]  # a warning, not advice
+
+
+def test_saved_plan_refuses_options_that_would_be_ignored(cli: Cli, tmp_path: Path) -> None:
+    assert cli("plan", EXAMPLES / "pmml.yaml", "--out", tmp_path / "plan.json").exit_code == 0
+    for flag, extra in (("--group", ["--group", "pmml"]), ("--force", ["--force"]),
+                        ("--max-shift", ["--max-shift", "80"]), ("PATHS", [str(EXAMPLES / "pmml.yaml")])):
+        result = cli("apply", "--plan", tmp_path / "plan.json", "--auto-approve", *extra)
+        assert result.exit_code == 1, extra
+        assert "cannot change a saved one" in result.output and flag in result.output
+    assert cli.writes() == 0
+    ok = cli("apply", "--plan", tmp_path / "plan.json", "--auto-approve", "--region", "cn-beijing")
+    assert ok.exit_code == 0, ok.output
