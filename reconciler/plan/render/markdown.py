@@ -15,6 +15,7 @@ from reconciler.plan.render.common import (
     headline,
     member_pairs,
     pct,
+    plural,
     state_of,
     step_summary,
 )
@@ -79,7 +80,8 @@ def _group(group: GroupPlan) -> list[str]:
         out.append("")
     out += _table(group)
     if group.steps or group.changes:
-        out += ["", f"<details><summary>{len(group.changes)} changes, {len(group.steps)} steps</summary>", ""]
+        counts = f"{plural(len(group.changes), 'change')}, {plural(len(group.steps), 'step')}"
+        out += ["", f"<details><summary>{counts}</summary>", ""]
         if group.changes:
             out += ["```diff", *(" ".join(p for p in change_line(c) if p) for c in group.changes), "```", ""]
         out += _steps(group)
