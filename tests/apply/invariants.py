@@ -20,13 +20,20 @@ def violations(events: list[dict[str, Any]], shares: dict[str, list[dict[str, An
                removed: Iterable[str] = ()) -> list[str]:
     """Every black hole of a serving group and every share rise of a member that was not ready, after `since`.
 
-    A group is serving while its previous snapshot shows it not black-holed; a serving group must not
-    become one (reported once per occurrence); `removed` groups may (the desired state deletes them).
-    A member's share may rise from 0 only while its last
-    status is Running with no pending instance.
+    A group is serving while its previous snapshot shows it existing and not black-holed; a serving group
+    must not become one nor vanish (reported once per occurrence); `removed` groups may (the desired state
+    deletes them). A member's share may rise at all (from 0 or from any smaller share) only while it is
+    Running with no pending instance, with one exception: a member already taking traffic grows as its
+    own new instances come up (a scale-up in auto mode; EAS routes only to Running instances).
+
+    The emulator settles every service at one instant and records their status events one after another,
+    while the share snapshot at the first of them already shows them all: at a status event, a member's
+    status (and "its own instances came up") is judged over that whole run of consecutive status events
+    of the same time. A write's snapshot is judged on the statuses recorded before it.
     """
     gone = set(removed)
     snaps_at = _by_seq(shares)
+    runs = _settling_runs(events)
     status: dict[str, dict[str, Any]] = {}
     last: dict[str, dict[str, Any]] = {}
     serving: dict[str, bool] = {}
@@ -34,25 +41,45 @@ def violations(events: list[dict[str, Any]], shares: dict[str, list[dict[str, An
     for event in events:
         if event["kind"] == "status":
             status[event["service"]] = event["detail"]
+        now = runs.get(event["seq"], {})
         for snap in snaps_at.get(event["seq"], []):
             group = snap["group"]
-            prev = last.get(group)
             if event["seq"] > since:
-                found += _check(event, snap, prev, status, serving.get(group, False) and group not in gone)
+                found += _check(event, snap, last.get(group), {**status, **now}, set(now),
+                                serving.get(group, False) and group not in gone)
             serving[group] = snap["exists"] and not snap["black_hole"]
             last[group] = snap
     return found
 
 
+def _settling_runs(events: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, Any]]]:
+    """seq of each status event -> service -> last status in its run (consecutive status events, one time)."""
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    run: dict[str, dict[str, Any]] = {}
+    for i, event in enumerate(events):
+        prev = events[i - 1] if i else None
+        if event["kind"] != "status":
+            continue
+        if prev is None or prev["kind"] != "status" or prev.get("time") != event.get("time"):
+            run = {}
+        run[event["service"]] = event["detail"]
+        out[event["seq"]] = run  # one dict per run: every event of the run sees the whole run
+    return out
+
+
 def _check(event: dict[str, Any], snap: dict[str, Any], prev: dict[str, Any] | None,
-           status: dict[str, dict[str, Any]], serving: bool) -> list[str]:
+           status: dict[str, dict[str, Any]], settling: set[str], serving: bool) -> list[str]:
     where = f"seq {event['seq']} ({event['kind']} {event['action']} {event['service']}) group {snap['group']}"
     found = []
-    if snap["exists"] and snap["black_hole"] and serving:
+    if serving and not snap["exists"]:
+        found.append(f"{where}: a serving group vanished")
+    elif serving and snap["black_hole"]:
         found.append(f"{where}: black hole")
     before = prev["shares"] if prev else {}
     for member, share in snap["shares"].items():
-        if share > EPS and before.get(member, 0.0) <= EPS:
+        old = before.get(member, 0.0)
+        own_growth = old > EPS and member in settling
+        if share > old + EPS and not own_growth:
             st = status.get(member, {})
             if st.get("Status") != "Running" or st.get("PendingInstance", 0) > 0:
                 found.append(f"{where}: {member} gets traffic while {st.get('Status')} "

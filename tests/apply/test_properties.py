@@ -162,6 +162,8 @@ def test_any_live_any_desired_converges_safely(live: list[Group], desired: list[
        seed=st.integers(0, 1000))
 def test_same_with_throttling_and_503s(live: list[Group], desired: list[Group], prune: bool, initial: str,
                                        seed: int) -> None:
-    faults = [Fault("*", FaultKind.THROTTLE, rate=0.15, retry_after_ms=200, seed=seed),
+    faults = [Fault("*", FaultKind.THROTTLE, rate=1.0, retry_after_ms=200, remaining=1),  # at least one, always
+              Fault("*", FaultKind.THROTTLE, rate=0.15, retry_after_ms=200, seed=seed),
               Fault("*", FaultKind.ERROR503, rate=0.1, seed=seed + 1)]
     asyncio.run(scenario(live, desired, prune, initial, faults))
+    assert faults[0].fired == 1  # the faults did strike (not a fault-free run by luck)
