@@ -76,8 +76,8 @@ class PlainProgress:
     def __call__(self, e: Event) -> None:
         where = f"[{e.region}/{e.group}]"
         if e.kind is EventKind.STEP_START and e.step is not None:
-            typer.echo(f"{where} step {e.step.index}/{e.total_steps} {e.step.action.value} "
-                       f"{e.step.service or ''} ({e.elapsed:.1f}s)")
+            what = f"{e.step.action.value} {e.step.service or '(group)'}"
+            typer.echo(f"{where} step {e.step.index}/{e.total_steps} {what} ({e.elapsed:.1f}s)")
         elif e.kind is EventKind.ROLLBACK:
             typer.echo(f"{where} FAILED: {e.message}; restoring traffic ({e.elapsed:.1f}s)")
         elif e.kind is EventKind.GROUP_DONE:
