@@ -6,6 +6,10 @@ stored weight only in customized mode (in auto mode EAS lists shares), labels wi
 reserved `eas-gitops/` keys. The file starts with the yaml-language-server modeline; `plan --adopt`
 on it shows no change except the ownership labels.
 
+Secrets: import cannot tell a secret from any other config value, so it writes what it reads. It
+names every config key that looks like one (`SECRET_KEY_NAMES`, a setting) on stderr, so the person
+can replace the value with a `${env:NAME}` reference before committing the file.
+
 Choices: members are written in name order; the schema path in the modeline is relative to the
 output file when `schemas/servicegroup.schema.json` exists under the working directory, else the
 bare file name.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +36,22 @@ from reconciler.spec.model import API_VERSION, KIND, TrafficMode
 from reconciler.spec.schema import SCHEMA_FILE
 
 RESERVED_PREFIX = "eas-gitops/"
+SECRET_KEY_NAMES = re.compile(r"token|passw|secret|access_?key|api_?key|credential|private_?key", re.IGNORECASE)
+
+
+def secret_looking(value: Any, path: str = "") -> list[str]:
+    """Dotted paths of string values under keys named like secrets (not already `${env:...}` references)."""
+    if isinstance(value, dict):
+        found: list[str] = []
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(item, str) and SECRET_KEY_NAMES.search(str(key)) and "${env:" not in item:
+                found.append(here)
+            found += secret_looking(item, here)
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in secret_looking(item, f"{path}[{i}]")]
+    return []
 
 
 def _tidy(value: Any) -> Any:
@@ -103,7 +124,11 @@ def import_group(
     """
     where = plan_cli.Where(target, state, vpc, rate_limit)
     live = run(lambda: plan_cli.read_regions(where, [region]))
-    text = dump(group_document(live, region, group), out)
+    document = group_document(live, region, group)
+    text = dump(document, out)
+    for path in secret_looking(document["spec"]):
+        typer.echo(f"warning: spec.{path} looks like a secret and holds its live value: replace it with "
+                   "a ${env:NAME} reference before committing the file", err=True)
     if out is None:
         typer.echo(text, nl=False)
         return

@@ -82,6 +82,7 @@ def test_import_then_adopt_changes_only_the_ownership_labels(cli: Cli, tmp_path:
     text = out.read_text()
     assert text.startswith("# yaml-language-server: $schema=")
     assert "weight: 400" in text and "traffic_mode: customized" in text and "keepalive: 5000" in text
+    assert "metadata.rpc.keepalive" not in imported.output  # only secret-looking keys are flagged
     assert cli("validate", out).exit_code == 0
     untouched = cli("plan", out, "--detailed-exitcode")
     assert untouched.exit_code == 0, untouched.output  # not managed: left alone without --adopt
@@ -95,3 +96,17 @@ def test_import_then_adopt_changes_only_the_ownership_labels(cli: Cli, tmp_path:
     assert cli("apply", out, "--adopt", "--auto-approve").exit_code == 0
     assert cli.writes() == writes + 4
     assert cli("plan", out, "--detailed-exitcode").exit_code == 0
+
+
+def test_import_names_config_values_that_look_like_secrets(cli: Cli) -> None:
+    async def seed() -> None:
+        async with plan_cli.WIRING.connector(plan_cli.Where(state=cli.state))("cn-shanghai") as link:
+            await link.client.create_service({"name": "tok_a", "metadata": {"group": "tok", "instance": 1, "cpu": 1,
+                                                                            "memory": 1000},
+                                              "model_path": "oss://b/a.pmml", "processor": "pmml",
+                                              "api_token": "hunter2"})
+    asyncio.run(seed())
+    result = cli("import", "tok", "--region", "cn-shanghai")
+    assert result.exit_code == 0, result.output
+    assert "warning: spec.services[0].config.api_token looks like a secret" in result.output
+    assert "${env:NAME}" in result.output
