@@ -33,7 +33,7 @@ from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, is_
 from reconciler.errors import ConfigError, StalePlanError
 from reconciler.live.model import LiveState, fingerprint
 from reconciler.plan.build import DEFAULT_MAX_SHIFT
-from reconciler.plan.model import Plan, load_plan
+from reconciler.plan.model import Plan, Step, load_plan
 
 
 async def live_now(plan: Plan, where: plan_cli.Where, what: str) -> LiveState:
@@ -110,9 +110,16 @@ class LiveProgress:
         self.rows[key] = (text, start, end)
 
 
+def _steps(steps: list[Step]) -> str:
+    return ", ".join(f"{s.index}. {s.action.value} {s.service or '(group)'}" for s in steps)
+
+
 def print_report(report: ApplyReport) -> None:
+    """Per group: outcome; for one that did not finish, which steps were done, what failed, was restored, is left."""
     for g in report.groups:
         typer.echo(f"{g.region}/{g.group}: {g.outcome.value}, {len(g.done)} step(s) done in {g.elapsed:.1f}s")
+        if g.outcome is not GroupOutcome.DONE and g.done:
+            typer.echo(f"  done: {_steps(g.done)}")
         if g.failed_step is not None:
             typer.echo(f"  failed at step {g.failed_step.index} ({g.failed_step.action.value} "
                        f"{g.failed_step.service or ''}): {g.error}")
@@ -121,8 +128,7 @@ def print_report(report: ApplyReport) -> None:
         for line in g.not_restored:
             typer.echo(f"  not restored: {line}")
         if g.left:
-            typer.echo(f"  left ({len(g.left)} step(s)): " + ", ".join(
-                f"{s.index}. {s.action.value} {s.service or ''}".rstrip() for s in g.left))
+            typer.echo(f"  left ({len(g.left)} step(s)): {_steps(g.left)}")
     if report.journal:
         typer.echo(f"journal: {report.journal}")
 

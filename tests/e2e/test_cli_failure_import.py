@@ -48,6 +48,7 @@ def test_member_going_failed_stops_its_group_restores_traffic_and_others_finish(
     assert "fx_a" in result.output and "Failed" in result.output and "OutOfMemory" in result.output
     assert "restored: fx_c: traffic state standalone restored" in result.output
     assert "left (" in result.output
+    assert "  done: 1. " in result.output  # the steps that were carried out, by name
     backend = cli.emulator().state.emulator.backend
     assert backend.describe_service("cn-shanghai", "fx_c").record.traffic_state.value == "standalone"
     assert backend.describe_service("cn-shanghai", "fx_b").record.traffic_state.value == "grouping"
