@@ -106,19 +106,34 @@ async def seed(world: World, live: list[Group]) -> None:
                 await c.update_group(g.name, traffic_mode=TrafficMode.CUSTOMIZED)
 
 
-def final_matches(world: World, desired: list[Group]) -> list[str]:
-    views, _ = world.emulator(REGION).backend.list_services(ServiceQuery(size=1000))
+def final_matches(world: World, desired: list[Group], live: list[Group], prune: bool) -> list[str]:
+    """What the emulator holds against the desired state, checked without the planner's code: each member's
+    traffic state, running replicas, model version and (customized) weight, each group's mode; managed
+    members no longer declared are gone, and so are whole groups removed with prune."""
+    backend = world.emulator(REGION).backend
+    views, _ = backend.list_services(ServiceQuery(size=1000))
     by_name = {v.record.name: v for v in views}
     wrong = []
     for g in desired:
+        if backend.describe_group(REGION, g.name).traffic_mode.value != g.mode.value:
+            wrong.append(f"group {g.name}: mode {backend.describe_group(REGION, g.name).traffic_mode.value}")
         for m in g.members:
             v = by_name.get(m.name)
             if v is None:
                 wrong.append(f"{m.name} missing")
                 continue
-            if v.record.traffic_state.value != m.traffic.value or v.point.running != m.replicas:
-                wrong.append(f"{m.name}: {v.record.traffic_state.value} {v.point.running} running, want "
-                             f"{m.traffic.value} {m.replicas}")
+            got = (v.record.traffic_state.value, v.point.running, v.record.config.get("model_path"),
+                   v.record.weight if g.mode is TrafficMode.CUSTOMIZED else None)
+            want = (m.traffic.value, m.replicas, f"oss://bucket/{m.name}/v{m.version}.pmml",
+                    m.weight if g.mode is TrafficMode.CUSTOMIZED else None)
+            if got != want:
+                wrong.append(f"{m.name}: {got}, want {want}")
+    declared = {m.name for g in desired for m in g.members}
+    desired_groups = {g.name for g in desired}
+    for g in live:
+        orphan_kept = g.name not in desired_groups and not prune  # an orphaned group is deleted only with prune
+        wrong += [f"{m.name} should be gone" for m in g.members
+                  if m.name in by_name and m.name not in declared and not orphan_kept]
     return wrong
 
 
@@ -140,7 +155,7 @@ async def scenario(live: list[Group], desired: list[Group], prune: bool, initial
     events, shares = world.history(REGION)
     removed = {g.name for g in live} - {g.name for g in desired} if prune else set()
     assert violations(events, shares, since=since, removed=removed) == []
-    assert final_matches(world, desired) == []
+    assert final_matches(world, desired, live, prune) == []
     world.emulator(REGION).faults.clear()
     again, _ = await world.plan([g.model() for g in desired], prune=prune, max_shift=100)
     assert not again.has_changes, [(g.name, [s.action.value for s in g.steps]) for g in again.groups]
