@@ -67,7 +67,7 @@ async def scenario(live: list[Group], desired: list[Group], late: set[str], late
     # does to its members meanwhile is not the apply's doing
     planned = {g.name for g in desired}
     assert [v for v in violations(events, shares, since=since) if v.split(" group ")[1].split(":")[0] in planned] == []
-    assert final_matches(world, desired) == []
+    assert final_matches(world, desired, live, False) == []
     again, _ = await world.plan([g.model() for g in desired], max_shift=100)
     assert not again.has_changes, [(g.name, [s.action.value for s in g.steps]) for g in again.groups]
 
