@@ -3,7 +3,8 @@
 Per group: a heading, warnings as a quote, one table (member | state | replicas | weight |
 share now -> final), then a collapsible `<details>` with the `+ ~ -` changes and the numbered
 steps, each share-moving step followed by the shares after it. GitHub caps a comment at 65,535
-characters: a plan that long should go to the job summary, the CLI decides.
+characters: this renderer does not cut; nothing checks that limit yet (posting comments is a later
+issue's work), so a very large plan belongs in the job summary or an artifact.
 """
 
 from __future__ import annotations
