@@ -171,7 +171,7 @@ class _GroupDiffer:
         if declared:
             self.warn(WarningCode.UNMANAGED_NAME, live.name,
                       f"{live.name} exists but is not managed by eas-gitops (no {MANAGED_BY_LABEL} label): "
-                      "left untouched; adopt it to manage it")
+                      "left untouched; plan with --adopt to manage it")
         else:
             self.warn(WarningCode.UNMANAGED_MEMBER, live.name,
                       f"{live.name} is not managed by eas-gitops: counted in the shares, never changed")
@@ -311,7 +311,7 @@ def _orphan_group(region: str, name: str, live: LiveState, prune: bool) -> Group
                for s in live.members(region, name)]
     if not prune:
         d.warn(WarningCode.ORPHANED_GROUP, None,
-               f"group {name} is managed by eas-gitops but no file declares it: kept; plan with prune to delete it")
+               f"group {name} is managed by eas-gitops but no file declares it: kept; plan with --prune to delete it")
         return GroupDelta(region, name, GroupStatus.ORPHANED, None, mode, mode, tuple(members), (), tuple(d.warnings))
     left = [m.name for m in members if m.kind is MemberKind.UNMANAGED]
     if left:
