@@ -198,6 +198,16 @@ class SmokeTest(_Strict):
     body: str | None = Field(default=None, description="Request body (POST when set, GET otherwise).")
     expect_status: int = Field(default=200, ge=100, le=599, strict=True, description="Expected HTTP status.")
 
+    @model_validator(mode="after")
+    def _no_secret_reference(self) -> SmokeTest:
+        # `${env:NAME}` is resolved only inside a service's config; here it would be sent as written.
+        for at in ("path", "body"):
+            if "${env:" in (getattr(self, at) or ""):
+                raise _conflict(f"a smoke test's {at} is sent as written: ${{env:NAME}} is not resolved here", at,
+                                "secret references work only in a service's config; give the smoke test a path "
+                                "and body that need no secret")
+        return self
+
 
 class ServiceSpec(_Strict):
     """One member service of the group."""

@@ -105,3 +105,14 @@ def test_config_values_are_plain_data(write: Write) -> None:
     config = group.spec.services[1].config
     assert config == {"storage": [{"mount_path": "/data", "when": "2024-01-02"}], "ratio": 0.5}
     assert type(config["ratio"]) is float and type(config["storage"]) is list
+
+
+def test_a_secret_reference_in_a_smoke_test_is_refused(write: Write) -> None:
+    """`${env:NAME}` is resolved only in config: in a smoke test it would be sent literally."""
+    smoke = '      smoke_test: {path: "/?token=${env:TOKEN}"}\n'
+    path = write("g.yaml", PMML_TEXT + smoke)
+    with pytest.raises(SpecError) as info:
+        load_paths([path])
+    (problem,) = info.value.problems
+    assert "smoke test's path is sent as written" in problem.message and "config" in problem.hint
+    assert len(load_paths([write("ok.yaml", PMML_TEXT + '      smoke_test: {path: "/health"}\n')])) == 1
