@@ -17,27 +17,23 @@ so later decisions see the shares earlier steps produce):
              zero only after a drain
 6. remove    delete only after a verified drain
 
-Joins: into a group with no eligible member the biggest member goes first (it takes 100 %, there
-was no traffic to shift); then the smallest first, so every later join lands on a bigger base.
-A join that would take a member from 0 to more than `max_shift` points is split in customized
-mode: first at the largest weight that stays within the limit, the declared weight after it.
-In auto mode shares follow replicas and cannot be split; the safety check refuses such a plan
-(overrule with force) — we do not switch a group's mode behind the user's back.
+Joins go in `ramp.join_order` (smallest first; the biggest first into a group without traffic). A join
+taking a member from 0 to more than `max_shift` points is split (`reconciler.plan.ramp`): in customized
+mode first at the largest weight within the limit; in auto mode a member entering with replicas it
+does not run yet joins with fewer replicas, then scales up while it serves. Other too-big auto joins
+are refused by the safety check (overrule with force): we never switch a group's mode unasked.
 
 Mode switches keep shares continuous: auto -> customized sets every weight while still auto (no
 share change), then switches; customized -> auto first moves the weights to the replica ratio
-(`EQUALISE_SCALE` x replicas, scaled down to fit
-weights <= 1000), then switches, so the switch itself moves no traffic.
+(`EQUALISE_SCALE` x replicas, scaled down to fit weights <= 1000), then switches, so the switch itself moves no traffic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from fractions import Fraction
-from math import floor
 
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
-from reconciler.plan import readiness
+from reconciler.plan import ramp, readiness
 from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, without_instance
 from reconciler.plan.model import (
     Action,
@@ -61,7 +57,6 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.simulate import SimGroup, SimMember
 from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
-from reconciler.spec.shares import percent
 
 EQUALISE_SCALE = 100  # weight per replica when moving customized weights to the auto ratio
 _DECLARED = (MemberKind.CREATE, MemberKind.UPDATE, MemberKind.KEEP)
@@ -91,6 +86,7 @@ class GroupOrderer:
         self.declared = [m for m in delta.members if m.spec is not None and m.kind in _DECLARED]
         # live members serving with some replicas, not all: waited for right before the first share move
         self.settling = readiness.settling(delta, self.initial)
+        self.ramps: dict[str, ramp.Ramp] = {}  # auto-mode joins split by replicas, decided in `prepare`
 
     # ---- helpers ------------------------------------------------------------------------------------------
 
@@ -156,17 +152,10 @@ class GroupOrderer:
 
     def capped(self, weight: int, name: str) -> int:
         """The first weight for a member entering traffic from 0: within max_shift of the group."""
-        base = self.sim.eligible_weight()
-        if base == 0 or self.max_shift >= 100 or Fraction(100 * weight, base + weight) <= self.max_shift:
-            return weight
-        cap = floor(Fraction(self.max_shift * base, 100 - self.max_shift))
-        cap = min(cap, MAX_WEIGHT)
-        if cap < 1:
-            return weight  # cannot split: the safety check reports it
-        self.warn(WarningCode.SHARE_SPLIT, name,
-                  f"{name} enters traffic at weight {cap} first, then {weight}: one step to weight {weight} would "
-                  f"move {percent(Fraction(weight, base + weight))} points (max_shift {self.max_shift})")
-        return cap
+        cap = ramp.first_count(base := self.sim.eligible_weight(), weight, self.max_shift, MAX_WEIGHT)
+        if cap is not None:  # else it fits, or cannot be split: the safety check reports it
+            self.warn(WarningCode.SHARE_SPLIT, name, ramp.weight_warning(name, cap, weight, base, self.max_shift))
+        return weight if cap is None else cap
 
     # ---- phases -------------------------------------------------------------------------------------------
 
@@ -220,10 +209,16 @@ class GroupOrderer:
         grown = [m for m in self.declared if m.kind is not MemberKind.CREATE
                  and m.target_replicas is not None and m.target_replicas > self.member(m).replicas]
         updated = [m for m in self.declared if m.config_paths]
+        if self.sim.mode is TrafficMode.AUTO and self.delta.mode_after is TrafficMode.AUTO:
+            self.ramps = ramp.plan_ramps(self.joiners(), self.sim, self.target_replicas, self.max_shift,
+                                         {m.name: self.target_replicas(m) for m in grown}, self.settling)
+        for r in self.ramps.values():
+            self.warn(WarningCode.SHARE_SPLIT, r.name, r.warning(self.max_shift))
         for m in created:
             self.create(m)
         for m in grown:  # more replicas of the version that serves now: its share may rise, it is ready
-            self.add(m.name, ScaleParams(replicas=self.target_replicas(m), before=self.member(m).replicas),
+            count = self.ramps[m.name].first if m.name in self.ramps else self.target_replicas(m)
+            self.add(m.name, ScaleParams(replicas=count, before=self.member(m).replicas),
                      "capacity before traffic", Expect())
         first = {m.name for m in [*created, *grown]}
         for m in self.declared:
@@ -250,8 +245,10 @@ class GroupOrderer:
     def create(self, m: MemberDelta) -> None:
         assert m.spec is not None and m.config is not None and m.spec_hash is not None
         labels = {**m.spec.labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, SPEC_HASH_LABEL: m.spec_hash}
-        params = CreateParams(config=m.config, labels=labels, replicas=m.spec.base_replicas,
-                              sensitive_paths=m.sensitive_paths)
+        # a ramp starts with fewer replicas; the spec hash stays the declared one, where the ramp ends
+        replicas = self.ramps[m.name].first if m.name in self.ramps else m.spec.base_replicas
+        config = {**m.config, "metadata": {**m.config.get("metadata", {}), "instance": replicas}}
+        params = CreateParams(config=config, labels=labels, replicas=replicas, sensitive_paths=m.sensitive_paths)
         self.add(m.name, params, "new member, standalone: no group traffic until it is ready",
                  Expect(traffic_state=TrafficState.STANDALONE))
 
@@ -279,16 +276,17 @@ class GroupOrderer:
     def join_all(self, weight_of: Callable[[MemberDelta], int]) -> None:
         auto = self.sim.mode is TrafficMode.AUTO
         size: Callable[[MemberDelta], int] = self.target_replicas if auto else weight_of
-        joiners = sorted(self.joiners(), key=size)  # stable: declared order among equals
-        if joiners and self.sim.eligible_weight() == 0:
-            biggest = max(joiners, key=size)
-            joiners = [biggest] + [j for j in joiners if j is not biggest]
-        for m in joiners:
+        for m in ramp.join_order(self.joiners(), size, empty=self.sim.eligible_weight() == 0):
             if not auto:
                 first = self.capped(weight_of(m), m.name)
                 if self.member(m).weight != first:
                     self.set_weight(m, first, "weight before joining")
             self.set_state(m, TrafficState.GROUPING, "joins group traffic: Running and tested")
+            if auto and m.name in self.ramps:  # serving and ready: new instances join as they come up
+                r = self.ramps[m.name]
+                self.add(m.name, ScaleParams(replicas=r.target, before=self.member(m).replicas),
+                         "ramp: the rest of its replicas, now that it serves within max_shift", Expect())
+                self.wait(m, "every replica Running before the next step")
 
     def move_weights(self, weight_of: Callable[[MemberDelta], int | None], reason: str) -> None:
         """Increases first (traffic in), then decreases; a 0-share member ramps within max_shift."""

@@ -12,7 +12,7 @@
     drain_before_delete   a delete comes after a drain of that service, at 0 % and standalone
 
 `force` overrules only what a person can reasonably judge from the plan: `max_shift` (e.g. an
-emergency move onto a fresh member in auto mode, where shares cannot be split) and
+emergency move onto a member in auto mode that the planner cannot ramp, see `reconciler.plan.ramp`) and
 `ready_before_traffic` for members the plan does not touch (in practice unmanaged ones: the
 orderer parks or waits for managed members that are not ready, see `reconciler.plan.readiness`).
 A forced plan carries a `forced` warning per overruled finding. The other rules, and readiness

@@ -174,14 +174,17 @@ def test_unsafe_plan_is_refused_naming_rule_step_numbers_and_the_fix(cli: Cli, t
     spec = tmp_path / "pmml.yaml"
     spec.write_text((EXAMPLES / "pmml.yaml").read_text() + BIG_JOIN)  # 16 of 21 replicas: 76.2 % at once
     writes = cli.writes()
-    refused = cli("apply", spec, "--auto-approve")
+    # with max_shift 10 even 1 replica first is too much (1 of 6 = 16.7 %): no ramp, refused
+    refused = cli("apply", spec, "--auto-approve", "--max-shift", "10")
     assert refused.exit_code == 1
     text = " ".join(refused.output.split())
     assert "rule max_shift" in text and "step 3 (set_traffic_state pmml_big)" in text and "0% -> 76.2%" in text
-    assert "max_shift 50" in text and "--max-shift 77" in text and "--force" in text
+    assert "max_shift 10" in text and "--max-shift 77" in text and "--force" in text
     assert cli.writes() == writes
     assert cli("plan", spec, "--max-shift", "77").exit_code == 0  # the suggested limit is enough
-    forced = cli("plan", spec, "--force")
+    ramped = cli("plan", spec)  # default 50: joins with 5 replicas (5 of 10 = 50 %), then scales to 16
+    assert ramped.exit_code == 0 and "pmml_big joins with 5 of its 16 replicas first" in " ".join(ramped.output.split())
+    forced = cli("plan", spec, "--force", "--max-shift", "10")
     assert forced.exit_code == 0 and "forced: unsafe plan: rule max_shift" in forced.output
     assert "--force" not in forced.output.split("forced:")[1].splitlines()[0]  # a warning, not advice
 
