@@ -27,7 +27,7 @@ import typer
 from ruamel.yaml import YAML
 
 from reconciler.cli import plan as plan_cli
-from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
+from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, VpcOpt, run
 from reconciler.eas.targets import DEFAULT_REGION
 from reconciler.errors import ConfigError
 from reconciler.live.model import LiveService, LiveState
@@ -109,8 +109,7 @@ def dump(document: dict[str, Any], out: Path | None) -> str:
 
 def import_group(
     group: Annotated[str, typer.Argument(metavar="GROUP", help="The live service group to import.")],
-    region: Annotated[str, typer.Option("--region", envvar=plan_cli.ENV_REGION, metavar="REGION",
-                                        help="Region of the group.")] = DEFAULT_REGION,
+    region: RegionOpt = DEFAULT_REGION,
     out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False, metavar="FILE",
                                              help="Write the group file here (default: print it).")] = None,
     target: TargetOpt = None,

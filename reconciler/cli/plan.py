@@ -23,8 +23,17 @@ import typer
 from rich.console import Console
 
 from reconciler.apply.runtime import Connector, RealTimer, Timer, connect_all, target_connector
-from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, is_terminal, retry_settings, run
-from reconciler.eas.targets import TargetKind, resolve_target
+from reconciler.cli.common import (
+    ENV_REGION,
+    RateLimitOpt,
+    StateOpt,
+    TargetOpt,
+    VpcOpt,
+    is_terminal,
+    retry_settings,
+    run,
+)
+from reconciler.eas.targets import DEFAULT_REGION, TargetKind, resolve_target
 from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
 from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan
@@ -32,7 +41,6 @@ from reconciler.plan.model import Plan
 from reconciler.plan.render import render_json, render_markdown, render_rich, render_text
 from reconciler.spec.loader import load_paths
 
-ENV_REGION = "EAS_GITOPS_REGION"
 POLL_INTERVALS = {TargetKind.LOCAL: 0.25, TargetKind.URL: 1.0, TargetKind.ALIYUN: 5.0}
 
 
@@ -47,7 +55,7 @@ class Where:
 
     @property
     def poll_interval(self) -> float:
-        return POLL_INTERVALS[resolve_target(self.target, "cn-shanghai", self.vpc).kind]
+        return POLL_INTERVALS[resolve_target(self.target, DEFAULT_REGION, self.vpc).kind]
 
 
 @dataclass

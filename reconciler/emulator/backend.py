@@ -16,7 +16,7 @@ from typing import Any
 from reconciler.emulator import errors, listing
 from reconciler.emulator.groups import GroupOps, paginate
 from reconciler.emulator.lifecycle import ServiceView
-from reconciler.emulator.listing import ServiceQuery as ServiceQuery  # re-exported: tests and callers import it here
+from reconciler.emulator.listing import ServiceQuery
 from reconciler.emulator.models import (
     Phase,
     PhaseKind,

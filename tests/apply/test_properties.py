@@ -20,8 +20,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from reconciler.emulator.backend import ServiceQuery
 from reconciler.emulator.faults import Fault, FaultKind
+from reconciler.emulator.listing import ServiceQuery
 from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from reconciler.plan.build import build_plan

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.emulator.backend import Backend, ServiceQuery
+from reconciler.emulator.backend import Backend
 from reconciler.emulator.errors import WireError
+from reconciler.emulator.listing import ServiceQuery
 
 from .helpers import REGION, FakeClock, make_backend
 

@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli.main import app
-from reconciler.emulator.backend import Backend, ServiceQuery
+from reconciler.emulator.backend import Backend
+from reconciler.emulator.listing import ServiceQuery
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
 from reconciler.emulator.store import Store
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from reconciler.emulator import models
-from reconciler.emulator.backend import Backend, ServiceQuery
+from reconciler.emulator.backend import Backend
 from reconciler.emulator.lifecycle import ServiceView
+from reconciler.emulator.listing import ServiceQuery
 from reconciler.emulator.models import Status, resource_of
 from reconciler.emulator.responses import service_wire
 from reconciler.emulator.settings import EmulatorSettings

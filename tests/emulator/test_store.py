@@ -7,7 +7,8 @@ import sys
 import threading
 from pathlib import Path
 
-from reconciler.emulator.backend import Backend, ServiceQuery
+from reconciler.emulator.backend import Backend
+from reconciler.emulator.listing import ServiceQuery
 from reconciler.emulator.settings import EmulatorSettings
 from reconciler.emulator.store import Store
 
