@@ -15,6 +15,13 @@ UpdateService (new version, scale) is not safe to repeat blindly, so the client 
 after an unknown outcome (5xx, dropped connection); this module does, after reading back: when the
 live config already holds every key the body sets, the write landed; otherwise it is sent again
 (up to `UNSAFE_ATTEMPTS` times).
+
+Config removals: UpdateService with UpdateType=merge cannot remove a key, so a new version that
+removes keys is sent with UpdateType=replace. Its body is built right before the write from the
+live config as DescribeService returns it (platform defaults, keys set by others, the replica
+count an autoscaler chose: all kept), the desired config merged over it, minus the removed paths.
+After an unknown outcome it landed only when the desired keys are there and the removed ones gone.
+A label removal (DeleteServiceLabel) is verified by reading the labels back.
 """
 
 from __future__ import annotations
@@ -28,10 +35,11 @@ from reconciler.apply.observe import Observer, describe, unmet
 from reconciler.apply.runtime import Link, Timer
 from reconciler.apply.secrets import resolve
 from reconciler.eas.client import declared_subset
-from reconciler.eas.models import Ack, Service
+from reconciler.eas.models import Ack, Service, UpdateType
 from reconciler.errors import ApplyError, NotFoundError, ServerError, TransportError
 from reconciler.live.read import list_services, live_service
 from reconciler.plan.model import Action, Expect, GroupPlan, GroupStatus, Step
+from reconciler.spec.eas_config import Path, deep_merge, value_at, without_paths
 from reconciler.spec.model import TrafficMode, TrafficState
 from reconciler.spec.shares import MemberTraffic, compute_shares, is_black_hole
 
@@ -42,6 +50,18 @@ UNSAFE_ATTEMPTS = 4
 class StepSettings:
     timeout: float = 900.0  # seconds per step (waits and read-backs)
     env: Mapping[str, str] | None = None  # where ${env:NAME} is resolved (None: os.environ)
+
+
+def _landed(body: dict[str, Any], removed: tuple[Path, ...], live: dict[str, Any]) -> bool:
+    """An UpdateService with `body` (minus `removed`) is visible in the `live` config."""
+    return declared_subset(body, live) and not any(value_at(live, path)[0] for path in removed)
+
+
+def _labels_left(keys: tuple[str, ...], svc: Service | None) -> str | None:
+    if svc is None:
+        return "the service disappeared"
+    left = sorted(set(keys) & set(svc.labels))
+    return f"labels {', '.join(left)} still set" if left else None
 
 
 def _members(services: list[Service]) -> list[MemberTraffic]:
@@ -64,6 +84,7 @@ class GroupRun:
             Action.WAIT_RUNNING: self._wait, Action.SMOKE_TEST: self._smoke, Action.SET_WEIGHT: self._weight,
             Action.SET_TRAFFIC_STATE: self._traffic, Action.DRAIN: self._traffic, Action.SET_MODE: self._mode,
             Action.DELETE_SERVICE: self._delete, Action.UPDATE_LABELS: self._labels,
+            Action.DELETE_LABELS: self._delete_labels,
         }
 
     async def run_step(self, step: Step) -> None:
@@ -142,15 +163,17 @@ class GroupRun:
             after = await self.read_back(name, step.expect)
         self._log(step, ack, None, after, outcome="ok")
 
-    async def _unsafe(self, name: str, body: dict[str, Any]) -> Ack:
+    async def _unsafe(self, name: str, body: dict[str, Any], removed: tuple[Path, ...] = ()) -> Ack:
         """UpdateService is not repeated blindly (a repeat may make another version): after an unknown
-        outcome (5xx, dropped connection) read back, and send again only if the change is not there."""
+        outcome (5xx, dropped connection) read back, and send again only if the change is not there.
+        With `removed` paths the body replaces the whole config."""
+        kind = UpdateType.REPLACE if removed else UpdateType.MERGE
         for attempt in range(1, UNSAFE_ATTEMPTS + 1):
             try:
-                return await self.client.update_service(name, body)
+                return await self.client.update_service(name, body, update_type=kind)
             except (ServerError, TransportError):
                 svc = await self.describe(name)
-                if svc is not None and declared_subset(body, svc.config):
+                if svc is not None and _landed(body, removed, svc.config):
                     return Ack()
                 if attempt == UNSAFE_ATTEMPTS:
                     raise
@@ -161,7 +184,15 @@ class GroupRun:
         p, name = step.params, step.service
         assert p.action is Action.UPDATE_CONFIG and name is not None
         before = await self.last(name)
-        await self._written(step, self._unsafe(name, resolve(p.config, self.settings.env)), before)
+        desired = resolve(p.config, self.settings.env)
+        if not p.removed_paths:
+            await self._written(step, self._unsafe(name, desired), before)
+            return
+        live = await self.describe(name)  # fresh: the replace body keeps what EAS holds now
+        if live is None:
+            raise ApplyError(f"{name} does not exist: its config cannot be updated")
+        body = without_paths(deep_merge(live.config, desired), p.removed_paths)
+        await self._written(step, self._unsafe(name, body, p.removed_paths), live)
 
     async def _scale(self, step: Step) -> None:
         p, name = step.params, step.service
@@ -230,6 +261,18 @@ class GroupRun:
         if before.traffic is TrafficState.GROUPING and before.running_instance > 0:
             raise ApplyError(f"{name} still takes group traffic ({describe(before)}): not deleted without a drain")
         await self._written(step, self.client.delete_service(name), before)
+
+    async def _delete_labels(self, step: Step) -> None:
+        p, name = step.params, step.service
+        assert p.action is Action.DELETE_LABELS and name is not None
+        before = await self.last(name)
+        ack = await self.client.delete_service_label(name, list(p.keys))
+        after = await self.describe(name)
+        if _labels_left(p.keys, after) is not None:
+            after = await self.observer.wait(name, self.plan.name, lambda s: _labels_left(p.keys, s),
+                                             timeout=self.settings.timeout, last=after)
+            self.seen[name] = after
+        self._log(step, ack, before, after, outcome="ok")
 
     async def _labels(self, step: Step) -> None:
         p, name = step.params, step.service

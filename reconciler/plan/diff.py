@@ -14,6 +14,10 @@ Rules:
   A declared service that exists unmanaged is left alone with a warning unless `adopt` is set.
   A managed member no longer declared is removed; a managed group whose file is gone is orphaned:
   reported, and removed only with `prune`.
+- Removals: a label key or config key the file no longer declares is removed live only when the
+  declared-keys record on the service (`reconciler.plan.record`) says eas-gitops declared it last
+  time, so platform defaults and other people's labels stay. A config removal is a new version.
+  The record itself follows every write to the service; one only differing is rewritten.
 - Secrets: a config value holding `${env:NAME}` is never compared (the live side holds the
   resolved value) and always shown as `(sensitive)`. Changes to it are detected through the
   `eas-gitops/spec-hash` label, the hash of the unresolved config last applied.
@@ -30,7 +34,9 @@ from typing import Any
 
 from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, LiveService, LiveState
+from reconciler.plan import record
 from reconciler.plan.model import SENSITIVE, Change, ChangeOp, GroupStatus, PlanWarning, WarningCode
+from reconciler.plan.record import DEFAULT_LIMITS, RECORD_LABEL, Declared, RecordLimits, RecordState
 from reconciler.spec.eas_config import Path, declared_paths, to_eas_config, value_at
 from reconciler.spec.model import ServiceGroup, ServiceSpec, TrafficMode
 
@@ -59,6 +65,10 @@ class MemberDelta:
     config_paths: tuple[str, ...] = ()  # changed config paths; non-empty means a new version
     sensitive_paths: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)  # labels to add or overwrite
+    record: dict[str, str] = field(default_factory=dict)  # the declared-keys record labels as they should be
+    removed_labels: tuple[str, ...] = ()  # label keys to delete (declared last time, no longer)
+    removed_config: tuple[Path, ...] = ()  # config paths to delete; they are in `config_paths` too
+    stale_record: tuple[str, ...] = ()  # record pieces the shorter record no longer uses
     target_replicas: int | None = None  # None: unchanged
     changes: tuple[Change, ...] = ()
 
@@ -152,8 +162,9 @@ def describe_live(s: LiveService) -> str:
 class _GroupDiffer:
     """Builds the `GroupDelta` of one group; `changes` accumulate in `self.changes`."""
 
-    def __init__(self, region: str, name: str, live: LiveState, *, adopt: bool) -> None:
-        self.region, self.name, self.live, self.adopt = region, name, live, adopt
+    def __init__(self, region: str, name: str, live: LiveState, *, adopt: bool,
+                 limits: RecordLimits = DEFAULT_LIMITS) -> None:
+        self.region, self.name, self.live, self.adopt, self.limits = region, name, live, adopt, limits
         self.changes: list[Change] = []
         self.warnings: list[PlanWarning] = []
 
@@ -184,9 +195,11 @@ class _GroupDiffer:
     def created(self, group: ServiceGroup, spec: ServiceSpec) -> MemberDelta:
         config = to_eas_config(group, spec)
         c = self.change(spec.name, "service", ChangeOp.ADD, None, describe_spec(spec, group.spec.traffic_mode))
-        sensitive = _sensitive_paths(config, declared_paths(config))
+        declared = declared_paths(config)
+        secret = _secret_paths(config, declared)
+        wanted = self._wanted_record(spec, declared, secret)
         return MemberDelta(name=spec.name, kind=MemberKind.CREATE, spec=spec, config=config,
-                           spec_hash=spec_hash(config), sensitive_paths=sensitive,
+                           spec_hash=spec_hash(config), sensitive_paths=dotted(secret), record=wanted,
                            target_replicas=spec.base_replicas, changes=(c,))
 
     def kept(self, group: ServiceGroup, spec: ServiceSpec, live: LiveService, mode_before: TrafficMode | None
@@ -195,8 +208,15 @@ class _GroupDiffer:
         config = to_eas_config(group, spec)
         digest = spec_hash(config)
         declared = declared_paths(config)  # once per member: both the comparison and the secrets need it
-        paths = self._config_changes(spec.name, config, declared, live, digest)
-        labels = self._label_changes(spec, live, digest, bool(paths))
+        secret = _secret_paths(config, declared)
+        recorded = record.decode(live.labels)
+        gone_labels, gone_paths = self._removals(spec, live, declared, recorded)
+        paths = self._config_changes(spec.name, config, declared, live, digest, removing=bool(gone_paths))
+        labels = self._label_changes(spec, live, digest, bool(paths) or bool(gone_paths))
+        wanted = self._wanted_record(spec, declared, secret)
+        writing = bool(labels or gone_labels or gone_paths)
+        new_record, stale = self._record_changes(spec.name, live, recorded, wanted, writing)
+        labels.update(new_record)
         target = self._replica_change(spec, live)
         if spec.traffic is not live.traffic_state:
             self.change(spec.name, "traffic_state", ChangeOp.MODIFY, live.traffic_state.value, spec.traffic.value)
@@ -206,12 +226,52 @@ class _GroupDiffer:
                 self.change(spec.name, "weight", ChangeOp.MODIFY, stored, spec.weight)
         mine = tuple(self.changes[start:])
         return MemberDelta(name=spec.name, kind=MemberKind.UPDATE if mine else MemberKind.KEEP, spec=spec,
-                           live=live, config=config, spec_hash=digest, config_paths=paths,
-                           sensitive_paths=_sensitive_paths(config, declared), labels=labels, target_replicas=target,
-                           changes=mine)
+                           live=live, config=config, spec_hash=digest,
+                           config_paths=(*paths, *dotted(gone_paths)), sensitive_paths=dotted(secret),
+                           labels=labels, record=wanted, removed_labels=gone_labels, removed_config=gone_paths,
+                           stale_record=stale, target_replicas=target, changes=mine)
+
+    def _wanted_record(self, spec: ServiceSpec, declared: set[Path], secret: tuple[Path, ...]) -> dict[str, str]:
+        wanted = record.encode(Declared(frozenset(spec.labels), frozenset(declared), frozenset(secret)), self.limits)
+        if wanted[RECORD_LABEL] == record.OVERFLOW:
+            self.warn(WarningCode.REMOVALS_NOT_TRACKED, spec.name,
+                      f"{spec.name} declares too many keys for the {RECORD_LABEL} record: keys removed from its file "
+                      "will stay live (remove them by hand)")
+        return wanted
+
+    def _removals(self, spec: ServiceSpec, live: LiveService, declared: set[Path], recorded: record.Recorded
+                  ) -> tuple[tuple[str, ...], tuple[Path, ...]]:
+        """Label keys and config paths to delete: declared last time (the record), not now, present live."""
+        if recorded.state in (RecordState.OVERFLOW, RecordState.UNREADABLE):
+            self.warn(WarningCode.REMOVALS_NOT_TRACKED, spec.name,
+                      f"{spec.name}: the {RECORD_LABEL} record is {recorded.state.value}: nothing removed from it "
+                      "this time")
+        if recorded.declared is None:  # no record (or none readable): nothing is known to be ours
+            return (), ()
+        labels = record.removed_labels(recorded.declared, spec.labels, live.labels)
+        paths = record.removed_paths(recorded.declared, declared, live.config)
+        for key in labels:
+            self.change(spec.name, f"labels.{key}", ChangeOp.REMOVE, live.labels[key], None)
+        for path in paths:  # a secret's live value is the resolved secret: never shown
+            before = SENSITIVE if path in recorded.declared.secret else mask(value_at(live.config, path)[1])
+            self.change(spec.name, f"config.{'.'.join(path)}", ChangeOp.REMOVE, before, None)
+        return labels, paths
+
+    def _record_changes(self, name: str, live: LiveService, recorded: record.Recorded, wanted: dict[str, str],
+                        writing: bool) -> tuple[dict[str, str], tuple[str, ...]]:
+        """Record labels to write and stale pieces to delete. A service without a record gets one only
+        with another write (no plan of its own just for it); an existing record is kept exact."""
+        if recorded.state is RecordState.ABSENT and not writing:
+            return {}, ()
+        changed = {k: v for k, v in wanted.items() if live.labels.get(k) != v}
+        stale = record.stale_pieces(live.labels, wanted)
+        if (changed or stale) and not writing:  # only the record differs (a hand edit, an interrupted apply)
+            self.change(name, f"labels.{RECORD_LABEL}", ChangeOp.MODIFY, live.labels.get(RECORD_LABEL),
+                        wanted[RECORD_LABEL])
+        return changed, stale
 
     def _config_changes(self, name: str, config: dict[str, Any], declared: set[Path], live: LiveService,
-                        digest: str) -> tuple[str, ...]:
+                        digest: str, *, removing: bool = False) -> tuple[str, ...]:
         changed: list[str] = []
         secret: list[tuple[str, bool]] = []  # (path, present live)
         for path in sorted(declared - _NOT_COMPARED):
@@ -224,7 +284,7 @@ class _GroupDiffer:
                 op = ChangeOp.MODIFY if found else ChangeOp.ADD
                 self.change(name, f"config.{dotted}", op, mask(have) if found else None, mask(want))
                 changed.append(dotted)
-        if not changed and secret and live.spec_hash != digest:
+        if not changed and not removing and secret and live.spec_hash != digest:
             # Only a secret reference can explain a different hash with equal visible keys.
             for dotted, found in secret:  # an absent live value is shown as absent, not as a secret
                 op = ChangeOp.MODIFY if found else ChangeOp.ADD
@@ -261,14 +321,18 @@ class _GroupDiffer:
         return want
 
 
-def _sensitive_paths(config: dict[str, Any], declared: set[Path]) -> tuple[str, ...]:
+def _secret_paths(config: dict[str, Any], declared: set[Path]) -> tuple[Path, ...]:
     if not is_sensitive(config):  # the common case, without a lookup per declared path
         return ()
-    return tuple(".".join(p) for p in sorted(declared) if is_sensitive(value_at(config, p)[1]))
+    return tuple(p for p in sorted(declared) if is_sensitive(value_at(config, p)[1]))
 
 
-def _desired_group(group: ServiceGroup, live: LiveState, adopt: bool) -> GroupDelta:
-    d = _GroupDiffer(group.region, group.name, live, adopt=adopt)
+def dotted(paths: Sequence[Path]) -> tuple[str, ...]:
+    return tuple(".".join(p) for p in paths)
+
+
+def _desired_group(group: ServiceGroup, live: LiveState, adopt: bool, limits: RecordLimits) -> GroupDelta:
+    d = _GroupDiffer(group.region, group.name, live, adopt=adopt, limits=limits)
     live_group = live.group(group.region, group.name)
     live_members = live.members(group.region, group.name)
     exists = bool(live_members)
@@ -324,14 +388,17 @@ def _orphan_group(region: str, name: str, live: LiveState, prune: bool) -> Group
 
 
 def analyze(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool = False,
-            groups: set[str] | None = None, adopt: bool = False) -> list[GroupDelta]:
-    """Every group in scope, sorted by (region, name), with its members and changes."""
+            groups: set[str] | None = None, adopt: bool = False,
+            limits: RecordLimits = DEFAULT_LIMITS) -> list[GroupDelta]:
+    """Every group in scope, sorted by (region, name), with its members and changes.
+
+    `limits`: how the declared-keys record is cut into labels (see `reconciler.plan.record`)."""
     deltas: dict[tuple[str, str], GroupDelta] = {}
     for group in desired:
         if _wanted(group.region, group.name, groups):
             if (group.region, group.name) in deltas:
                 raise PlanError(f"group {group.region}/{group.name} is declared twice")
-            deltas[(group.region, group.name)] = _desired_group(group, live, adopt)
+            deltas[(group.region, group.name)] = _desired_group(group, live, adopt, limits)
     for region, name in live.group_keys():
         if (region, name) in deltas or not _wanted(region, name, groups):
             continue

@@ -25,7 +25,15 @@ import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from reconciler.errors import PlanError
 from reconciler.live.model import ServiceStatus
@@ -46,7 +54,8 @@ class Action(StrEnum):
     SET_MODE = "set_mode"  # UpdateGroup TrafficMode (group-level: no service)
     DRAIN = "drain"  # standalone + verified read-back before a delete or a scale to zero
     DELETE_SERVICE = "delete_service"  # only after a verified drain
-    UPDATE_LABELS = "update_labels"  # ownership / spec-hash / declared labels
+    UPDATE_LABELS = "update_labels"  # ownership / spec-hash / declared-keys record / declared labels
+    DELETE_LABELS = "delete_labels"  # DeleteServiceLabel: labels removed from the file, stale record pieces
 
 
 class ChangeOp(StrEnum):
@@ -73,6 +82,7 @@ class WarningCode(StrEnum):
     FORCED = "forced"  # a safety rule was overruled with force
     SHARE_SPLIT = "share_split"  # a large jump was split into steps
     UNKNOWN_GROUP = "unknown_group"  # a group asked for by name is neither declared nor live
+    REMOVALS_NOT_TRACKED = "removals_not_tracked"  # declared-keys record too long or unreadable: nothing removed
 
 
 class _Frozen(BaseModel):
@@ -118,6 +128,18 @@ class UpdateConfigParams(_Frozen):
         description="Desired config without metadata.instance (merge update); secrets as references.")
     changed_paths: tuple[str, ...]
     sensitive_paths: tuple[str, ...] = ()
+    removed_paths: tuple[tuple[str, ...], ...] = Field(
+        default=(), description="Config key paths (lists of keys) to remove. When set, the executor reads the live "
+                                "config, merges `config` over it, takes these paths out and sends the result with "
+                                "UpdateType=replace (merge cannot remove a key). Omitted when empty.")
+
+    @model_serializer(mode="wrap")
+    def _omit_no_removals(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without removals the step reads exactly as before the field existed (plans stay byte-stable)."""
+        data: dict[str, Any] = handler(self)
+        if not self.removed_paths:
+            data.pop("removed_paths", None)
+        return data
 
 
 class ScaleParams(_Frozen):
@@ -170,9 +192,14 @@ class LabelsParams(_Frozen):
     labels: dict[str, str] = Field(description="Labels to add or overwrite.")
 
 
+class DeleteLabelsParams(_Frozen):
+    action: Literal[Action.DELETE_LABELS] = Action.DELETE_LABELS
+    keys: tuple[str, ...] = Field(min_length=1, description="Label keys to delete (DeleteServiceLabel).")
+
+
 StepParams = Annotated[
     CreateParams | UpdateConfigParams | ScaleParams | WaitParams | SmokeTestParams | WeightParams
-    | TrafficStateParams | ModeParams | DrainParams | DeleteParams | LabelsParams,
+    | TrafficStateParams | ModeParams | DrainParams | DeleteParams | LabelsParams | DeleteLabelsParams,
     Field(discriminator="action"),
 ]
 

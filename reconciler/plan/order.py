@@ -34,10 +34,11 @@ from collections.abc import Callable
 
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
 from reconciler.plan import ramp, readiness
-from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, without_instance
+from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, dotted, without_instance
 from reconciler.plan.model import (
     Action,
     CreateParams,
+    DeleteLabelsParams,
     DeleteParams,
     DrainParams,
     Expect,
@@ -55,6 +56,7 @@ from reconciler.plan.model import (
     WarningCode,
     WeightParams,
 )
+from reconciler.plan.record import RECORD_LABEL
 from reconciler.plan.simulate import SimGroup, SimMember
 from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
 
@@ -237,14 +239,23 @@ class GroupOrderer:
                 self.add(m.name, SmokeTestParams(path=t.path, body=t.body, expect_status=t.expect_status),
                          "direct endpoint answers before any group traffic", Expect(http_status=t.expect_status))
         for m in self.declared:
-            labels = {k: v for k, v in m.labels.items() if k != MANAGED_BY_LABEL}
-            if labels:
-                why = "record the applied spec" if set(labels) == {SPEC_HASH_LABEL} else "declared labels"
-                self.add(m.name, LabelsParams(labels=labels), why, Expect(labels=labels))
+            self.relabel(m)
+
+    def relabel(self, m: MemberDelta) -> None:
+        """Label writes of one member, after its new version: removed labels go first, then the labels
+        and the declared-keys record are written, then record pieces left over are deleted. The record
+        is written last of all but the leftovers, so an interruption never forgets a key still live."""
+        if m.removed_labels:
+            self.add(m.name, DeleteLabelsParams(keys=m.removed_labels), "removed from the file")
+        labels = {k: v for k, v in m.labels.items() if k != MANAGED_BY_LABEL}
+        if labels:
+            self.add(m.name, LabelsParams(labels=labels), _labels_reason(labels), Expect(labels=labels))
+        if m.stale_record:
+            self.add(m.name, DeleteLabelsParams(keys=m.stale_record), "the declared-keys record got shorter")
 
     def create(self, m: MemberDelta) -> None:
         assert m.spec is not None and m.config is not None and m.spec_hash is not None
-        labels = {**m.spec.labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, SPEC_HASH_LABEL: m.spec_hash}
+        labels = {**m.spec.labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, SPEC_HASH_LABEL: m.spec_hash, **m.record}
         # a ramp starts with fewer replicas; the spec hash stays the declared one, where the ramp ends
         replicas = self.ramps[m.name].first if m.name in self.ramps else m.spec.base_replicas
         config = {**m.config, "metadata": {**m.config.get("metadata", {}), "instance": replicas}}
@@ -259,8 +270,10 @@ class GroupOrderer:
             self.warn(WarningCode.SOLE_MEMBER_UPDATE, m.name,
                       f"{m.name} is the only member taking group traffic: its new version rolls out under all of "
                       "the group's traffic (no canary); add a canary member to test it first")
-        params = UpdateConfigParams(config=without_instance(m.config), changed_paths=m.config_paths,
-                                    sensitive_paths=m.sensitive_paths)
+        removed = set(dotted(m.removed_config))
+        params = UpdateConfigParams(config=without_instance(m.config),
+                                    changed_paths=tuple(p for p in m.config_paths if p not in removed),
+                                    sensitive_paths=m.sensitive_paths, removed_paths=m.removed_config)
         self.add(m.name, params, "new version; EAS replaces the instances in place")
 
     def wait(self, m: MemberDelta, reason: str = "Running with every replica before any traffic") -> None:
@@ -396,3 +409,8 @@ class GroupOrderer:
             self.add(m.name, DrainParams(), "group removed (prune): traffic out first",
                      Expect(traffic_state=TrafficState.STANDALONE))
         self.remove()
+
+
+def _labels_reason(labels: dict[str, str]) -> str:
+    ours = {SPEC_HASH_LABEL} | {k for k in labels if k.startswith(RECORD_LABEL)}
+    return "record the applied spec" if set(labels) <= ours else "declared labels"

@@ -147,7 +147,7 @@ _APPLY = {
     Action.CREATE_SERVICE: _create, Action.UPDATE_CONFIG: _update, Action.SCALE: _scale,
     Action.WAIT_RUNNING: _wait, Action.SMOKE_TEST: _smoke, Action.SET_WEIGHT: _weight,
     Action.SET_TRAFFIC_STATE: _state, Action.DRAIN: _state, Action.DELETE_SERVICE: _delete,
-    Action.UPDATE_LABELS: _nothing,
+    Action.UPDATE_LABELS: _nothing, Action.DELETE_LABELS: _nothing,
 }
 
 

@@ -30,7 +30,7 @@ under `metadata`, `cloud` or `autoscaler` once the typed keys are taken out are 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -180,6 +180,14 @@ def _pop(cfg: dict[str, Any], path: Path) -> Any:
     if not child:
         del cfg[head]
     return value
+
+
+def without_paths(cfg: Mapping[str, Any], paths: Iterable[Path]) -> dict[str, Any]:
+    """A copy of `cfg` without `paths`; objects a removal leaves empty are dropped too."""
+    out = copy.deepcopy(dict(cfg))
+    for path in paths:
+        _pop(out, path)
+    return out
 
 
 def _unmappable(name: str, message: str) -> SpecError:

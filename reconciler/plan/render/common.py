@@ -48,7 +48,7 @@ def step_summary(step: Step) -> str:
     if p.action is Action.CREATE_SERVICE:
         return f"{plural(p.replicas, 'replica')}, standalone"
     if p.action is Action.UPDATE_CONFIG:
-        return "new version: " + ", ".join(p.changed_paths)
+        return "new version: " + ", ".join([*p.changed_paths, *("- " + ".".join(r) for r in p.removed_paths)])
     if p.action is Action.SCALE:
         return f"replicas {p.before} -> {p.replicas}"
     if p.action is Action.WAIT_RUNNING:
@@ -65,6 +65,8 @@ def step_summary(step: Step) -> str:
         return "-> standalone, verified"
     if p.action is Action.UPDATE_LABELS:
         return ", ".join(f"{k}={v}" for k, v in sorted(p.labels.items()))
+    if p.action is Action.DELETE_LABELS:
+        return "delete " + ", ".join(p.keys)
     return ""
 
 
