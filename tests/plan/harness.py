@@ -12,7 +12,8 @@ live.yaml: `groups: [{name, region, traffic_mode, services: [<ServiceSpec> + liv
 running (default replicas), pending (0), status (Running), weight (listed weight; default the stored spec
 weight in customized mode, the share in % in auto mode), managed (true), spec_hash (default the
 hash of the spec), config_patch (deep-merged over the config, e.g. platform defaults or drift),
-version (1).
+version (1), record (false: true adds the declared-keys record eas-gitops writes for this spec),
+extra_labels (labels someone else set).
 
 Set UPDATE_GOLDEN=1 to rewrite the expected files, on purpose only.
 """
@@ -29,16 +30,18 @@ from ruamel.yaml import YAML
 from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, LiveGroup, LiveService, LiveState
 from reconciler.plan import build_plan
-from reconciler.plan.diff import spec_hash
+from reconciler.plan import record
+from reconciler.plan.diff import is_sensitive, spec_hash
 from reconciler.plan.render import render_json, render_markdown, render_text
-from reconciler.spec.eas_config import deep_merge, to_eas_config
+from reconciler.spec.eas_config import declared_paths, deep_merge, to_eas_config, value_at
 from reconciler.spec.loader import load_paths
-from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
+from reconciler.spec.model import ServiceGroup, ServiceSpec, TrafficMode, TrafficState
 from reconciler.spec.shares import MemberTraffic, compute_shares, percent
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
-LIVE_KEYS = {"running", "pending", "status", "weight", "managed", "spec_hash", "config_patch", "version"}
+LIVE_KEYS = {"running", "pending", "status", "weight", "managed", "spec_hash", "config_patch", "version", "record",
+             "extra_labels"}
 INPUTS = {"desired.yaml", "live.yaml", "options.json"}
 
 
@@ -66,6 +69,9 @@ def build_live(doc: dict[str, Any]) -> LiveState:
             if fact.get("managed", True):
                 labels[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
                 labels[SPEC_HASH_LABEL] = fact.get("spec_hash", spec_hash(config))
+            if fact.get("record", False):
+                labels.update(record_labels(spec, config))
+            labels.update(fact.get("extra_labels", {}))
             listed = (spec.weight or 0) if mode is TrafficMode.CUSTOMIZED else round(percent(shares[spec.name]))
             version = fact.get("version", 1)
             services.append(LiveService(
@@ -75,6 +81,13 @@ def build_live(doc: dict[str, Any]) -> LiveState:
                 weight=fact.get("weight", listed), config=deep_merge(config, fact.get("config_patch", {})),
                 labels=labels, current_version=version, latest_version=version))
     return LiveState(services=tuple(services), groups=tuple(groups))
+
+
+def record_labels(spec: ServiceSpec, config: dict[str, Any]) -> dict[str, str]:
+    """The declared-keys record eas-gitops writes for `spec` (its EAS `config`)."""
+    declared = declared_paths(config)
+    secret = frozenset(p for p in declared if is_sensitive(value_at(config, p)[1]))
+    return record.encode(record.Declared(frozenset(spec.labels), frozenset(declared), secret))
 
 
 def run_case(case: Path) -> dict[str, str]:

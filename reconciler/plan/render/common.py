@@ -48,7 +48,8 @@ def step_summary(step: Step) -> str:
     if p.action is Action.CREATE_SERVICE:
         return f"{plural(p.replicas, 'replica')}, standalone"
     if p.action is Action.UPDATE_CONFIG:
-        return "new version: " + ", ".join([*p.changed_paths, *("- " + ".".join(r) for r in p.removed_paths)])
+        removes = ["removes " + ", ".join(".".join(r) for r in p.removed_paths)] if p.removed_paths else []
+        return "new version: " + "; ".join([*([", ".join(p.changed_paths)] if p.changed_paths else []), *removes])
     if p.action is Action.SCALE:
         return f"replicas {p.before} -> {p.replicas}"
     if p.action is Action.WAIT_RUNNING:
