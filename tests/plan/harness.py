@@ -29,8 +29,7 @@ from ruamel.yaml import YAML
 
 from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, LiveGroup, LiveService, LiveState
-from reconciler.plan import build_plan
-from reconciler.plan import record
+from reconciler.plan import build_plan, record
 from reconciler.plan.diff import is_sensitive, spec_hash
 from reconciler.plan.render import render_json, render_markdown, render_text
 from reconciler.spec.eas_config import declared_paths, deep_merge, to_eas_config, value_at
