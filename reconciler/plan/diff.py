@@ -15,9 +15,9 @@ Rules:
   A managed member no longer declared is removed; a managed group whose file is gone is orphaned:
   reported, and removed only with `prune`.
 - Removals: a label key or config key the file no longer declares is removed live only when the
-  declared-keys record on the service (`reconciler.plan.record`) says eas-gitops declared it last
-  time, so platform defaults and other people's labels stay. A config removal is a new version.
-  The record itself follows every write to the service; one only differing is rewritten.
+  declared-keys record on the service says eas-gitops declared it last time, so platform defaults
+  and other people's labels stay (`reconciler.plan.record`: the record; `reconciler.plan.removals`:
+  the decisions). A config removal is a new version. The record follows every write to the service.
 - Secrets: a config value holding `${env:NAME}` is never compared (the live side holds the
   resolved value) and always shown as `(sensitive)`. Changes to it are detected through the
   `eas-gitops/spec-hash` label, the hash of the unresolved config last applied.
@@ -36,7 +36,8 @@ from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, LiveService, LiveState
 from reconciler.plan import record
 from reconciler.plan.model import SENSITIVE, Change, ChangeOp, GroupStatus, PlanWarning, WarningCode
-from reconciler.plan.record import DEFAULT_LIMITS, RECORD_LABEL, Declared, RecordLimits, RecordState
+from reconciler.plan.record import DEFAULT_LIMITS, RecordLimits, RecordState
+from reconciler.plan.removals import RecordDiffer
 from reconciler.spec.eas_config import Path, declared_paths, to_eas_config, value_at
 from reconciler.spec.model import ServiceGroup, ServiceSpec, TrafficMode
 
@@ -159,7 +160,7 @@ def describe_live(s: LiveService) -> str:
     return f"{s.running}/{s.replicas} running, {s.traffic_state.value}, {s.status.value}"
 
 
-class _GroupDiffer:
+class _GroupDiffer(RecordDiffer):
     """Builds the `GroupDelta` of one group; `changes` accumulate in `self.changes`."""
 
     def __init__(self, region: str, name: str, live: LiveState, *, adopt: bool,
@@ -197,7 +198,7 @@ class _GroupDiffer:
         c = self.change(spec.name, "service", ChangeOp.ADD, None, describe_spec(spec, group.spec.traffic_mode))
         declared = declared_paths(config)
         secret = _secret_paths(config, declared)
-        wanted = self._wanted_record(spec, declared, secret)
+        wanted = self.wanted_record(spec, declared, secret, record.Recorded(RecordState.ABSENT))
         return MemberDelta(name=spec.name, kind=MemberKind.CREATE, spec=spec, config=config,
                            spec_hash=spec_hash(config), sensitive_paths=dotted(secret), record=wanted,
                            target_replicas=spec.base_replicas, changes=(c,))
@@ -210,12 +211,12 @@ class _GroupDiffer:
         declared = declared_paths(config)  # once per member: both the comparison and the secrets need it
         secret = _secret_paths(config, declared)
         recorded = record.decode(live.labels)
-        gone_labels, gone_paths = self._removals(spec, live, declared, recorded)
+        gone_labels, gone_paths = self.removals(spec, live, declared, recorded)
         paths = self._config_changes(spec.name, config, declared, live, digest, removing=bool(gone_paths))
         labels = self._label_changes(spec, live, digest, bool(paths) or bool(gone_paths))
-        wanted = self._wanted_record(spec, declared, secret)
+        wanted = self.wanted_record(spec, declared, secret, recorded)
         writing = bool(labels or gone_labels or gone_paths)
-        new_record, stale = self._record_changes(spec.name, live, recorded, wanted, writing)
+        new_record, stale = self.record_changes(spec.name, live, recorded, wanted, writing)
         labels.update(new_record)
         target = self._replica_change(spec, live)
         if spec.traffic is not live.traffic_state:
@@ -230,45 +231,6 @@ class _GroupDiffer:
                            config_paths=(*paths, *dotted(gone_paths)), sensitive_paths=dotted(secret),
                            labels=labels, record=wanted, removed_labels=gone_labels, removed_config=gone_paths,
                            stale_record=stale, target_replicas=target, changes=mine)
-
-    def _wanted_record(self, spec: ServiceSpec, declared: set[Path], secret: tuple[Path, ...]) -> dict[str, str]:
-        wanted = record.encode(Declared(frozenset(spec.labels), frozenset(declared), frozenset(secret)), self.limits)
-        if wanted[RECORD_LABEL] == record.OVERFLOW:
-            self.warn(WarningCode.REMOVALS_NOT_TRACKED, spec.name,
-                      f"{spec.name} declares too many keys for the {RECORD_LABEL} record: keys removed from its file "
-                      "will stay live (remove them by hand)")
-        return wanted
-
-    def _removals(self, spec: ServiceSpec, live: LiveService, declared: set[Path], recorded: record.Recorded
-                  ) -> tuple[tuple[str, ...], tuple[Path, ...]]:
-        """Label keys and config paths to delete: declared last time (the record), not now, present live."""
-        if recorded.state in (RecordState.OVERFLOW, RecordState.UNREADABLE):
-            self.warn(WarningCode.REMOVALS_NOT_TRACKED, spec.name,
-                      f"{spec.name}: the {RECORD_LABEL} record is {recorded.state.value}: nothing removed from it "
-                      "this time")
-        if recorded.declared is None:  # no record (or none readable): nothing is known to be ours
-            return (), ()
-        labels = record.removed_labels(recorded.declared, spec.labels, live.labels)
-        paths = record.removed_paths(recorded.declared, declared, live.config)
-        for key in labels:
-            self.change(spec.name, f"labels.{key}", ChangeOp.REMOVE, live.labels[key], None)
-        for path in paths:  # a secret's live value is the resolved secret: never shown
-            before = SENSITIVE if path in recorded.declared.secret else mask(value_at(live.config, path)[1])
-            self.change(spec.name, f"config.{'.'.join(path)}", ChangeOp.REMOVE, before, None)
-        return labels, paths
-
-    def _record_changes(self, name: str, live: LiveService, recorded: record.Recorded, wanted: dict[str, str],
-                        writing: bool) -> tuple[dict[str, str], tuple[str, ...]]:
-        """Record labels to write and stale pieces to delete. A service without a record gets one only
-        with another write (no plan of its own just for it); an existing record is kept exact."""
-        if recorded.state is RecordState.ABSENT and not writing:
-            return {}, ()
-        changed = {k: v for k, v in wanted.items() if live.labels.get(k) != v}
-        stale = record.stale_pieces(live.labels, wanted)
-        if (changed or stale) and not writing:  # only the record differs (a hand edit, an interrupted apply)
-            self.change(name, f"labels.{RECORD_LABEL}", ChangeOp.MODIFY, live.labels.get(RECORD_LABEL),
-                        wanted[RECORD_LABEL])
-        return changed, stale
 
     def _config_changes(self, name: str, config: dict[str, Any], declared: set[Path], live: LiveService,
                         digest: str, *, removing: bool = False) -> tuple[str, ...]:

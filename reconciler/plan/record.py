@@ -20,8 +20,8 @@ Text (version 1): `1;<pieces>;<label keys>;<config paths>`
 never recorded: eas-gitops always declares them and never removes them.
 
 Past the limit the record is `1;*` (overflow): nothing is removed from that service and the plan
-warns. A record that cannot be read (a piece missing, edited by hand) also removes nothing, and is
-rewritten with the next write to the service. A service without any record (created before the
+warns. A record that cannot be read (a piece missing, edited by hand) also removes nothing, with
+the same warning, and the plan rewrites it. A service without any record (created before the
 record existed) removes nothing and gets its record with its next label or config write.
 """
 
