@@ -197,6 +197,12 @@ def removed_labels(before: Declared, labels: Mapping[str, str], live: Mapping[st
     return tuple(sorted(k for k in gone if k in live and not k.startswith(RESERVED_LABEL_PREFIX)))
 
 
+def deletable(key: str) -> bool:
+    """DeleteServiceLabel names keys in a comma-separated list (items trimmed): a key with a comma or
+    outer spaces cannot be named alone, and sending it could delete other labels."""
+    return "," not in key and key == key.strip() and bool(key)
+
+
 def removed_paths(before: Declared, declared: Iterable[Path], live: Mapping[str, Any]) -> tuple[Path, ...]:
     """Config leaf paths declared last time, no longer declared, still present live.
 

@@ -55,6 +55,11 @@ class RecordDiffer:
         if recorded.declared is None:  # no record (or none readable): nothing is known to be ours
             return (), ()
         labels = record.removed_labels(recorded.declared, spec.labels, live.labels)
+        for key in [k for k in labels if not record.deletable(k)]:
+            self.warn(WarningCode.REMOVALS_NOT_TRACKED, spec.name,
+                      f"{spec.name}: label {key!r} was removed from the file but DeleteServiceLabel cannot name it "
+                      "alone (a comma or outer spaces in the key): remove it by hand")
+        labels = tuple(k for k in labels if record.deletable(k))
         paths = record.removed_paths(recorded.declared, declared, live.config)
         for key in labels:
             self.change(spec.name, f"labels.{key}", ChangeOp.REMOVE, live.labels[key], None)

@@ -127,6 +127,13 @@ def test_a_hand_edited_record_naming_a_reserved_label_does_not_remove_ownership(
     assert removals(diff([group("g", [svc("a", 2)])], state)) == ["config.metadata.rpc.keepalive", "labels.owner"]
 
 
+def test_a_label_key_deleteservicelabel_cannot_name_alone_is_not_sent_and_warns() -> None:
+    state = live(("g", [svc("a", 2, labels={"team,owner": "x", "team": "ml", "owner": "al"}, record=True)], "auto"))
+    plan = build_plan([group("g", [svc("a", 2, labels={"team": "ml", "owner": "al"})])], state)
+    assert [s.action for s in steps(plan)] == [Action.UPDATE_LABELS]  # no DeleteServiceLabel "team,owner"
+    assert WarningCode.REMOVALS_NOT_TRACKED in [w.code for g in plan.groups for w in g.warnings]
+
+
 def test_a_path_that_now_holds_declared_keys_is_not_removed() -> None:
     before = Declared(frozenset(), frozenset({("metadata", "rpc"), ("features", "x", "y"), ("gone",)}))
     live_config = {"metadata": {"rpc": {"keepalive": 1}}, "features": {"x": 5}, "gone": 1}
