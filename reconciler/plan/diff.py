@@ -214,8 +214,10 @@ class _GroupDiffer(RecordDiffer):
         gone_labels, gone_paths = self.removals(spec, live, declared, recorded)
         paths = self._config_changes(spec.name, config, declared, live, digest, removing=bool(gone_paths))
         labels = self._label_changes(spec, live, digest, bool(paths) or bool(gone_paths))
-        wanted = self.wanted_record(spec, declared, secret, recorded)
         writing = bool(labels or gone_labels or gone_paths)
+        # a service without a record and without writes keeps none: nothing to compute for it
+        wanted = (self.wanted_record(spec, declared, secret, recorded)
+                  if writing or recorded.state is not RecordState.ABSENT else {})
         new_record, stale = self.record_changes(spec.name, live, recorded, wanted, writing)
         labels.update(new_record)
         target = self._replica_change(spec, live)

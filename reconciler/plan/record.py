@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -87,8 +88,14 @@ def is_record_label(key: str) -> bool:
     return key == RECORD_LABEL or _PIECE.fullmatch(key) is not None
 
 
+@lru_cache(maxsize=4096)  # the same few keys on every service of a fleet
 def _q(key: str) -> str:
     return quote(key, safe="/:@")
+
+
+@lru_cache(maxsize=4096)
+def _unq(text: str) -> str:
+    return unquote(text)
 
 
 def _trie(paths: Iterable[Path], secret: frozenset[Path], prefix: Path = ()) -> str:
@@ -112,6 +119,11 @@ def _text(declared: Declared, pieces: int) -> str:
 
 def encode(declared: Declared, limits: RecordLimits = DEFAULT_LIMITS) -> dict[str, str]:
     """The record labels for `declared` (first piece under RECORD_LABEL); `{RECORD_LABEL: OVERFLOW}` past the limit."""
+    return dict(_encode(declared, limits))
+
+
+@lru_cache(maxsize=1024)  # services of a fleet share a few shapes; callers get a copy
+def _encode(declared: Declared, limits: RecordLimits) -> dict[str, str]:
     for pieces in range(1, limits.max_pieces + 1):
         text = _text(declared, pieces)
         if len(text) <= pieces * limits.piece_chars:
@@ -133,7 +145,7 @@ def _parse_trie(text: str) -> tuple[set[Path], set[Path]]:
         nonlocal token, last
         if token:
             mark = token.endswith("!")
-            last = (*stack[-1], unquote(token[:-1] if mark else token))
+            last = (*stack[-1], _unq(token[:-1] if mark else token))
             if mark:
                 secret.add(last)
             if is_leaf:
@@ -171,17 +183,27 @@ def decode(labels: Mapping[str, str]) -> Recorded:
         return Recorded(RecordState.ABSENT)
     if first == OVERFLOW:
         return Recorded(RecordState.OVERFLOW)
+    if first.startswith(f"{FORMAT};1;"):  # one piece: the common case, parsed once per distinct text
+        return _decode_text(first)
     try:
         version, count, _ = first.split(";", 2)
         pieces = int(count)
         if version != FORMAT or pieces < 1:
             raise ValueError("unknown record format")
-        rest = [labels[f"{RECORD_LABEL}-{i}"] for i in range(1, pieces)]
-        _, _, label_text, config_text = "".join([first, *rest]).split(";", 3)
-        paths, secret = _parse_trie(config_text)
+        text = "".join([first, *(labels[f"{RECORD_LABEL}-{i}"] for i in range(1, pieces))])
     except (ValueError, KeyError):
         return Recorded(RecordState.UNREADABLE)
-    keys = frozenset(unquote(k) for k in label_text.split(",") if k)
+    return _decode_text(text)
+
+
+@lru_cache(maxsize=1024)
+def _decode_text(text: str) -> Recorded:
+    try:
+        _, _, label_text, config_text = text.split(";", 3)
+        paths, secret = _parse_trie(config_text)
+    except ValueError:
+        return Recorded(RecordState.UNREADABLE)
+    keys = frozenset(_unq(k) for k in label_text.split(",") if k)
     return Recorded(RecordState.OK, Declared(keys, frozenset(paths), frozenset(secret)))
 
 
@@ -210,9 +232,12 @@ def removed_paths(before: Declared, declared: Iterable[Path], live: Mapping[str,
     keys, or now sits under a declared leaf, the merged config overwrites it anyway.
     """
     leaves = set(declared)
+    candidates = before.config - NEVER_RECORDED - leaves
+    if not candidates:  # the common case: the file dropped nothing
+        return ()
     covered = {p[:i] for p in leaves for i in range(1, len(p) + 1)}
     out = []
-    for path in sorted(before.config - NEVER_RECORDED - leaves):
+    for path in sorted(candidates):
         if path in covered or any(path[:i] in leaves for i in range(1, len(path))):
             continue
         if value_at(live, path)[0]:
