@@ -182,3 +182,10 @@ def test_the_record_reads_back_what_was_written(labels: frozenset[str], paths: f
              ("metadata", "workspace_id")}
     assert got.state is RecordState.OK
     assert got.declared == Declared(labels, leaves - never, secret - never)
+
+
+def test_a_typed_key_the_file_no_longer_sets_is_removed_too() -> None:
+    """Dropping resources.gpu drops metadata.gpu: a merge would have left the GPU asked for forever."""
+    gpu = {"cpu": 1, "memory": 1000, "gpu": 1}
+    state = live(("g", [svc("a", 2, resources=gpu, record=True)], "auto"))
+    assert removals(diff([group("g", [svc("a", 2)])], state)) == ["config.metadata.gpu"]
