@@ -185,7 +185,9 @@ def test_the_record_reads_back_what_was_written(labels: frozenset[str], paths: f
 
 
 def test_a_typed_key_the_file_no_longer_sets_is_removed_too() -> None:
-    """Dropping resources.gpu drops metadata.gpu: a merge would have left the GPU asked for forever."""
-    gpu = {"cpu": 1, "memory": 1000, "gpu": 1}
-    state = live(("g", [svc("a", 2, resources=gpu, record=True)], "auto"))
-    assert removals(diff([group("g", [svc("a", 2)])], state)) == ["config.metadata.gpu"]
+    """From one instance type to a list: a merge would leave cloud.computing.instance_type beside the list."""
+    state = live(("g", [svc("a", 2, resources={"instance_type": "ecs.c6.large"}, record=True)], "auto"))
+    desired = [group("g", [svc("a", 2, resources={"instance_types": ["ecs.c6.large", "ecs.c7.large"]})])]
+    changes = diff(desired, state)
+    assert removals(changes) == ["config.cloud.computing.instance_type"]
+    assert "config.cloud.computing.instances" in [c.field for c in changes if c.op is ChangeOp.ADD]
