@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.live.model import LiveService, LiveState
@@ -142,5 +144,30 @@ def test_removal_steps_run_in_the_config_update_slot() -> None:
         steps = [(s.action, s.service) for g in plan.groups for s in g.steps]
         assert steps == [(Action.UPDATE_CONFIG, "prod"), (Action.WAIT_RUNNING, "prod"),
                          (Action.DELETE_LABELS, "prod"), (Action.UPDATE_LABELS, "prod")]
+
+    run(go())
+
+
+_OURS = st.sets(st.sampled_from(["owner", "team", "tier", "cost"]), max_size=4)
+_RPC = st.dictionaries(st.sampled_from(["keepalive", "io_threads", "worker_threads"]), st.integers(1, 9), max_size=3)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=_OURS, second=_OURS, rpc1=_RPC, rpc2=_RPC, theirs=st.booleans())
+def test_any_change_of_declared_keys_converges_and_keeps_everyone_elses(
+        first: set[str], second: set[str], rpc1: dict[str, int], rpc2: dict[str, int], theirs: bool) -> None:
+    world = World()
+
+    async def go() -> None:
+        assert (await world.converge([group({k: "x" for k in first}, rpc1 or None)])).ok
+        if theirs:
+            await someone_else(world)
+        assert (await world.converge([group({k: "y" for k in second}, rpc2 or None)])).ok
+        svc = prod(await world.live([REGION]))
+        user = {k: v for k, v in svc.labels.items() if not k.startswith("eas-gitops/")}
+        assert user == {k: "y" for k in second} | ({"cost-center": "42"} if theirs else {})
+        assert svc.config["metadata"].get("rpc", {}) == rpc2 | ({"max_queue_size": 64} if theirs else {})
+        again, _ = await world.plan([group({k: "y" for k in second}, rpc2 or None)])
+        assert not again.has_changes
 
     run(go())
