@@ -35,6 +35,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote
 
+from reconciler.errors import ConfigError
 from reconciler.spec.eas_config import Path, value_at
 from reconciler.spec.model import RESERVED_LABEL_PREFIX
 
@@ -56,7 +57,7 @@ class RecordLimits:
 
     def __post_init__(self) -> None:
         if self.piece_chars < 16 or self.max_pieces < 1:  # the first piece must hold the `1;<pieces>;` header
-            raise ValueError("RecordLimits: piece_chars must be >= 16 and max_pieces >= 1")
+            raise ConfigError("RecordLimits: piece_chars must be >= 16 and max_pieces >= 1")
 
 
 DEFAULT_LIMITS = RecordLimits()

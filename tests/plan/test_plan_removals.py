@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.errors import ConfigError
 from reconciler.live.model import MANAGED_BY_LABEL, LiveState
 from reconciler.plan import Action, ChangeOp, build_plan, diff
 from reconciler.plan.model import Plan, Step, WarningCode
@@ -78,10 +80,9 @@ def test_removals_are_shown_in_text_markdown_and_json() -> None:
 
 
 def test_a_secret_removed_is_never_shown() -> None:
-    declared = group("g", [svc("a", 2, config={"token": "${env:A_TOKEN}"})])
+    # applied with the reference (live holds the resolved value); now the file drops the key
     state = live(("g", [svc("a", 2, config={"token": "${env:A_TOKEN}"}, record=True,
                              config_patch={"token": "hunter2-the-real-value"})], "auto"))
-    assert declared  # the live member was applied with the reference; now the file drops the key
     (change,) = diff([group("g", [svc("a", 2)])], state)
     assert (change.field, change.op, change.before) == ("config.token", ChangeOp.REMOVE, "(sensitive)")
     assert "hunter2" not in render_text(build_plan([group("g", [svc("a", 2)])], state))
@@ -122,7 +123,7 @@ def test_an_unreadable_or_overflowing_record_removes_nothing_and_warns() -> None
 
 
 def test_a_hand_edited_record_naming_a_reserved_label_does_not_remove_ownership() -> None:
-    record = f"1;1;owner,{MANAGED_BY_LABEL.replace('/', '/')};metadata(rpc(keepalive))"
+    record = f"1;1;owner,{MANAGED_BY_LABEL};metadata(rpc(keepalive))"
     state = live(("g", [applied(extra_labels={RECORD_LABEL: record})], "auto"))
     assert removals(diff([group("g", [svc("a", 2)])], state)) == ["config.metadata.rpc.keepalive", "labels.owner"]
 
@@ -191,3 +192,8 @@ def test_a_typed_key_the_file_no_longer_sets_is_removed_too() -> None:
     changes = diff(desired, state)
     assert removals(changes) == ["config.cloud.computing.instance_type"]
     assert "config.cloud.computing.instances" in [c.field for c in changes if c.op is ChangeOp.ADD]
+
+
+def test_record_limits_too_small_for_the_header_are_refused() -> None:
+    with pytest.raises(ConfigError):
+        RecordLimits(piece_chars=8)
