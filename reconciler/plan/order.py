@@ -30,6 +30,7 @@ share change), then switches; customized -> auto first moves the weights to the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
@@ -57,6 +58,7 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.simulate import SimGroup, SimMember
 from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
+from reconciler.spec.shares import percent
 
 EQUALISE_SCALE = 100  # weight per replica when moving customized weights to the auto ratio
 _DECLARED = (MemberKind.CREATE, MemberKind.UPDATE, MemberKind.KEEP)
@@ -216,14 +218,19 @@ class GroupOrderer:
             self.warn(WarningCode.SHARE_SPLIT, r.name, r.warning(self.max_shift))
         for m in created:
             self.create(m)
-        for m in grown:  # more replicas of the version that serves now: its share may rise, it is ready
+        stepped = [m for m in grown if m.name not in self.ramps and len(self.replica_path(m)) > 2]
+        for m in (m for m in grown if m not in stepped):  # more replicas of the version that serves now
             count = self.ramps[m.name].first if m.name in self.ramps else self.target_replicas(m)
             self.add(m.name, ScaleParams(replicas=count, before=self.member(m).replicas),
                      "capacity before traffic", Expect())
         first = {m.name for m in [*created, *grown]}
         for m in self.declared:
-            if m.name in first:
+            if m.name in first and m not in stepped:
                 self.wait(m)
+        for m in stepped:  # serving in auto mode: its share rises with every replica, within max_shift
+            self.scale_within(m, "capacity before traffic, its share within max_shift")
+        for m in updated:  # out of traffic first where the others can carry it (see `out_for_update`)
+            self.out_for_update(m)
         for m in updated:  # after the scale-ups, so no share moves while a new version rolls out
             self.update(m)
         for m in self.declared:
@@ -251,6 +258,51 @@ class GroupOrderer:
         params = CreateParams(config=config, labels=labels, replicas=replicas, sensitive_paths=m.sensitive_paths)
         self.add(m.name, params, "new member, standalone: no group traffic until it is ready",
                  Expect(traffic_state=TrafficState.STANDALONE))
+
+    def out_for_update(self, m: MemberDelta) -> None:
+        """A serving member that gets a new version leaves group traffic first, so the new version takes
+        traffic only once it is Running and tested (it rejoins in the traffic phase): always when its file
+        takes it out anyway, else when the others' shares rise by at most max_shift. Otherwise (or when
+        it is the only member serving) the version rolls out in place under traffic, with a warning."""
+        sim = self.member(m)
+        assert m.spec is not None
+        if not (m.managed and sim.eligible and self.sim.shares()[m.name]):
+            return
+        out = ramp.trial(self.sim, m.name, state=TrafficState.STANDALONE)
+        if out.eligible_weight() == 0:
+            return  # the only member serving: `update` warns
+        leaves = m.spec.traffic is TrafficState.STANDALONE or self.target_replicas(m) == 0
+        if leaves or ramp.within(self.sim, out, self.max_shift):
+            self.add(m.name, DrainParams(), "new version: out of group traffic until it is Running and tested",
+                     Expect(traffic_state=TrafficState.STANDALONE))
+            return
+        share, rise = self.sim.shares()[m.name], ramp.max_rise(self.sim, out)
+        self.warn(WarningCode.IN_PLACE_UPDATE, m.name,
+                  f"{m.name} carries {percent(share)}% of the group: draining it would move {percent(rise)} points "
+                  f"onto the others (max_shift {self.max_shift}), so its new version rolls out in place under "
+                  f"traffic (EAS replaces the instances one by one); --max-shift {math.ceil(rise * 100)} drains it "
+                  "first")
+
+    def scale_within(self, m: MemberDelta, reason: str, target: int | None = None,
+                     done: str = "every replica Running before the next step") -> None:
+        """Scale (and wait for) a member to `target` (default its target), in steps where it serves in auto
+        mode, so no member's share rises by more than max_shift in one step (`ramp.path`)."""
+        values = self.replica_path(m, target)
+        if len(values) > 2:
+            rise = ramp.max_rise(self.sim, ramp.trial(self.sim, m.name, running=values[-1], replicas=values[-1]))
+            self.warn(WarningCode.SHARE_SPLIT, m.name, ramp.split_warning(m.name, "replicas", values, rise,
+                                                                          self.max_shift))
+        for count in values[1:]:
+            self.add(m.name, ScaleParams(replicas=count, before=self.member(m).replicas), reason, Expect())
+            self.wait(m, done)
+
+    def replica_path(self, m: MemberDelta, target: int | None = None) -> list[int]:
+        """Replica counts from now to `target` (default: its target); steps only for a member serving in auto mode."""
+        sim, goal = self.member(m), self.target_replicas(m) if target is None else target
+        if self.sim.mode is not TrafficMode.AUTO or not sim.eligible:
+            return [sim.replicas, goal]
+        return ramp.path(self.sim, m.name, sim.replicas, goal, lambda v: {"running": v, "replicas": v},
+                         self.max_shift)
 
     def update(self, m: MemberDelta) -> None:
         assert m.config is not None
@@ -283,25 +335,31 @@ class GroupOrderer:
                     self.set_weight(m, first, "weight before joining")
             self.set_state(m, TrafficState.GROUPING, "joins group traffic: Running and tested")
             if auto and m.name in self.ramps:  # serving and ready: new instances join as they come up
-                r = self.ramps[m.name]
-                self.add(m.name, ScaleParams(replicas=r.target, before=self.member(m).replicas),
-                         "ramp: the rest of its replicas, now that it serves within max_shift", Expect())
-                self.wait(m, "every replica Running before the next step")
+                self.scale_within(m, "ramp: the rest of its replicas, now that it serves within max_shift",
+                                  self.ramps[m.name].target)
 
     def move_weights(self, weight_of: Callable[[MemberDelta], int | None], reason: str) -> None:
         """Increases first (traffic in), then decreases; a 0-share member ramps within max_shift."""
         pending = [(m, w) for m in self.declared if (w := weight_of(m)) is not None and self.member(m).weight != w]
         ups = [(m, w) for m, w in pending if w > (self.member(m).weight or 0)]
         downs = [(m, w) for m, w in pending if (m, w) not in ups]
-        for m, w in ups:
-            sim = self.member(m)
-            if sim.eligible and not (sim.weight or 0) and self.sim.mode is TrafficMode.CUSTOMIZED:
-                first = self.capped(w, m.name)
-                if first != w:
-                    self.set_weight(m, first, "ramp from 0 within max_shift")
-            self.set_weight(m, w, reason)
-        for m, w in downs:
-            self.set_weight(m, w, reason)
+        for m, w in [*ups, *downs]:
+            self.move_weight(m, w, reason)
+
+    def move_weight(self, m: MemberDelta, weight: int, reason: str) -> None:
+        """Set a weight, in steps where the member serves in customized mode, so that no member's share
+        rises by more than max_shift in one step (`ramp.path`; a decrease raises the others)."""
+        sim = self.member(m)
+        values = [sim.weight or 0, weight]
+        if self.sim.mode is TrafficMode.CUSTOMIZED and sim.eligible:
+            values = ramp.path(self.sim, m.name, values[0], weight, lambda v: {"weight": v}, self.max_shift)
+        if len(values) > 2:
+            rise = ramp.max_rise(self.sim, ramp.trial(self.sim, m.name, weight=weight))
+            self.warn(WarningCode.SHARE_SPLIT, m.name, ramp.split_warning(m.name, "weight", values, rise,
+                                                                          self.max_shift))
+        for value in values[1:-1]:
+            self.set_weight(m, value, "ramp: within max_shift of the group")
+        self.set_weight(m, weight, reason)
 
     def leavers(self) -> list[tuple[MemberDelta, bool]]:
         """Members to take out of traffic, with True when it is a drain (delete or scale to zero)."""
@@ -331,9 +389,8 @@ class GroupOrderer:
         for m in self.declared:
             target, sim = self.target_replicas(m), self.member(m)
             if target < sim.replicas:
-                self.add(m.name, ScaleParams(replicas=target, before=sim.replicas),
-                         "scale down after traffic moved" if target else "scale to zero after its drain")
-                self.wait(m, "the scale-down is done before the next step")
+                self.scale_within(m, "scale down after traffic moved" if target else "scale to zero after its drain",
+                                  done="the scale-down is done before the next step")
         for m in self.declared:  # declared grouping without replicas: the state is restored, no share moves
             assert m.spec is not None
             sim = self.member(m)
@@ -341,13 +398,43 @@ class GroupOrderer:
                     and self.target_replicas(m) == 0:
                 self.set_state(m, TrafficState.GROUPING, "declared grouping; takes traffic once it has replicas")
 
+    def switch_at_current_shares(self) -> bool:
+        """auto -> customized where writing the declared weights and switching would raise a share by more
+        than max_shift: weights that keep today's shares (`EQUALISE_SCALE` x running replicas), the switch
+        (no share moves), and the declared weights in steps after it (`move_weights`). False (nothing
+        added) where the one switch fits, or a member eas-gitops does not manage serves (its weight is
+        not ours to set)."""
+        serving = [m for m in self.delta.members if self.member(m).eligible]
+        if not serving or any(not m.managed for m in serving):
+            return False
+        direct = self.sim.copy()
+        direct.mode = TrafficMode.CUSTOMIZED
+        for m in self.declared:
+            if (w := self.target_weight(m)) is not None:
+                direct.members[m.name].weight = w
+        for name, keep in self.kept_shares().items():
+            direct.members[name].weight = keep
+        if ramp.within(self.sim, direct, self.max_shift):
+            return False
+        scale = max(1, min(EQUALISE_SCALE, MAX_WEIGHT // max(self.member(m).running for m in serving)))
+        for m in serving:
+            self.set_weight(m, scale * self.member(m).running, "today's share, set while still auto: the switch "
+                                                                "moves no traffic, the declared weights follow")
+        self.add(None, ModeParams(mode=TrafficMode.CUSTOMIZED, before=TrafficMode.AUTO),
+                 "weights take effect: shares unchanged", Expect(mode=TrafficMode.CUSTOMIZED))
+        return True
+
+    def kept_shares(self) -> dict[str, int]:
+        """auto -> customized: the weight each serving leaver keeps until it is taken out (about its share)."""
+        shares = self.sim.shares()
+        return {m.name: max(1, round(float(shares[m.name]) * 100))
+                for m, _ in self.leavers() if self.member(m).eligible}
+
     def traffic_customized(self) -> None:
-        if self.sim.mode is TrafficMode.AUTO:
+        if self.sim.mode is TrafficMode.AUTO and not self.switch_at_current_shares():
             self.move_weights(self.target_weight, "set while still auto: shares do not move yet")
-            shares = self.sim.shares()
             for m, _ in self.leavers():
-                if self.member(m).eligible:
-                    keep = max(1, round(float(shares[m.name]) * 100))
+                if (keep := self.kept_shares().get(m.name)) is not None:
                     self.set_weight(m, keep, "keeps about its share until it is taken out")
             trial = self.sim.copy()
             trial.mode = TrafficMode.CUSTOMIZED
@@ -368,12 +455,16 @@ class GroupOrderer:
             self.shrink()
             return
 
-        most = max((self.target_replicas(m) for m in self.declared), default=1)
-        scale = max(1, min(EQUALISE_SCALE, MAX_WEIGHT // max(most, 1)))
+        most = max(max((self.target_replicas(m) for m in self.declared), default=1), 1)
+        wanting = {m.name: self.target_replicas(m) for m in self.declared if self.wants_traffic(m)}
+        scale = ramp.ratio_scale(self.sim, wanting, max(1, min(EQUALISE_SCALE, MAX_WEIGHT // most)), MAX_WEIGHT,
+                                 self.max_shift)
 
         def ratio(m: MemberDelta) -> int | None:
             return scale * self.target_replicas(m) if self.wants_traffic(m) else None
 
+        # the weights that reproduce the auto shares first (a joiner's has no effect yet): no share overshoots
+        self.move_weights(ratio, "weights follow replicas, so the switch to auto moves no traffic")
         self.join_all(lambda m: ratio(m) or 0)
         self.move_weights(ratio, "weights follow replicas, so the switch to auto moves no traffic")
         self.leave_all()
