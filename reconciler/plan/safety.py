@@ -46,8 +46,8 @@ class Rule(StrEnum):
 
 
 # A rise of a member that already serves (the planner splits those where it can: this one it could not).
-RISE_HINT = ("make the change in smaller parts over several applies (e.g. the replicas or weights halfway first), "
-             "or allow it with --max-shift {need}")
+RISE_HINT = ("the planner cannot split this step further (one replica, or one unit of weight, moves more than "
+             "that): allow it with --max-shift {need}, or use customized mode with larger weights for finer steps")
 
 # What would make the plan safe, per rule ({name}: the step's service, {need}: the max_shift it needs).
 HINTS = {
