@@ -2,7 +2,7 @@
 
 Every step is: guard (re-check the safety rule on what EAS says now), write, read back until
 `Step.expect` holds (DescribeService first; if EAS has not caught up, the region's shared poller).
-Guards, on top of the planner's simulated timeline (DESIGN.md §3):
+Guards, on top of the planner's simulated timeline (tests/apply/test_guards.py moves live state under them):
 - a member joins group traffic only when Running with every replica (or with none running: it
   takes no share then);
 - no step that takes traffic away may leave a group that serves with no eligible member, except

@@ -1,4 +1,4 @@
-"""Ordering: turn one group's delta into steps, following DESIGN.md §3.
+"""Ordering: turn one group's delta into steps: capacity and tests before traffic, traffic before removal.
 
 Phases, in this order (each step is applied to a simulated copy of the group as it is added,
 so later decisions see the shares earlier steps produce):
@@ -8,24 +8,31 @@ so later decisions see the shares earlier steps produce):
              plan or from EAS: still Creating...) goes standalone first, so its share cannot
              rise replica by replica before it is ready; see `reconciler.plan.readiness`, which
              also decides the waits for members that serve while not ready yet
-3. prepare   create (standalone) and scale up, wait for them; then new versions, wait for them
-             (no share moves while a version rolls out); then smoke tests; then label refreshes
-             (capacity before traffic; no share moves except scale-ups of serving members)
+3. prepare   create (standalone) and scale up, wait for them; then members that serve and get a
+             new version leave group traffic (`out_for_update`: when the others can carry it within
+             max_shift, else in place with a warning); then new versions, wait for them (no share
+             moves while a version rolls out); then smoke tests; then label refreshes (capacity
+             before traffic; no share moves except scale-ups of serving members and those drains)
 4. traffic   by target mode, see `_traffic_customized` / `_traffic_auto`
              joins before weight changes before leaves (traffic in before traffic out)
 5. shrink    scale-downs (a traffic change in auto mode, after the traffic-in steps), scale to
              zero only after a drain
 6. remove    delete only after a verified drain
 
-Joins go in `ramp.join_order` (smallest first; the biggest first into a group without traffic). A join
-taking a member from 0 to more than `max_shift` points is split (`reconciler.plan.ramp`): in customized
-mode first at the largest weight within the limit; in auto mode a member entering with replicas it
-does not run yet joins with fewer replicas, then scales up while it serves. Other too-big auto joins
-are refused by the safety check (overrule with force): we never switch a group's mode unasked.
+Joins go in `ramp.join_order` (smallest first; the biggest first into a group without traffic). Every
+move that would raise a member's share by more than `max_shift` points in one step is split where the
+planner can (`reconciler.plan.ramp`): a join in customized mode first at the largest weight within the
+limit; in auto mode a member entering with replicas it does not run yet joins with fewer replicas; a
+serving member's weight (customized) or replica count (auto, up or down) moves in steps
+(`move_weight`, `scale_within`). What cannot be split is refused by the safety check (force may
+overrule): we never switch a group's mode unasked. Leaving traffic is not split (see safety.py).
 
 Mode switches keep shares continuous: auto -> customized sets every weight while still auto (no
-share change), then switches; customized -> auto first moves the weights to the replica ratio
-(`EQUALISE_SCALE` x replicas, scaled down to fit weights <= 1000), then switches, so the switch itself moves no traffic.
+share change), then switches, when that switch stays within max_shift; else it sets weights that keep
+today's shares, switches (nothing moves) and moves the weights in steps (`switch_at_current_shares`).
+customized -> auto first moves the weights to the replica ratio, joiners' included before they join
+(`ramp.ratio_scale` picks the weight per replica that moves the fewest weights, so no share overshoots
+its target), then switches, so the switch itself moves no traffic.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Auto-mode ramp: a member entering group traffic joins with fewer replicas first (DESIGN.md §3, max_shift).
+"""Ramps within max_shift: a joining member with fewer replicas first (auto mode), and moves in steps.
 
 In `auto` mode a member's share is its running replicas over the group's, so a join cannot be split
 by weight as in `customized` mode. A member that enters traffic with replicas it does not run yet
@@ -9,9 +9,13 @@ can be split by replicas instead:
 
 k is the largest count >= 1 whose share right after joining stays within `max_shift`
 (k / (base + k) <= max_shift %, base = the group's running replicas when it joins). The later
-scale-up raises the share of a member that already serves, which `max_shift` allows (it limits
-moves from 0 %); it is the same as any scale-up of a serving member in auto mode: the member is
-Running and smoke-tested, and EAS routes to each new instance as it comes up.
+scale-up raises the share of a member that already serves, so it is split too (`path`), as any
+scale-up of a serving member in auto mode: the member is Running and smoke-tested, and EAS routes to
+each new instance as it comes up.
+
+Moves of a serving member (a weight in customized mode, a replica count in auto mode) go through
+`path`: each step is the largest change that raises no member's share by more than `max_shift`
+points (`furthest`, a binary search: a share moves monotonically with a weight or a count).
 
 The ramp applies only to a managed member with a fixed replica count that does not exist yet or
 has 0 replicas, joining while the group stays in auto mode. It does not apply, and the safety check

@@ -1,4 +1,4 @@
-"""Safety rules, checked on the simulated timeline of every group (DESIGN.md §3).
+"""Safety rules, checked on the simulated timeline of every group.
 
     no_black_hole         a group with an eligible member now keeps one after every step, unless
                           the desired state removes the whole group (prune)
@@ -6,8 +6,11 @@
                           replica and smoke-tested since its last create or new version; a member
                           that gets its first traffic while waiting for its instances (grouping
                           during start-up) breaks it too: instances join one by one
-    max_shift             one step never takes a member from 0 % to more than `max_shift` points
-                          of the group (a group with no traffic before the step has none to shift)
+    max_shift             one step never raises a member's share by more than `max_shift` points
+                          (from 0 % or any share); not bounded: a group with no traffic before the
+                          step (none to shift), the gains of the others when a member leaves
+                          (drain, standalone, delete: declared, onto members that serve and are
+                          ready), and a member EAS finishes bringing up by itself (`_exempt`)
     ownership             no step writes to a service eas-gitops does not manage
     drain_before_delete   a delete comes after a drain of that service, at 0 % and standalone
 

@@ -1,4 +1,5 @@
-"""Checks of DESIGN.md §3 promises 1 and 2 on the emulator's own history (its gateway's view, not the planner's)."""
+"""Checks of the traffic promises (no black hole, ready before traffic, max_shift) on the emulator's own history
+(its gateway's view, not the planner's)."""
 
 from __future__ import annotations
 

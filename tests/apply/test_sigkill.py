@@ -1,7 +1,7 @@
 """SIGKILL in the middle of a traffic step: a real `eas-gitops apply` process dies without any cleanup,
 then plan and apply again converge, and the emulator's history never shows a black hole of a serving
-group nor a member taking traffic before it is ready (DESIGN promise: an interrupted apply is resumed by
-planning again, whatever the way it stopped).
+group nor a member taking traffic before it is ready (an interrupted apply is resumed by planning again,
+whatever the way it stopped).
 
 The live state is a local emulator state file (SQLite). It is first converged in-process on a virtual
 clock set an hour in the past (so every member is Running by the time the real process reads it); the

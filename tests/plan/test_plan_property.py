@@ -1,4 +1,4 @@
-"""Property: for random live and desired groups, the simulated timeline keeps DESIGN.md §3.
+"""Property: for random live and desired groups (and max_shift), the simulated timeline keeps the safety rules.
 
 - never a black hole when the group had an eligible member (the group is not removed here),
 - a member's share rises only after a wait_running (and a smoke test when declared) that follows
