@@ -11,7 +11,7 @@ desired one and a fresh plan must be empty. The same must hold with throttling a
 A refused plan must be refused for max_shift (the only rule that live members that all run and are
 managed can break here); it is then applied with force, which overrules that rule only.
 
-Examples: the hypothesis profile of tests/conftest.py (bounded when CI=true), a quarter of it per test
+Examples: the hypothesis profile of tests/conftest.py (bounded when CI=true), half of it per test
 (each example is a whole apply).
 """
 
@@ -37,7 +37,7 @@ from .harness import World
 from .invariants import shifts, violations
 
 REGION = "cn-shanghai"
-PROFILE = settings(max_examples=max(10, settings.default.max_examples // 4), deadline=None,
+PROFILE = settings(max_examples=max(10, settings.default.max_examples // 2), deadline=None,
                    suppress_health_check=[HealthCheck.too_slow])
 MAX_SHIFTS = st.sampled_from([10, 25, 50, 100])
 
