@@ -59,6 +59,9 @@ class GroupRun:
         self.client = link.client
         self.mode = plan.mode_before or TrafficMode.AUTO
         self.seen: dict[str, Service | None] = {}  # last read of each member: the journal's `before`
+        # members given a new version by this run whose declared smoke test has not passed since: a
+        # rollback never puts one of them back into group traffic (it was drained to be tested first)
+        self.untested: set[str] = set()
         self.handlers: dict[Action, Callable[[Step], Awaitable[None]]] = {
             Action.CREATE_SERVICE: self._create, Action.UPDATE_CONFIG: self._update, Action.SCALE: self._scale,
             Action.WAIT_RUNNING: self._wait, Action.SMOKE_TEST: self._smoke, Action.SET_WEIGHT: self._weight,
@@ -161,6 +164,8 @@ class GroupRun:
         p, name = step.params, step.service
         assert p.action is Action.UPDATE_CONFIG and name is not None
         before = await self.last(name)
+        if any(s.action is Action.SMOKE_TEST and s.service == name for s in self.plan.steps):
+            self.untested.add(name)
         await self._written(step, self._unsafe(name, resolve(p.config, self.settings.env)), before)
 
     async def _scale(self, step: Step) -> None:
@@ -185,6 +190,7 @@ class GroupRun:
         if status != p.expect_status:
             raise ApplyError(f"smoke test of {self.plan.name}.{name} {p.path} answered HTTP {status}, "
                              f"expected {p.expect_status}")
+        self.untested.discard(name)
 
     async def _weight(self, step: Step) -> None:
         p, name = step.params, step.service

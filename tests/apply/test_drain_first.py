@@ -81,3 +81,25 @@ def test_the_max_shift_invariant_sees_a_forced_jump() -> None:
         assert shifts(events, shares, 100, since=since) == []
 
     asyncio.run(go())
+
+
+def test_a_drained_canary_whose_new_version_fails_its_smoke_test_is_not_put_back_by_the_rollback() -> None:
+    world = World()
+
+    async def go() -> None:
+        await world.converge([canary({"pmml_prod": 4, "pmml_grey": 1}, "v1")])
+        broken = canary({"pmml_prod": 4, "pmml_grey": 1}, "v2")
+        grey = broken.service("pmml_grey")
+        assert grey is not None and grey.smoke_test is not None
+        object.__setattr__(grey.smoke_test, "expect_status", 418)  # the direct endpoint answers 200: fails
+        plan, live = await world.plan([broken])
+        report = await world.apply(plan, live)
+        (group,) = report.groups
+        assert group.failed_step is not None and group.failed_step.action is Action.SMOKE_TEST
+        assert any("pmml_grey not put back in traffic: its new version has not passed" in line
+                   for line in group.not_restored), group.not_restored
+        record = world.emulator(REGION).backend.describe_service(REGION, "pmml_grey").record
+        assert record.traffic_state.value == "standalone"
+        assert world.history(REGION)[1]["pmml"][-1]["shares"]["pmml_grey"] == 0.0
+
+    asyncio.run(go())
