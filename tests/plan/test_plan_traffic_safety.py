@@ -152,3 +152,12 @@ def test_ratio_scale_keeps_a_serving_weight_when_that_moves_fewer_weights() -> N
         "b": SimMember("b", True, True, TrafficState.GROUPING, running=1, replicas=1, weight=50)})
     assert ratio_scale(sim, {"a": 4, "b": 1}, 100, 1000, 50) == 50  # b keeps 50, a gets 200: one move
     assert ratio_scale(sim, {"a": 4, "b": 300}, 3, 1000, 50) == 3  # 50 per replica would exceed 1000
+
+
+def test_a_member_eas_brings_up_by_itself_is_not_bounded_by_max_shift() -> None:
+    """pmml a runs 1 of its 10 replicas (Creating): the wait for it raises it 50 -> 91 %, EAS's doing, not a step
+    the plan could split; b then leaves as declared."""
+    state = live(("g", [svc("a", 10, status="Creating", running=1, pending=9), svc("b", 1)], "auto"))
+    g = build_plan([group("g", [svc("a", 10), svc("b", 1, traffic="standalone")])], state, max_shift=20).groups[0]
+    assert _actions(g) == [("wait_running", "a"), ("set_traffic_state", "b")]
+    assert _shares(g, "a") == [50.0, 90.9, 100.0]
