@@ -9,7 +9,7 @@ so later decisions see the shares earlier steps produce):
              rise replica by replica before it is ready; see `reconciler.plan.readiness`, which
              also decides the waits for members that serve while not ready yet
 3. prepare   create (standalone) and scale up, wait for them; then members that serve and get a
-             new version leave group traffic (`out_for_update`: when the others can carry it within
+             new version leave group traffic (`moves.out_for_update`: when the others can carry it within
              max_shift, else in place with a warning); then new versions, wait for them (no share
              moves while a version rolls out); then smoke tests; then label refreshes (capacity
              before traffic; no share moves except scale-ups of serving members and those drains)
@@ -24,12 +24,14 @@ move that would raise a member's share by more than `max_shift` points in one st
 planner can (`reconciler.plan.ramp`): a join in customized mode first at the largest weight within the
 limit; in auto mode a member entering with replicas it does not run yet joins with fewer replicas; a
 serving member's weight (customized) or replica count (auto, up or down) moves in steps
-(`move_weight`, `scale_within`). What cannot be split is refused by the safety check (force may
-overrule): we never switch a group's mode unasked. Leaving traffic is not split (see safety.py).
+(`move_weight`, `scale_within` in `reconciler.plan.moves`). What cannot be split is refused by the
+safety check (force may overrule): we never switch a group's mode unasked. Leaving traffic is not
+split (see safety.py).
 
 Mode switches keep shares continuous: auto -> customized sets every weight while still auto (no
 share change), then switches, when that switch stays within max_shift; else it sets weights that keep
-today's shares, switches (nothing moves) and moves the weights in steps (`switch_at_current_shares`).
+today's shares, switches (nothing moves) and moves the weights in steps
+(`moves.switch_at_current_shares`).
 customized -> auto first moves the weights to the replica ratio, joiners' included before they join
 (`ramp.ratio_scale` picks the weight per replica that moves the fewest weights, so no share overshoots
 its target), then switches, so the switch itself moves no traffic.
@@ -37,7 +39,6 @@ its target), then switches, so the switch itself moves no traffic.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
@@ -63,11 +64,10 @@ from reconciler.plan.model import (
     WarningCode,
     WeightParams,
 )
+from reconciler.plan.moves import EQUALISE_SCALE, Moves
 from reconciler.plan.simulate import SimGroup, SimMember
 from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
-from reconciler.spec.shares import percent
 
-EQUALISE_SCALE = 100  # weight per replica when moving customized weights to the auto ratio
 _DECLARED = (MemberKind.CREATE, MemberKind.UPDATE, MemberKind.KEEP)
 
 
@@ -83,7 +83,7 @@ def initial_sim(delta: GroupDelta) -> SimGroup:
     return sim
 
 
-class GroupOrderer:
+class GroupOrderer(Moves):
     """Builds the steps of one group; `sim` always holds the state after the last step."""
 
     def __init__(self, delta: GroupDelta, max_shift: int) -> None:
@@ -266,51 +266,6 @@ class GroupOrderer:
         self.add(m.name, params, "new member, standalone: no group traffic until it is ready",
                  Expect(traffic_state=TrafficState.STANDALONE))
 
-    def out_for_update(self, m: MemberDelta) -> None:
-        """A serving member that gets a new version leaves group traffic first, so the new version takes
-        traffic only once it is Running and tested (it rejoins in the traffic phase): always when its file
-        takes it out anyway, else when the others' shares rise by at most max_shift. Otherwise (or when
-        it is the only member serving) the version rolls out in place under traffic, with a warning."""
-        sim = self.member(m)
-        assert m.spec is not None
-        if not (m.managed and sim.eligible and self.sim.shares()[m.name]):
-            return
-        out = ramp.trial(self.sim, m.name, state=TrafficState.STANDALONE)
-        if out.eligible_weight() == 0:
-            return  # the only member serving: `update` warns
-        leaves = m.spec.traffic is TrafficState.STANDALONE or self.target_replicas(m) == 0
-        if leaves or ramp.within(self.sim, out, self.max_shift):
-            self.add(m.name, DrainParams(), "new version: out of group traffic until it is Running and tested",
-                     Expect(traffic_state=TrafficState.STANDALONE))
-            return
-        share, rise = self.sim.shares()[m.name], ramp.max_rise(self.sim, out)
-        self.warn(WarningCode.IN_PLACE_UPDATE, m.name,
-                  f"{m.name} carries {percent(share)}% of the group: draining it would move {percent(rise)} points "
-                  f"onto the others (max_shift {self.max_shift}), so its new version rolls out in place under "
-                  f"traffic (EAS replaces the instances one by one); --max-shift {math.ceil(rise * 100)} drains it "
-                  "first")
-
-    def scale_within(self, m: MemberDelta, reason: str, target: int | None = None,
-                     done: str = "every replica Running before the next step") -> None:
-        """Scale (and wait for) a member to `target` (default its target), in steps where it serves in auto
-        mode, so no member's share rises by more than max_shift in one step (`ramp.path`)."""
-        values = self.replica_path(m, target)
-        if len(values) > 2:
-            rise = ramp.max_rise(self.sim, ramp.trial(self.sim, m.name, running=values[-1], replicas=values[-1]))
-            self.warn(WarningCode.SHARE_SPLIT, m.name, ramp.split_warning(m.name, "replicas", values, rise,
-                                                                          self.max_shift))
-        for count in values[1:]:
-            self.add(m.name, ScaleParams(replicas=count, before=self.member(m).replicas), reason, Expect())
-            self.wait(m, done)
-
-    def replica_path(self, m: MemberDelta, target: int | None = None) -> list[int]:
-        """Replica counts from now to `target` (default: its target); steps only for a member serving in auto mode."""
-        sim, goal = self.member(m), self.target_replicas(m) if target is None else target
-        if self.sim.mode is not TrafficMode.AUTO or not sim.eligible:
-            return [sim.replicas, goal]
-        return ramp.path(self.sim, m.name, sim.replicas, goal, lambda v: {"running": v, "replicas": v},
-                         self.max_shift)
-
     def update(self, m: MemberDelta) -> None:
         assert m.config is not None
         sim = self.member(m)
@@ -353,21 +308,6 @@ class GroupOrderer:
         for m, w in [*ups, *downs]:
             self.move_weight(m, w, reason)
 
-    def move_weight(self, m: MemberDelta, weight: int, reason: str) -> None:
-        """Set a weight, in steps where the member serves in customized mode, so that no member's share
-        rises by more than max_shift in one step (`ramp.path`; a decrease raises the others)."""
-        sim = self.member(m)
-        values = [sim.weight or 0, weight]
-        if self.sim.mode is TrafficMode.CUSTOMIZED and sim.eligible:
-            values = ramp.path(self.sim, m.name, values[0], weight, lambda v: {"weight": v}, self.max_shift)
-        if len(values) > 2:
-            rise = ramp.max_rise(self.sim, ramp.trial(self.sim, m.name, weight=weight))
-            self.warn(WarningCode.SHARE_SPLIT, m.name, ramp.split_warning(m.name, "weight", values, rise,
-                                                                          self.max_shift))
-        for value in values[1:-1]:
-            self.set_weight(m, value, "ramp: within max_shift of the group")
-        self.set_weight(m, weight, reason)
-
     def leavers(self) -> list[tuple[MemberDelta, bool]]:
         """Members to take out of traffic, with True when it is a drain (delete or scale to zero)."""
         out = []
@@ -404,38 +344,6 @@ class GroupOrderer:
             if m.spec.traffic is TrafficState.GROUPING and sim.exists and sim.state is TrafficState.STANDALONE \
                     and self.target_replicas(m) == 0:
                 self.set_state(m, TrafficState.GROUPING, "declared grouping; takes traffic once it has replicas")
-
-    def switch_at_current_shares(self) -> bool:
-        """auto -> customized where writing the declared weights and switching would raise a share by more
-        than max_shift: weights that keep today's shares (`EQUALISE_SCALE` x running replicas), the switch
-        (no share moves), and the declared weights in steps after it (`move_weights`). False (nothing
-        added) where the one switch fits, or a member eas-gitops does not manage serves (its weight is
-        not ours to set)."""
-        serving = [m for m in self.delta.members if self.member(m).eligible]
-        if not serving or any(not m.managed for m in serving):
-            return False
-        direct = self.sim.copy()
-        direct.mode = TrafficMode.CUSTOMIZED
-        for m in self.declared:
-            if (w := self.target_weight(m)) is not None:
-                direct.members[m.name].weight = w
-        for name, keep in self.kept_shares().items():
-            direct.members[name].weight = keep
-        if ramp.within(self.sim, direct, self.max_shift):
-            return False
-        scale = max(1, min(EQUALISE_SCALE, MAX_WEIGHT // max(self.member(m).running for m in serving)))
-        for m in serving:
-            self.set_weight(m, scale * self.member(m).running, "today's share, set while still auto: the switch "
-                                                                "moves no traffic, the declared weights follow")
-        self.add(None, ModeParams(mode=TrafficMode.CUSTOMIZED, before=TrafficMode.AUTO),
-                 "weights take effect: shares unchanged", Expect(mode=TrafficMode.CUSTOMIZED))
-        return True
-
-    def kept_shares(self) -> dict[str, int]:
-        """auto -> customized: the weight each serving leaver keeps until it is taken out (about its share)."""
-        shares = self.sim.shares()
-        return {m.name: max(1, round(float(shares[m.name]) * 100))
-                for m, _ in self.leavers() if self.member(m).eligible}
 
     def traffic_customized(self) -> None:
         if self.sim.mode is TrafficMode.AUTO and not self.switch_at_current_shares():
