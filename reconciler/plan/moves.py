@@ -49,6 +49,8 @@ class Orderer(Protocol):
 
 
 class Moves:
+    """Share moves of serving members within max_shift (see the module docstring)."""
+
     def out_for_update(self: Orderer, m: MemberDelta) -> None:
         """A serving member that gets a new version leaves group traffic first, so the new version takes
         traffic only once it is Running and tested (it rejoins in the traffic phase): always when its file
