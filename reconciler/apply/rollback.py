@@ -4,7 +4,9 @@ The snapshot is each member's traffic state and stored weight and the group's mo
 state the plan was checked against. Restoring, in this order (traffic in before traffic out):
 
 1. members that were grouping and are standalone now go back to grouping, if ready now
-   (Running with every replica): a member that is not ready never gets traffic back;
+   (Running with every replica): a member that is not ready never gets traffic back, nor one this
+   apply gave a new version that has not passed its declared smoke test since (it was drained so
+   that the version is tested before it serves);
 2. stored weights go back (customized snapshot only);
 3. the mode goes back;
 4. members that were standalone, or did not exist (created by this apply), go standalone, unless
@@ -67,7 +69,10 @@ class Restorer:
         for name, state in sorted(self.snap.states.items()):
             svc = now.get(name)
             if state is TrafficState.GROUPING and svc is not None and svc.traffic is TrafficState.STANDALONE:
-                if live_service(svc, svc.region).ready:
+                if name in self.run.untested:
+                    self.not_done.append(f"{name} not put back in traffic: its new version has not passed its "
+                                         "smoke test")
+                elif live_service(svc, svc.region).ready:
                     await self._release(name, Expect(traffic_state=state), traffic_state=state)
                 else:
                     self.not_done.append(f"{name} not put back in traffic: not ready ({svc.status})")

@@ -2,7 +2,7 @@
 
 Every step is: guard (re-check the safety rule on what EAS says now), write, read back until
 `Step.expect` holds (DescribeService first; if EAS has not caught up, the region's shared poller).
-Guards, on top of the planner's simulated timeline (DESIGN.md §3):
+Guards, on top of the planner's simulated timeline (tests/apply/test_guards.py moves live state under them):
 - a member joins group traffic only when Running with every replica (or with none running: it
   takes no share then);
 - no step that takes traffic away may leave a group that serves with no eligible member, except
@@ -79,6 +79,9 @@ class GroupRun:
         self.client = link.client
         self.mode = plan.mode_before or TrafficMode.AUTO
         self.seen: dict[str, Service | None] = {}  # last read of each member: the journal's `before`
+        # members given a new version by this run whose declared smoke test has not passed since: a
+        # rollback never puts one of them back into group traffic (it was drained to be tested first)
+        self.untested: set[str] = set()
         self.handlers: dict[Action, Callable[[Step], Awaitable[None]]] = {
             Action.CREATE_SERVICE: self._create, Action.UPDATE_CONFIG: self._update, Action.SCALE: self._scale,
             Action.WAIT_RUNNING: self._wait, Action.SMOKE_TEST: self._smoke, Action.SET_WEIGHT: self._weight,
@@ -184,6 +187,8 @@ class GroupRun:
         p, name = step.params, step.service
         assert p.action is Action.UPDATE_CONFIG and name is not None
         before = await self.last(name)
+        if any(s.action is Action.SMOKE_TEST and s.service == name for s in self.plan.steps):
+            self.untested.add(name)
         desired = resolve(p.config, self.settings.env)
         if not p.removed_paths:
             await self._written(step, self._unsafe(name, desired), before)
@@ -216,6 +221,7 @@ class GroupRun:
         if status != p.expect_status:
             raise ApplyError(f"smoke test of {self.plan.name}.{name} {p.path} answered HTTP {status}, "
                              f"expected {p.expect_status}")
+        self.untested.discard(name)
 
     async def _weight(self, step: Step) -> None:
         p, name = step.params, step.service

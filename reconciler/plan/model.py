@@ -81,6 +81,7 @@ class WarningCode(StrEnum):
     NOT_READY = "not_ready"  # a member that is not ready takes traffic (forced)
     FORCED = "forced"  # a safety rule was overruled with force
     SHARE_SPLIT = "share_split"  # a large jump was split into steps
+    IN_PLACE_UPDATE = "in_place_update"  # a serving member gets its new version under traffic (too big to drain)
     UNKNOWN_GROUP = "unknown_group"  # a group asked for by name is neither declared nor live
     REMOVALS_NOT_TRACKED = "removals_not_tracked"  # declared-keys record too long or unreadable: nothing removed
 

@@ -1,4 +1,4 @@
-"""Ordering: turn one group's delta into steps, following DESIGN.md §3.
+"""Ordering: turn one group's delta into steps: capacity and tests before traffic, traffic before removal.
 
 Phases, in this order (each step is applied to a simulated copy of the group as it is added,
 so later decisions see the shares earlier steps produce):
@@ -8,24 +8,33 @@ so later decisions see the shares earlier steps produce):
              plan or from EAS: still Creating...) goes standalone first, so its share cannot
              rise replica by replica before it is ready; see `reconciler.plan.readiness`, which
              also decides the waits for members that serve while not ready yet
-3. prepare   create (standalone) and scale up, wait for them; then new versions, wait for them
-             (no share moves while a version rolls out); then smoke tests; then label refreshes
-             (capacity before traffic; no share moves except scale-ups of serving members)
+3. prepare   create (standalone) and scale up, wait for them; then members that serve and get a
+             new version leave group traffic (`moves.out_for_update`: when the others can carry it within
+             max_shift, else in place with a warning); then new versions, wait for them (no share
+             moves while a version rolls out); then smoke tests; then label refreshes (capacity
+             before traffic; no share moves except scale-ups of serving members and those drains)
 4. traffic   by target mode, see `_traffic_customized` / `_traffic_auto`
              joins before weight changes before leaves (traffic in before traffic out)
 5. shrink    scale-downs (a traffic change in auto mode, after the traffic-in steps), scale to
              zero only after a drain
 6. remove    delete only after a verified drain
 
-Joins go in `ramp.join_order` (smallest first; the biggest first into a group without traffic). A join
-taking a member from 0 to more than `max_shift` points is split (`reconciler.plan.ramp`): in customized
-mode first at the largest weight within the limit; in auto mode a member entering with replicas it
-does not run yet joins with fewer replicas, then scales up while it serves. Other too-big auto joins
-are refused by the safety check (overrule with force): we never switch a group's mode unasked.
+Joins go in `ramp.join_order` (smallest first; the biggest first into a group without traffic). Every
+move that would raise a member's share by more than `max_shift` points in one step is split where the
+planner can (`reconciler.plan.ramp`): a join in customized mode first at the largest weight within the
+limit; in auto mode a member entering with replicas it does not run yet joins with fewer replicas; a
+serving member's weight (customized) or replica count (auto, up or down) moves in steps
+(`move_weight`, `scale_within` in `reconciler.plan.moves`). What cannot be split is refused by the
+safety check (force may overrule): we never switch a group's mode unasked. Leaving traffic is not
+split (see safety.py).
 
 Mode switches keep shares continuous: auto -> customized sets every weight while still auto (no
-share change), then switches; customized -> auto first moves the weights to the replica ratio
-(`EQUALISE_SCALE` x replicas, scaled down to fit weights <= 1000), then switches, so the switch itself moves no traffic.
+share change), then switches, when that switch stays within max_shift; else it sets weights that keep
+today's shares, switches (nothing moves) and moves the weights in steps
+(`moves.switch_at_current_shares`).
+customized -> auto first moves the weights to the replica ratio, joiners' included before they join
+(`ramp.ratio_scale` picks the weight per replica that moves the fewest weights, so no share overshoots
+its target), then switches, so the switch itself moves no traffic.
 """
 
 from __future__ import annotations
@@ -56,11 +65,11 @@ from reconciler.plan.model import (
     WarningCode,
     WeightParams,
 )
+from reconciler.plan.moves import EQUALISE_SCALE, Moves
 from reconciler.plan.record import RECORD_LABEL
 from reconciler.plan.simulate import SimGroup, SimMember
 from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
 
-EQUALISE_SCALE = 100  # weight per replica when moving customized weights to the auto ratio
 _DECLARED = (MemberKind.CREATE, MemberKind.UPDATE, MemberKind.KEEP)
 
 
@@ -76,7 +85,7 @@ def initial_sim(delta: GroupDelta) -> SimGroup:
     return sim
 
 
-class GroupOrderer:
+class GroupOrderer(Moves):
     """Builds the steps of one group; `sim` always holds the state after the last step."""
 
     def __init__(self, delta: GroupDelta, max_shift: int) -> None:
@@ -218,14 +227,19 @@ class GroupOrderer:
             self.warn(WarningCode.SHARE_SPLIT, r.name, r.warning(self.max_shift))
         for m in created:
             self.create(m)
-        for m in grown:  # more replicas of the version that serves now: its share may rise, it is ready
+        stepped = [m for m in grown if m.name not in self.ramps and len(self.replica_path(m)) > 2]
+        for m in (m for m in grown if m not in stepped):  # more replicas of the version that serves now
             count = self.ramps[m.name].first if m.name in self.ramps else self.target_replicas(m)
             self.add(m.name, ScaleParams(replicas=count, before=self.member(m).replicas),
                      "capacity before traffic", Expect())
         first = {m.name for m in [*created, *grown]}
         for m in self.declared:
-            if m.name in first:
+            if m.name in first and m not in stepped:
                 self.wait(m)
+        for m in stepped:  # serving in auto mode: its share rises with every replica, within max_shift
+            self.scale_within(m, "capacity before traffic, its share within max_shift")
+        for m in updated:  # out of traffic first where the others can carry it (see `out_for_update`)
+            self.out_for_update(m)
         for m in updated:  # after the scale-ups, so no share moves while a new version rolls out
             self.update(m)
         for m in self.declared:
@@ -296,25 +310,16 @@ class GroupOrderer:
                     self.set_weight(m, first, "weight before joining")
             self.set_state(m, TrafficState.GROUPING, "joins group traffic: Running and tested")
             if auto and m.name in self.ramps:  # serving and ready: new instances join as they come up
-                r = self.ramps[m.name]
-                self.add(m.name, ScaleParams(replicas=r.target, before=self.member(m).replicas),
-                         "ramp: the rest of its replicas, now that it serves within max_shift", Expect())
-                self.wait(m, "every replica Running before the next step")
+                self.scale_within(m, "ramp: the rest of its replicas, now that it serves within max_shift",
+                                  self.ramps[m.name].target)
 
     def move_weights(self, weight_of: Callable[[MemberDelta], int | None], reason: str) -> None:
         """Increases first (traffic in), then decreases; a 0-share member ramps within max_shift."""
         pending = [(m, w) for m in self.declared if (w := weight_of(m)) is not None and self.member(m).weight != w]
         ups = [(m, w) for m, w in pending if w > (self.member(m).weight or 0)]
         downs = [(m, w) for m, w in pending if (m, w) not in ups]
-        for m, w in ups:
-            sim = self.member(m)
-            if sim.eligible and not (sim.weight or 0) and self.sim.mode is TrafficMode.CUSTOMIZED:
-                first = self.capped(w, m.name)
-                if first != w:
-                    self.set_weight(m, first, "ramp from 0 within max_shift")
-            self.set_weight(m, w, reason)
-        for m, w in downs:
-            self.set_weight(m, w, reason)
+        for m, w in [*ups, *downs]:
+            self.move_weight(m, w, reason)
 
     def leavers(self) -> list[tuple[MemberDelta, bool]]:
         """Members to take out of traffic, with True when it is a drain (delete or scale to zero)."""
@@ -344,9 +349,8 @@ class GroupOrderer:
         for m in self.declared:
             target, sim = self.target_replicas(m), self.member(m)
             if target < sim.replicas:
-                self.add(m.name, ScaleParams(replicas=target, before=sim.replicas),
-                         "scale down after traffic moved" if target else "scale to zero after its drain")
-                self.wait(m, "the scale-down is done before the next step")
+                self.scale_within(m, "scale down after traffic moved" if target else "scale to zero after its drain",
+                                  done="the scale-down is done before the next step")
         for m in self.declared:  # declared grouping without replicas: the state is restored, no share moves
             assert m.spec is not None
             sim = self.member(m)
@@ -355,12 +359,10 @@ class GroupOrderer:
                 self.set_state(m, TrafficState.GROUPING, "declared grouping; takes traffic once it has replicas")
 
     def traffic_customized(self) -> None:
-        if self.sim.mode is TrafficMode.AUTO:
+        if self.sim.mode is TrafficMode.AUTO and not self.switch_at_current_shares():
             self.move_weights(self.target_weight, "set while still auto: shares do not move yet")
-            shares = self.sim.shares()
             for m, _ in self.leavers():
-                if self.member(m).eligible:
-                    keep = max(1, round(float(shares[m.name]) * 100))
+                if (keep := self.kept_shares().get(m.name)) is not None:
                     self.set_weight(m, keep, "keeps about its share until it is taken out")
             trial = self.sim.copy()
             trial.mode = TrafficMode.CUSTOMIZED
@@ -381,12 +383,16 @@ class GroupOrderer:
             self.shrink()
             return
 
-        most = max((self.target_replicas(m) for m in self.declared), default=1)
-        scale = max(1, min(EQUALISE_SCALE, MAX_WEIGHT // max(most, 1)))
+        most = max(max((self.target_replicas(m) for m in self.declared), default=1), 1)
+        wanting = {m.name: self.target_replicas(m) for m in self.declared if self.wants_traffic(m)}
+        scale = ramp.ratio_scale(self.sim, wanting, max(1, min(EQUALISE_SCALE, MAX_WEIGHT // most)), MAX_WEIGHT,
+                                 self.max_shift)
 
         def ratio(m: MemberDelta) -> int | None:
             return scale * self.target_replicas(m) if self.wants_traffic(m) else None
 
+        # the weights that reproduce the auto shares first (a joiner's has no effect yet): no share overshoots
+        self.move_weights(ratio, "weights follow replicas, so the switch to auto moves no traffic")
         self.join_all(lambda m: ratio(m) or 0)
         self.move_weights(ratio, "weights follow replicas, so the switch to auto moves no traffic")
         self.leave_all()

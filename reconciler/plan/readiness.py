@@ -1,4 +1,4 @@
-"""Live members that are not ready and that the plan does not otherwise change (DESIGN.md §3 promise 2).
+"""Live members that are not ready and that the plan does not otherwise change (ready before traffic).
 
 A live member can be `grouping` while it is not Running with every replica: still Creating,
 Waiting for resources, Updating, Scaling (an autoscaler), or Failed. Its share must still rise only

@@ -1,4 +1,4 @@
-"""Safety rules, checked on the simulated timeline of every group (DESIGN.md §3).
+"""Safety rules, checked on the simulated timeline of every group.
 
     no_black_hole         a group with an eligible member now keeps one after every step, unless
                           the desired state removes the whole group (prune)
@@ -6,8 +6,11 @@
                           replica and smoke-tested since its last create or new version; a member
                           that gets its first traffic while waiting for its instances (grouping
                           during start-up) breaks it too: instances join one by one
-    max_shift             one step never takes a member from 0 % to more than `max_shift` points
-                          of the group (a group with no traffic before the step has none to shift)
+    max_shift             one step never raises a member's share by more than `max_shift` points
+                          (from 0 % or any share); not bounded: a group with no traffic before the
+                          step (none to shift), the gains of the others when a member leaves
+                          (drain, standalone, delete: declared, onto members that serve and are
+                          ready), and a member EAS finishes bringing up by itself (`_exempt`)
     ownership             no step writes to a service eas-gitops does not manage
     drain_before_delete   a delete comes after a drain of that service, at 0 % and standalone
 
@@ -45,6 +48,10 @@ class Rule(StrEnum):
     DRAIN_BEFORE_DELETE = "drain_before_delete"
 
 
+# A rise of a member that already serves (the planner splits those where it can: this one it could not).
+RISE_HINT = ("the planner cannot split this step further (one replica, or one unit of weight, moves more than "
+             "that): allow it with --max-shift {need}, or use customized mode with larger weights for finer steps")
+
 # What would make the plan safe, per rule ({name}: the step's service, {need}: the max_shift it needs).
 HINTS = {
     Rule.NO_BLACK_HOLE: "keep at least one member grouping with running replicas (and a weight above 0 in "
@@ -66,6 +73,7 @@ class Violation:
     detail: str
     forceable: bool = False
     need: int = 0  # max_shift: the smallest limit this step fits in
+    hint: str | None = None  # instead of the rule's hint in `HINTS`
 
     def finding(self) -> str:
         target = f" {self.step.service}" if self.step.service else ""
@@ -74,7 +82,7 @@ class Violation:
 
     def message(self) -> str:
         """The finding and what would make the plan safe (and whether --force may overrule it)."""
-        hint = HINTS[self.rule].format(name=self.step.service or "the member", need=self.need)
+        hint = (self.hint or HINTS[self.rule]).format(name=self.step.service or "the member", need=self.need)
         overrule = "; or overrule with --force after reading the plan" if self.forceable else ""
         return f"{self.finding()}. To fix: {hint}{overrule}"
 
@@ -112,12 +120,27 @@ def _shares(delta: GroupDelta, steps: Sequence[Step], frames: Sequence[Frame], m
                     f"({m.status.value if m.status else 'absent'}, {m.running}/{m.replicas} running"
                     f"{', smoke test pending' if m.smoke_pending else ''})",
                     forceable=name not in touched))
-            if old == 0 and not before.black_hole and share * 100 > max_shift:
+            if (share - old) * 100 > max_shift and not before.black_hole and not _exempt(step, steps):
+                was = "0%" if old == 0 else f"{percent(old)}%"
                 found.append(Violation(
                     Rule.MAX_SHIFT, delta.region, delta.name, step,
-                    f"{name} goes 0% -> {percent(share)}% in one step, more than max_shift {max_shift} points",
-                    forceable=True, need=math.ceil(share * 100)))
+                    f"{name} goes {was} -> {percent(share)}% in one step, more than max_shift {max_shift} points",
+                    forceable=True, need=math.ceil((share - old) * 100), hint=None if old == 0 else RISE_HINT))
     return found
+
+
+def _exempt(step: Step, steps: Sequence[Step]) -> bool:
+    """Rises max_shift does not bound: those of the members that stay when another leaves group traffic
+    (a drain, standalone, a delete: what the file declares, onto members that serve and are ready), and a
+    member finishing on its own the replicas it had before the plan (a wait the plan made no scale for)."""
+    if step.action in (Action.DRAIN, Action.DELETE_SERVICE):
+        return True
+    if step.params.action is Action.SET_TRAFFIC_STATE:
+        return step.params.traffic_state is TrafficState.STANDALONE
+    if step.action is Action.WAIT_RUNNING:
+        return not any(s.service == step.service and s.action in (Action.SCALE, Action.CREATE_SERVICE)
+                       for s in steps[:step.index - 1])
+    return False
 
 
 def _ownership(delta: GroupDelta, steps: Sequence[Step], frames: Sequence[Frame]) -> list[Violation]:

@@ -1,7 +1,7 @@
 """Timeline simulation: apply each step to a copy of the live model, record every share after it.
 
 The share math is `reconciler.spec.shares.compute_shares`, the one planner implementation of
-DESIGN.md §2. A step's effect is modelled as its converged end state, which is what the executor
+the EAS traffic rules. A step's effect is modelled as its converged end state, which is what the executor
 verifies by read-back before it moves on:
 
     create_service  exists, standalone, 0 running (instances still starting)
@@ -15,7 +15,7 @@ verifies by read-back before it moves on:
     update_labels   no traffic effect
 
 A member is *ready* when it exists, is Running with every target replica, and has passed its
-declared smoke test since its last create or config update (DESIGN.md §3 promise 2).
+declared smoke test since its last create or config update (ready before traffic).
 """
 
 from __future__ import annotations

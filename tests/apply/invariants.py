@@ -1,4 +1,5 @@
-"""Checks of DESIGN.md §3 promises 1 and 2 on the emulator's own history (its gateway's view, not the planner's)."""
+"""Checks of the traffic promises (no black hole, ready before traffic, max_shift) on the emulator's own history
+(its gateway's view, not the planner's)."""
 
 from __future__ import annotations
 
@@ -84,4 +85,44 @@ def _check(event: dict[str, Any], snap: dict[str, Any], prev: dict[str, Any] | N
             if st.get("Status") != "Running" or st.get("PendingInstance", 0) > 0:
                 found.append(f"{where}: {member} gets traffic while {st.get('Status')} "
                              f"({st.get('RunningInstance')} running, {st.get('PendingInstance')} pending)")
+    return found
+
+
+def _leaves(event: dict[str, Any]) -> bool:
+    """A write that takes its member out of group traffic: the others' gains are what the file declares."""
+    if event["action"] == "DeleteService":
+        return True
+    return event["action"] == "ReleaseService" and event["detail"].get("TrafficState") == "standalone"
+
+
+def shifts(events: list[dict[str, Any]], shares: dict[str, list[dict[str, Any]]], max_shift: int, *,
+           since: int = 0) -> list[str]:
+    """Every share rise of more than `max_shift` points that one write caused, after `since`.
+
+    A write's effect lasts until the group's next write (a scale-up's instances come up in between):
+    every snapshot of the group in that span is compared with the group's last snapshot before the write.
+    Not counted: writes that take a member out of traffic, and writes to a group that took no traffic
+    (the first member of a new group takes 100 %)."""
+    snaps_at = _by_seq(shares)
+    last: dict[str, dict[str, Any]] = {}
+    base: dict[str, tuple[dict[str, Any], dict[str, Any]] | None] = {}  # group -> (write, snapshot before it)
+    found: list[str] = []
+    for event in events:
+        group = event.get("group") or ""
+        if event["kind"] == "write" and event["seq"] > since:
+            before = last.get(group)
+            serving = before is not None and before["exists"] and not before["black_hole"]
+            base[group] = (event, before) if serving and not _leaves(event) and before else None
+        for snap in snaps_at.get(event["seq"], []):
+            g = snap["group"]
+            span = base.get(g)
+            if span is not None:
+                write, before = span
+                for member, share in snap["shares"].items():
+                    rise = share - before["shares"].get(member, 0.0)
+                    if rise * 100 > max_shift + 1e-6:
+                        found.append(f"seq {event['seq']} group {g}: {member} rose {rise * 100:.1f} points since "
+                                     f"write seq {write['seq']} ({write['action']} {write['service']}), "
+                                     f"max_shift {max_shift}")
+            last[g] = snap
     return found

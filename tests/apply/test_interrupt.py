@@ -1,4 +1,4 @@
-"""Interrupted applies: stop after each step in turn, then plan and apply again (DESIGN.md §3 promise 5)."""
+"""Interrupted applies: stop after each step in turn, then plan and apply again: the rest converges."""
 
 from __future__ import annotations
 

@@ -1,42 +1,45 @@
 """Property: any live state + any valid desired state -> plan -> apply converges safely on the emulator.
 
 Live state is created through the client (managed services, random replicas, traffic states, weights,
-modes, model versions); the desired state is random but valid. After apply, the emulator's own
-history must show no black hole of a serving group (unless the desired state removes it), no member
-getting traffic before it is Running with every replica, the final state must be the desired one
-and a fresh plan must be empty. The same must hold with throttling and 503s injected.
+modes, model versions); the desired state is random, valid and built to serve (one member drawn to take
+traffic: no example is thrown away); `max_shift` is drawn too, so weight and replica ramps are applied.
+After apply, the emulator's own history must show no black hole of a serving group (unless the desired
+state removes it), no member getting traffic before it is Running with every replica, no rise of more
+than `max_shift` points caused by one write (unless the plan was forced), the final state must be the
+desired one and a fresh plan must be empty. The same must hold with throttling and 503s injected.
 
-Profile: `apply-ci` (200 examples, the default, used by CI) or `apply-dev` (25) with
-EAS_GITOPS_APPLY_PROFILE=apply-dev.
+A refused plan must be refused for max_shift (the only rule that live members that all run and are
+managed can break here); it is then applied with force, which overrules that rule only.
+
+Examples: the hypothesis profile of tests/conftest.py (bounded when CI=true), half of it per test
+(each example is a whole apply).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.emulator.listing import ServiceQuery
 from reconciler.errors import PlanError
-from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, LiveState
 from reconciler.plan.build import build_plan
+from reconciler.plan.model import Plan
 from reconciler.spec.eas_config import to_eas_config
 from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
 
 from .harness import World
-from .invariants import violations
+from .invariants import shifts, violations
 
 REGION = "cn-shanghai"
-_QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much]
-settings.register_profile("apply-ci", max_examples=200, deadline=None, suppress_health_check=_QUIET)
-settings.register_profile("apply-dev", max_examples=25, deadline=None, suppress_health_check=_QUIET,
-                          phases=[Phase.explicit, Phase.generate])
-PROFILE = settings.get_profile(os.environ.get("EAS_GITOPS_APPLY_PROFILE", "apply-ci"))
+PROFILE = settings(max_examples=max(10, settings.default.max_examples // 2), deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow])
+MAX_SHIFTS = st.sampled_from([10, 25, 50, 100])
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,15 @@ def groups(weights: st.SearchStrategy[int]) -> st.SearchStrategy[Group]:
         Group, st.just(g), st.sampled_from(list(TrafficMode)), members(g, weights)))
 
 
-def serves(g: Group) -> bool:
-    """The loader refuses a desired group that would be a black hole."""
-    return any(m.traffic is TrafficState.GROUPING and m.replicas > 0
-               and (g.mode is TrafficMode.AUTO or m.weight > 0) for m in g.members)
+@st.composite
+def serving_groups(draw: st.DrawFn, weights: st.SearchStrategy[int]) -> Group:
+    """A group whose desired state serves (the loader refuses one that would be a black hole): one member,
+    drawn, takes traffic with at least one replica and a weight above 0; the others are free."""
+    g: Group = draw(groups(weights))
+    i = draw(st.integers(0, len(g.members) - 1))
+    m = g.members[i]
+    anchor = replace(m, traffic=TrafficState.GROUPING, replicas=max(m.replicas, 1), weight=max(m.weight, 1))
+    return replace(g, members=(*g.members[:i], anchor, *g.members[i + 1:]))
 
 
 def unique(gs: list[Group]) -> list[Group]:
@@ -137,24 +145,33 @@ def final_matches(world: World, desired: list[Group], live: list[Group], prune: 
     return wrong
 
 
+def checked_plan(desired: list[Group], state: LiveState, max_shift: int, **options: Any) -> tuple[Plan, bool]:
+    """The plan, and True when it had to be forced: a refusal must be for max_shift, the only rule that
+    managed members that all run can break; force overrules that rule and no other."""
+    models = [g.model() for g in desired]
+    try:
+        return build_plan(models, state, max_shift=max_shift, **options), False
+    except PlanError as exc:
+        assert "rule max_shift" in str(exc) and "overrule with --force" in str(exc), str(exc)
+    return build_plan(models, state, max_shift=max_shift, force=True, **options), True
+
+
 async def scenario(live: list[Group], desired: list[Group], prune: bool, initial: str,
-                   faults: list[Fault]) -> None:
+                   faults: list[Fault], max_shift: int) -> None:
     world = World(initial=initial)
     await seed(world, live)
     since = max((e["seq"] for e in world.history(REGION)[0]), default=0)
     for fault in faults:
         world.emulator(REGION).faults.add(fault)
     state = await world.live([REGION])
-    try:
-        plan = build_plan([g.model() for g in desired], state, prune=prune, max_shift=100)
-    except PlanError:
-        assume(False)
-        return
+    plan, forced = checked_plan(desired, state, max_shift, prune=prune)
     report = await world.apply(plan, state)
     assert report.ok, [(g.group, g.error) for g in report.groups]
     events, shares = world.history(REGION)
     removed = {g.name for g in live} - {g.name for g in desired} if prune else set()
     assert violations(events, shares, since=since, removed=removed) == []
+    if not forced:
+        assert shifts(events, shares, max_shift, since=since) == []
     assert final_matches(world, desired, live, prune) == []
     world.emulator(REGION).faults.clear()
     again, _ = await world.plan([g.model() for g in desired], prune=prune, max_shift=100)
@@ -162,23 +179,24 @@ async def scenario(live: list[Group], desired: list[Group], prune: bool, initial
 
 
 STATES: Any = st.lists(groups(st.sampled_from([0, 1, 100, 400])), max_size=2).map(unique)
-DESIRED: Any = st.lists(groups(st.integers(1, 1000)).filter(serves), min_size=1, max_size=2).map(unique)
-
-
-@PROFILE
-@given(live=STATES, desired=DESIRED, prune=st.booleans(), initial=st.sampled_from(["standalone", "grouping"]))
-def test_any_live_any_desired_converges_safely(live: list[Group], desired: list[Group], prune: bool,
-                                                initial: str) -> None:
-    asyncio.run(scenario(live, desired, prune, initial, []))
+DESIRED: Any = st.lists(serving_groups(st.integers(1, 1000)), min_size=1, max_size=2).map(unique)
 
 
 @PROFILE
 @given(live=STATES, desired=DESIRED, prune=st.booleans(), initial=st.sampled_from(["standalone", "grouping"]),
-       seed=st.integers(0, 1000))
+       max_shift=MAX_SHIFTS)
+def test_any_live_any_desired_converges_safely(live: list[Group], desired: list[Group], prune: bool,
+                                                initial: str, max_shift: int) -> None:
+    asyncio.run(scenario(live, desired, prune, initial, [], max_shift))
+
+
+@PROFILE
+@given(live=STATES, desired=DESIRED, prune=st.booleans(), initial=st.sampled_from(["standalone", "grouping"]),
+       seed=st.integers(0, 1000), max_shift=MAX_SHIFTS)
 def test_same_with_throttling_and_503s(live: list[Group], desired: list[Group], prune: bool, initial: str,
-                                       seed: int) -> None:
+                                       seed: int, max_shift: int) -> None:
     faults = [Fault("*", FaultKind.THROTTLE, rate=1.0, retry_after_ms=200, remaining=1),  # at least one, always
               Fault("*", FaultKind.THROTTLE, rate=0.15, retry_after_ms=200, seed=seed),
               Fault("*", FaultKind.ERROR503, rate=0.1, seed=seed + 1)]
-    asyncio.run(scenario(live, desired, prune, initial, faults))
+    asyncio.run(scenario(live, desired, prune, initial, faults, max_shift))
     assert faults[0].fired == 1  # the faults did strike (not a fault-free run by luck)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from reconciler.errors import PlanError
 from reconciler.plan import Action, build_plan
 from reconciler.plan.diff import analyze
-from reconciler.plan.model import DeleteParams, DrainParams, Step, TrafficStateParams, WaitParams
+from reconciler.plan.model import DeleteParams, DrainParams, Step, TrafficStateParams, WaitParams, WarningCode
 from reconciler.plan.order import initial_sim
 from reconciler.plan.safety import Rule, violations
 from reconciler.plan.simulate import run
@@ -54,8 +56,11 @@ def test_customized_join_is_split_to_stay_within_max_shift() -> None:
     plan = build_plan(desired, state, max_shift=10)
     g = plan.groups[0]
     weights = [s.params.weight for s in g.steps if s.params.action is Action.SET_WEIGHT]
-    assert weights == [22, 600]  # 22 / 222 = 9.9 % <= 10, then the declared weight
-    assert [t.shares["c"] for t in g.timeline[-2:]] == [9.9, 75.0]
+    assert weights[0] == 22 and weights[-1] == 600  # 22 / 222 = 9.9 % <= 10, ..., the declared weight
+    assert weights == sorted(weights) and len(weights) > 2
+    c = [t.shares["c"] for t in g.timeline]
+    assert c[-1] == 75.0 and all(b - a <= 10.1 for a, b in itertools.pairwise(c))  # every rise (0.1: rounding)
+    assert [w.code for w in g.warnings] == [WarningCode.SHARE_SPLIT, WarningCode.SHARE_SPLIT]
 
 
 def test_violations_on_hand_made_unsafe_orders() -> None:
