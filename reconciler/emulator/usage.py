@@ -5,6 +5,10 @@ second of the emulator's clock it happened; synthetic load (cloudmonitor.py) rec
 CloudMonitor aggregates these seconds into whatever `Period` a caller asks for, so the store keeps
 one-second buckets and nothing coarser.
 
+A real request is counted at the emulated time the gateway read when it routed the latest request
+(`latest`; one store read per request saved), so a request slowed by `emulator/latency-ms` may be
+counted up to its own latency later, never earlier.
+
 Requests nobody answered (a black-holed group's 503, an injected fault) belong to no service and
 are not recorded, as CloudMonitor's per-service series would not show them either.
 
@@ -62,6 +66,7 @@ class Usage:
     def __init__(self, clock: Callable[[], float], retention: float = DEFAULT_RETENTION) -> None:
         self.clock = clock
         self.retention = retention
+        self.latest: float | None = None  # emulated time the gateway last read (it routes, then records)
         self._seconds: dict[int, dict[str, Counts]] = {}  # insertion order = time order (the clock only advances)
 
     def record(self, service: str, status: int, seconds: float, at: float | None = None, count: int = 1) -> None:
