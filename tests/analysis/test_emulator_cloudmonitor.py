@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from emulator.helpers import FakeClock, InProcess
 
 from reconciler.emulator.app import create_app
@@ -161,3 +163,31 @@ def test_time_formats() -> None:
     assert parse_time("1700000000000", "StartTime") == 1_700_000_000.0
     assert parse_time("2023-11-14 22:13:20", "StartTime") == 1_700_000_000.0
     assert parse_time("2023-11-14T22:13:20Z", "StartTime") == 1_700_000_000.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=9), min_size=1, max_size=4), st.integers(1, 5),
+       st.integers(1, 90))
+def test_synthetic_load_splits_exactly_by_weight(weights: list[int], rounds: int, seconds: int) -> None:
+    """Customized weights w: over rounds x sum(w) requests each member serves exactly rounds x w, and
+    CloudMonitor's per-second qps adds up to the same counts."""
+    app = create_app(EmulatorSettings(clock=FakeClock(), verify_signatures=False))
+    members = {f"m{i}": (1, {}) for i in range(len(weights))}
+    make_group(app, "w", members)
+    backend = app.state.emulator.backend
+    backend.update_group("cn-shanghai", "w", "customized", None, None)
+    for i, weight in enumerate(weights):
+        backend.release_service("cn-shanghai", f"m{i}", None, weight)
+    client = InProcess(app)
+    start = client.post("/_emulator/clock", json={"advance": 0}).json()["Now"]
+    total = rounds * sum(weights)
+    answer = load(client, "w", total, seconds)
+    expected = {f"m{i}": rounds * w for i, w in enumerate(weights) if w}
+    assert {name: tally["requests"] for name, tally in answer["Served"].items()} == expected
+    assert answer["Unanswered"] == (total if not sum(weights) else 0)
+    qps = points(client, MetricName="qps_total", Period=1, StartTime=int(start * 1000) - 1000,
+                 EndTime=int(answer["Now"] * 1000))
+    counted: dict[str, float] = {}
+    for point in qps:
+        counted[point["serviceName"]] = counted.get(point["serviceName"], 0) + point["Average"]
+    assert counted == pytest.approx(expected)
