@@ -239,3 +239,27 @@ def test_refused_answers() -> None:
         asyncio.run(CloudMonitorProvider(Failing({}), 60).fetch("g", ["s"], Window(0, 60)))
     with pytest.raises(ConfigError):
         CloudMonitorProvider(FakeCms({}), 0)
+
+
+def test_provider_through_the_sdk_maps_errors(served: Served) -> None:
+    provider = CloudMonitorProvider(SdkCms.for_endpoint(f"127.0.0.1:{served.port}", local_credentials(),
+                                                        protocol="http"), 7)
+    served.admin("POST", "/_emulator/cloudmonitor", {"base_period": 60})
+    try:
+        with pytest.raises(ApiError, match="InvalidParameter") as info:
+            asyncio.run(provider.fetch("g", ["x"], Window(0, 70)))
+        assert info.value.status == 400 and info.value.operation == "DescribeMetricList"
+    finally:
+        served.admin("POST", "/_emulator/cloudmonitor", {"base_period": 1})
+
+
+def test_aliyun_uses_the_regional_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-a-secret")
+
+    async def go() -> Any:
+        async with open_cloudmonitor("aliyun", "cn-hangzhou") as provider:
+            return provider
+    provider = asyncio.run(go())
+    assert provider.period == 60
+    assert provider.api._client._endpoint == "metrics.cn-hangzhou.aliyuncs.com"  # type: ignore[attr-defined]

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
+from emulator.helpers import FakeClock, InProcess
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from emulator.helpers import FakeClock, InProcess
 
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import EmulatorSettings
@@ -191,3 +191,36 @@ def test_synthetic_load_splits_exactly_by_weight(weights: list[int], rounds: int
     for point in qps:
         counted[point["serviceName"]] = counted.get(point["serviceName"], 0) + point["Average"]
     assert counted == pytest.approx(expected)
+
+
+def test_management_signature_version_is_refused_for_cloudmonitor() -> None:
+    """CloudMonitor calls are verified for version 2019-01-01: an EAS-versioned signature is refused."""
+    from emulator.helpers import signed_headers
+
+    app = create_app(EmulatorSettings(clock=FakeClock()))
+    query = {"Namespace": "acs_learn", "MetricName": "rt"}
+    headers = signed_headers("POST", "/", query, b"", "testserver", "DescribeMetricList")
+    response = InProcess(app).post("/", params=query, headers=headers)
+    assert (response.status_code, response.json()["Code"]) == (400, "InvalidVersion")
+    unsigned = InProcess(app).post("/", params=query, headers={"x-acs-action": "DescribeMetricList"})
+    assert unsigned.json()["Code"] == "IncompleteSignature"
+
+
+def test_usage_keeps_only_the_retention_window() -> None:
+    from reconciler.emulator.usage import Usage
+
+    now = [1000.0]
+    usage = Usage(lambda: now[0], retention=60)
+    usage.record("a", 200, 0.1)
+    usage.record("a", 503, 0.3, at=1000.5)
+    now[0] = 1059.0
+    usage.record("a", 404, 0.2)
+    counts = dict(usage.seconds("a", 0, 2000))
+    assert sorted(counts) == [1000, 1059]
+    first = counts[1000]
+    assert (first.requests, first.status_2xx, first.status_5xx, first.latency_max, first.latency_min) == (
+        2, 1, 1, 0.3, 0.1)
+    now[0] = 1061.0
+    usage.record("b", 200, 0.0)
+    assert sorted(s for s, _ in usage.seconds("a", 0, 2000)) == [1059]  # 1000 is older than 60 s
+    assert usage.services() == ["a", "b"]
