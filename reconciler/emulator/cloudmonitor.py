@@ -57,6 +57,7 @@ from reconciler.emulator.auth import Verifier
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.gateway import ERROR_RATE_LABEL, LATENCY_LABEL, Gateway, _label_float
 from reconciler.emulator.metrics import Metrics
+from reconciler.emulator.responses import Call
 from reconciler.emulator.settings import EmulatorSettings
 from reconciler.emulator.usage import Counts
 
@@ -105,16 +106,6 @@ def parse_time(value: str, name: str) -> float:
         except ValueError:
             continue
     raise errors.invalid_parameter(f"{name} {value!r} is neither a millisecond timestamp nor YYYY-MM-DD hh:mm:ss.")
-
-
-def _int(params: Mapping[str, str], name: str, default: int) -> int:
-    raw = params.get(name, "")
-    if raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise errors.invalid_parameter(f"{name} must be an integer (got {raw!r}).") from None
 
 
 def _dimensions(raw: str) -> list[dict[str, str]]:
@@ -170,7 +161,8 @@ class CloudMonitor:
         if metric not in STATISTICS:
             raise errors.invalid_parameter(f"MetricName {metric} is not a metric of {NAMESPACE} here: "
                                            f"{', '.join(sorted(STATISTICS))}.")
-        period = _int(params, "Period", DEFAULT_PERIOD)
+        call = Call({}, dict(params), b"", "")
+        period = call.int("Period", DEFAULT_PERIOD)
         if period <= 0 or period % self.cms.base_period:
             raise errors.invalid_parameter(f"Period {period} must be a positive multiple of "
                                            f"{self.cms.base_period} seconds.")
@@ -178,8 +170,8 @@ class CloudMonitor:
         start = parse_time(params["StartTime"], "StartTime") if params.get("StartTime") else end - 3600
         if start >= end or end - start > 31 * 86400:
             raise errors.invalid_parameter("StartTime must be before EndTime, at most 31 days apart.")
-        length = _int(params, "Length", self.cms.default_length)
-        offset = _int(params, "NextToken", 0)
+        length = call.int("Length", self.cms.default_length)
+        offset = call.int("NextToken", 0)
         if not 1 <= length <= MAX_LENGTH or offset < 0:
             raise errors.invalid_parameter(f"Length must be 1..{MAX_LENGTH} and NextToken a token from an answer.")
         points = self._datapoints(metric, period, start, end, _dimensions(params.get("Dimensions", "")))
