@@ -186,11 +186,12 @@ class CloudMonitor:
                     dimensions: list[dict[str, str]]) -> list[dict[str, Any]]:
         wanted = sorted({name for dim in dimensions if dim.get("userId", self.cms.user_id) == self.cms.user_id
                          for name in ([dim["serviceName"]] if "serviceName" in dim else self.gateway.usage.services())})
-        first = math.floor(start / period) * period  # the period holding `start` (exclusive bound checked below)
+        # whole periods from the one holding `start` to the one holding `end`; the stamps are filtered below
+        first, last = (math.floor(t / period) * period for t in (start, end))
         out: list[dict[str, Any]] = []
         for service in wanted:
             periods: dict[int, tuple[Counts, list[Counts]]] = {}
-            for second, counts in self.gateway.usage.seconds(service, first, math.floor(end) + 1):
+            for second, counts in self.gateway.usage.seconds(service, first, last + period):
                 stamp = second - second % period
                 total, busy = periods.setdefault(stamp, (Counts(), []))
                 total.merge(counts)

@@ -224,3 +224,14 @@ def test_usage_keeps_only_the_retention_window() -> None:
     usage.record("b", 200, 0.0)
     assert sorted(s for s, _ in usage.seconds("a", 0, 2000)) == [1059]  # 1000 is older than 60 s
     assert usage.services() == ["a", "b"]
+
+
+def test_a_period_is_whole_whatever_the_end_time(app: Any) -> None:
+    make_group(app, "g", {"solo": (1, {})})
+    client = InProcess(app)
+    now = client.post("/_emulator/clock", json={"advance": 60 - clock_of(app)() % 60}).json()["Now"]
+    load(client, "g", 60, 60)
+    start_ms = int(now * 1000)
+    for end_ms in (start_ms, start_ms + 1, start_ms + 30_000, start_ms + 59_999):
+        minute = points(client, MetricName="qps_total", Period=60, StartTime=start_ms - 1, EndTime=end_ms)
+        assert [(p["timestamp"], p["Average"]) for p in minute] == [(start_ms, 1.0)]
