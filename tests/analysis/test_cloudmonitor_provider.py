@@ -93,7 +93,7 @@ def _fetch(provider: CloudMonitorProvider, group: str, window: Window) -> dict[s
 def _via_url(served: Served, group: str, window: Window) -> dict[str, MemberSample]:
     async def go() -> dict[str, MemberSample]:
         async with open_cloudmonitor(served.base_url, "cn-shanghai") as provider:
-            assert provider.period == 1
+            assert (provider.period, provider.lag) == (1, 0)
             fetched = await provider.fetch(group, [f"{group}_grey", f"{group}_prod", f"{group}_none"], window)
             return dict(fetched.samples)
     return asyncio.run(go())
@@ -261,5 +261,16 @@ def test_aliyun_uses_the_regional_endpoint(monkeypatch: pytest.MonkeyPatch) -> N
         async with open_cloudmonitor("aliyun", "cn-hangzhou") as provider:
             return provider
     provider = asyncio.run(go())
-    assert provider.period == 60
+    assert (provider.period, provider.lag) == (60, 120)
     assert provider.api._client._endpoint == "metrics.cn-hangzhou.aliyuncs.com"  # type: ignore[attr-defined]
+
+
+def test_lag_reads_late_but_every_period_once() -> None:
+    api = FakeCms({"qps_total": _points({0: 1.0, 60_000: 2.0, 120_000: 4.0})}, page=10)
+    provider = CloudMonitorProvider(api, 60, lag=120)
+    first = asyncio.run(provider.fetch("g", ["s"], Window(100, 200)))
+    second = asyncio.run(provider.fetch("g", ["s"], Window(200, 320)))
+    assert first.window == Window(-60, 60) and second.window == Window(60, 180)
+    assert (first.samples["s"].requests, second.samples["s"].requests) == (60, 360)
+    with pytest.raises(ConfigError):
+        CloudMonitorProvider(api, 60, lag=-1)
