@@ -10,7 +10,7 @@ One check (`judge_check`), first rule that applies wins:
    - `max`: the canary's value; no value -> inconclusive; NaN -> fail; above the limit -> fail.
    - `max_over_baseline`: canary minus baseline; the baseline also needs `min_requests` requests
      (a comparison with a nearly idle baseline says nothing) and a value, else inconclusive;
-     NaN on either side -> fail.
+     NaN on either side (values or the baseline's request count) -> fail.
 4. Any measurement failed: **fail** (a breach is evidence even when another metric is missing);
    else any inconclusive: **inconclusive**; else **pass**.
 
@@ -125,26 +125,25 @@ def _nan(value: float | None) -> bool:
 
 def _measure(gate: MetricGate, samples: CheckSamples, min_requests: int) -> Measurement:
     canary, baseline = samples.canary.value(gate.metric), samples.baseline.value(gate.metric)
-    shown = baseline if gate.kind is GateKind.MAX_OVER_BASELINE else None
+    relative = gate.kind is GateKind.MAX_OVER_BASELINE
     fields: dict[str, Any] = {"metric": gate.metric, "gate": gate.kind, "limit": gate.limit, "canary": canary,
-                              "baseline": shown}
+                              "baseline": baseline if relative else None}
 
     def verdict(v: Verdict, value: float | None, reason: str) -> Measurement:
         return Measurement(**fields, value=value, verdict=v, reason=reason)
 
-    if _nan(canary) or (gate.kind is GateKind.MAX_OVER_BASELINE and _nan(baseline)):
+    if _nan(canary) or (relative and (_nan(baseline) or _nan(samples.baseline.requests))):
         return verdict(Verdict.FAIL, math.nan, "the measured value is NaN")
     if canary is None:
         return verdict(Verdict.INCONCLUSIVE, None, "no data for the canary")
     value = canary
-    if gate.kind is GateKind.MAX_OVER_BASELINE:
-        base_requests = samples.baseline.requests or 0.0
-        if baseline is None or _nan(base_requests) or base_requests < min_requests:
+    if relative:
+        if baseline is None or (samples.baseline.requests or 0.0) < min_requests:
             return verdict(Verdict.INCONCLUSIVE, None,
                            f"the baseline has too few requests or no data (needs {min_requests})")
         value = canary - baseline
     if value > gate.limit:
-        return verdict(Verdict.FAIL, value, f"{gate.format_value(value, gate.kind is GateKind.MAX_OVER_BASELINE)} "
+        return verdict(Verdict.FAIL, value, f"{gate.format_value(value, relative)} "
                                             f"is over the limit ({gate.describe()})")
     return verdict(Verdict.PASS, value, gate.describe())
 

@@ -54,6 +54,7 @@ def test_healthy_canary_passes_with_every_value_reported() -> None:
     (MemberSample(500, NAN, 0.1), HEALTHY_BASE, Verdict.FAIL),  # NaN is a failure
     (MemberSample(500, 0.1, NAN), HEALTHY_BASE, Verdict.FAIL),
     (MemberSample(500, 0.1, 0.1), MemberSample(5000, NAN, 0.1), Verdict.FAIL),  # NaN baseline
+    (MemberSample(500, 0.1, 0.1), MemberSample(NAN, 0.1, 0.1), Verdict.FAIL),  # NaN baseline count
     (MemberSample(500, 1.0, 0.1), MemberSample(5000, 0.5, 0.1), Verdict.PASS),  # at the limits
     (MemberSample(500, 1.01, 0.1), MemberSample(5000, 0.9, 0.1), Verdict.FAIL),  # over max
     (MemberSample(500, 0.9, 0.1), MemberSample(5000, 0.3, 0.1), Verdict.FAIL),  # 0.6 pp over baseline
