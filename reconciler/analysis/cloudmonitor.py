@@ -41,7 +41,13 @@ from reconciler.analysis.provider import Fetched, Window
 from reconciler.eas import errormap
 from reconciler.eas.auth import AcsSigner, Credentials, StaticCredentials
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import TargetKind, local_credentials, resolve_target, url_credentials
+from reconciler.eas.targets import (
+    MISSING_ALIYUN_CREDENTIALS,
+    TargetKind,
+    local_credentials,
+    resolve_target,
+    url_credentials,
+)
 from reconciler.eas.transport import Caller, Request
 from reconciler.errors import ApiError, ConfigError, CredentialsError, TransportError
 
@@ -87,19 +93,23 @@ class SdkCms:
         self._client = client
 
     @classmethod
-    def for_aliyun(cls, region: str) -> SdkCms:
-        """The regional endpoint, credentials from the Alibaba Cloud default chain."""
+    def for_aliyun(cls, region: str, chain: Any = None) -> SdkCms:
+        """The regional endpoint, credentials from the Alibaba Cloud default chain (`chain`: for tests)."""
         try:
             from alibabacloud_cms20190101.client import Client
-            from alibabacloud_credentials.client import Client as CredentialClient
             from alibabacloud_tea_openapi.models import Config
         except ImportError as exc:
             raise ConfigError("provider cloudmonitor on the aliyun target needs the CloudMonitor SDK: "
                               "pip install 'eas-gitops[aliyun]'") from exc
+        if chain is None:
+            from alibabacloud_credentials.client import Client as CredentialClient
+
+            chain = CredentialClient()
         try:
-            return cls(Client(Config(credential=CredentialClient(), region_id=region)))
-        except Exception as exc:  # the credential chain raises its own exception types
-            raise CredentialsError(f"no Alibaba Cloud credentials for CloudMonitor: {exc}") from exc
+            chain.get_credential()  # fail now, in one sentence, rather than on the first check
+        except Exception as exc:  # the chain raises its own exception types
+            raise CredentialsError(MISSING_ALIYUN_CREDENTIALS) from exc
+        return cls(Client(Config(credential=chain, region_id=region)))
 
     @classmethod
     def for_endpoint(cls, endpoint: str, credentials: Credentials, protocol: str = "https") -> SdkCms:

@@ -253,16 +253,30 @@ def test_provider_through_the_sdk_maps_errors(served: Served) -> None:
         served.admin("POST", "/_emulator/cloudmonitor", {"base_period": 1})
 
 
-def test_aliyun_uses_the_regional_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test")
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-a-secret")
+class FakeChain:
+    """Stands for the Alibaba Cloud credential chain (which reads the environment once, at import)."""
 
-    async def go() -> Any:
-        async with open_cloudmonitor("aliyun", "cn-hangzhou") as provider:
-            return provider
-    provider = asyncio.run(go())
-    assert (provider.period, provider.lag) == (60, 120)
+    def __init__(self, works: bool) -> None:
+        self.works = works
+
+    def get_credential(self) -> Any:
+        if not self.works:
+            raise RuntimeError("unable to load credentials from any of the providers in the chain")
+        from alibabacloud_credentials.models import CredentialModel
+
+        return CredentialModel(access_key_id="LTAI-test", access_key_secret="x", type="access_key")
+
+
+def test_aliyun_uses_the_regional_endpoint() -> None:
+    provider = CloudMonitorProvider(SdkCms.for_aliyun("cn-hangzhou", FakeChain(True)), 60)
     assert provider.api._client._endpoint == "metrics.cn-hangzhou.aliyuncs.com"  # type: ignore[attr-defined]
+
+
+def test_aliyun_without_credentials_says_so() -> None:
+    from reconciler.errors import CredentialsError
+
+    with pytest.raises(CredentialsError, match="No Alibaba Cloud credentials found"):
+        SdkCms.for_aliyun("cn-hangzhou", FakeChain(False))
 
 
 def test_lag_reads_late_but_every_period_once() -> None:
@@ -274,3 +288,14 @@ def test_lag_reads_late_but_every_period_once() -> None:
     assert (first.samples["s"].requests, second.samples["s"].requests) == (60, 360)
     with pytest.raises(ConfigError):
         CloudMonitorProvider(api, 60, lag=-1)
+
+
+
+def test_aliyun_period_and_lag(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SdkCms, "for_aliyun", classmethod(lambda cls, region: cls(None)))
+
+    async def go() -> Any:
+        async with open_cloudmonitor("aliyun", "cn-hangzhou") as provider:
+            return provider
+    provider = asyncio.run(go())
+    assert (provider.period, provider.lag) == (60, 120)
