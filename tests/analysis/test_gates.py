@@ -21,7 +21,7 @@ from reconciler.analysis.gates import (
 )
 from reconciler.eas.targets import TargetKind
 
-ISSUE_EXAMPLE = {
+EXAMPLE = {
     "provider": "cloudmonitor", "interval": "1m", "min_requests": 200, "failure_limit": 2,
     "metrics": [{"name": "error_rate", "max": 1}, {"name": "error_rate", "max_over_baseline": 0.5},
                 {"name": "latency_avg", "max": "300ms"}],
@@ -54,8 +54,8 @@ def test_format_duration_canonical() -> None:
         "300ms", "4s", "1m30s", "10m", "1h", "1h1m1s500ms"]
 
 
-def test_issue_example_parses_and_round_trips() -> None:
-    spec = AnalysisSpec.model_validate(ISSUE_EXAMPLE)
+def test_documented_example_parses_and_round_trips() -> None:
+    spec = AnalysisSpec.model_validate(EXAMPLE)
     assert (spec.provider, spec.interval, spec.min_requests, spec.failure_limit) == (
         ProviderName.CLOUDMONITOR, 60.0, 200, 2)
     assert [(g.metric, g.kind, g.limit) for g in spec.metrics] == [
@@ -101,15 +101,15 @@ def _error(data: dict[str, object]) -> str:
     ({"unknown": 1}, "Extra inputs are not permitted"),
 ])
 def test_invalid_analysis(change: dict[str, object], message: str) -> None:
-    assert message in _error({**ISSUE_EXAMPLE, **change})
+    assert message in _error({**EXAMPLE, **change})
 
 
 def test_prometheus_settings() -> None:
-    spec = AnalysisSpec.model_validate({**ISSUE_EXAMPLE, "provider": "prometheus", "prometheus": {
+    spec = AnalysisSpec.model_validate({**EXAMPLE, "provider": "prometheus", "prometheus": {
         "url": "http://127.0.0.1:9090", "bearer_token_env": "PROM_TOKEN",
         "queries": {"requests": 'sum(increase(x{service="{{service}}"}[{{ interval }}]))'}}})
     assert spec.prometheus is not None and spec.prometheus.timeout == 10.0
-    bad = {**ISSUE_EXAMPLE, "provider": "prometheus"}
+    bad = {**EXAMPLE, "provider": "prometheus"}
     assert "unknown placeholder {{svc}}" in _error({**bad, "prometheus": {"url": "http://p", "queries": {
         "requests": "sum(x{s='{{svc}}'})"}}})
     assert "latency_p99" in _error({**bad, "prometheus": {"url": "http://p", "queries": {"latency_p99": "x"}}})
@@ -129,7 +129,7 @@ def test_gate_limits_in_their_units() -> None:
     ("500ms", TargetKind.LOCAL, True),
 ])
 def test_interval_per_target(interval: str, target: TargetKind, refused: bool) -> None:
-    spec = AnalysisSpec.model_validate({**ISSUE_EXAMPLE, "interval": interval})
+    spec = AnalysisSpec.model_validate({**EXAMPLE, "interval": interval})
     problem = interval_problem(spec, target)
     assert (problem is not None) == refused
     if refused:
@@ -137,7 +137,7 @@ def test_interval_per_target(interval: str, target: TargetKind, refused: bool) -
 
 
 def test_interval_rule_only_for_cloudmonitor() -> None:
-    spec = AnalysisSpec.model_validate({**ISSUE_EXAMPLE, "interval": "4s", "provider": "prometheus",
+    spec = AnalysisSpec.model_validate({**EXAMPLE, "interval": "4s", "provider": "prometheus",
                                         "prometheus": {"url": "http://p:9090"}})
     assert interval_problem(spec, TargetKind.ALIYUN) is None
 
@@ -146,9 +146,9 @@ def test_json_schema_matches_the_model() -> None:
     import jsonschema
 
     schema = AnalysisSpec.model_json_schema(mode="validation")
-    jsonschema.validate(AnalysisSpec.model_validate(ISSUE_EXAMPLE).model_dump(mode="json", exclude_none=True), schema)
-    for bad in ({**ISSUE_EXAMPLE, "interval": 60},
-                {**ISSUE_EXAMPLE, "metrics": [{"name": "error_rate", "max": 1, "max_over_baseline": 1}]},
-                {**ISSUE_EXAMPLE, "metrics": [{"name": "error_rate"}]}):
+    jsonschema.validate(AnalysisSpec.model_validate(EXAMPLE).model_dump(mode="json", exclude_none=True), schema)
+    for bad in ({**EXAMPLE, "interval": 60},
+                {**EXAMPLE, "metrics": [{"name": "error_rate", "max": 1, "max_over_baseline": 1}]},
+                {**EXAMPLE, "metrics": [{"name": "error_rate"}]}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
