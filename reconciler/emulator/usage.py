@@ -80,7 +80,8 @@ class Usage:
 
     def _prune(self, newest: int) -> None:
         oldest_kept = newest - self.retention
-        for second in list(self._seconds):
+        while self._seconds:
+            second = next(iter(self._seconds))  # the oldest: seconds are inserted in time order
             if second >= oldest_kept:
                 break
             del self._seconds[second]
