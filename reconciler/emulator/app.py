@@ -23,6 +23,7 @@ from reconciler.emulator import errors, responses, routes
 from reconciler.emulator.admin import Admin
 from reconciler.emulator.auth import Verifier
 from reconciler.emulator.backend import Backend
+from reconciler.emulator.cloudmonitor import CloudMonitor
 from reconciler.emulator.faults import Faults, Outcome
 from reconciler.emulator.gateway import Gateway
 from reconciler.emulator.metrics import Metrics
@@ -51,6 +52,7 @@ class Emulator:
         self.faults = Faults()
         self.metrics = Metrics()
         self.gateway = Gateway(self.backend, self.metrics, settings.seed)
+        self.cloudmonitor = CloudMonitor(settings, self.gateway, self.faults, self.metrics)
 
     def error(self, exc: errors.WireError) -> Response:
         request_id = str(uuid.uuid4()).upper()
@@ -117,6 +119,7 @@ def create_app(settings: EmulatorSettings) -> Starlette:
     app = Starlette(routes=[
         *Admin(emulator.backend, emulator.faults, emulator.metrics, emulator.error).routes(),
         Route("/api/predict/{name:path}", emulator.predict, methods=_METHODS),
+        *emulator.cloudmonitor.routes(emulator.error, emulator.management),
         Route("/{path:path}", emulator.management, methods=_METHODS),
     ])
     app.state.emulator = emulator

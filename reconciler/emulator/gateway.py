@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from reconciler.emulator.groups import GroupOps, Route, Target
 from reconciler.emulator.metrics import Metrics
 from reconciler.emulator.traffic import SmoothRoundRobin
+from reconciler.emulator.usage import Usage
 
 ERROR_RATE_LABEL = "emulator/error-rate"
 LATENCY_LABEL = "emulator/latency-ms"
@@ -58,9 +59,11 @@ class Gateway:
         self._rng = random.Random(seed)
         self._routes: dict[str, tuple[str, Route]] = {}
         self._balancers: dict[str, SmoothRoundRobin] = {}
+        self.usage = Usage(lambda: backend.generation()[1])  # per-second answers per member, for CloudMonitor
 
     def _route(self, name: str) -> Route:
         generation, now = self.backend.generation()
+        self.usage.latest = now  # the emulated time of the request being routed (saves a store read per answer)
         cached = self._routes.get(name)
         if cached is not None and cached[0] == generation and now < cached[1].valid_until:
             return cached[1]
@@ -107,4 +110,5 @@ class Gateway:
             answer = Answer(200, {"service": target.name, "version": target.version, "group": group,
                                   "path": sub_path}, headers)
         self.metrics.gateway(group, target.name, answer.status, time.perf_counter() - started)
+        self.usage.record(target.name, answer.status, time.perf_counter() - started, at=self.usage.latest)
         return answer
