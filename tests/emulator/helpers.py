@@ -13,6 +13,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.eas import signing
+from reconciler.eas.auth import Credentials
+from reconciler.emulator.admin_api import AdminAuth
 from reconciler.emulator.backend import Backend
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
 from reconciler.emulator.store import Store
@@ -36,6 +38,20 @@ def make_backend(clock: FakeClock, **overrides: Any) -> Backend:
     return Backend(EmulatorSettings(clock=clock, **overrides), Store(None))
 
 
+LOCAL = Credentials(LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET)
+
+
+def admin_auth() -> AdminAuth:
+    """Signs admin calls with the local pair (what every emulator of these tests accepts)."""
+    return AdminAuth(LOCAL)
+
+
+def endpoint_token(app: Any, name: str) -> str:
+    """The AccessToken `/api/predict/<name>` takes, read from the app's own backend."""
+    token: str = app.state.emulator.backend.route(name).token
+    return token
+
+
 @dataclass
 class Served:
     port: int
@@ -43,7 +59,8 @@ class Served:
     app: Any
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = httpx.request(method, f"{self.base_url}{path}", json=body, timeout=10)
+        """A signed admin call; raises on a refusal."""
+        response = httpx.request(method, f"{self.base_url}{path}", json=body, timeout=10, auth=admin_auth())
         response.raise_for_status()
         return response.json()
 
@@ -83,15 +100,27 @@ def raw_call(base_url: str, method: str, path: str, action: str, query: dict[str
 
 
 class InProcess:
-    """A synchronous client for an app in-process (httpx.ASGITransport), host `testserver`."""
+    """A synchronous client for an app in-process (httpx.ASGITransport), host `testserver`.
 
-    def __init__(self, app: Any) -> None:
+    Admin calls are signed with the local pair; a prediction request without an `Authorization`
+    header gets its endpoint's token (`tokens=False`: sent as given, for the refusal tests).
+    """
+
+    def __init__(self, app: Any, tokens: bool = True) -> None:
         self.app = app
+        self.tokens = tokens
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self.tokens and path.startswith("/api/predict/"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            name = path.removeprefix("/api/predict/").partition("/")[0]
+            headers.setdefault("Authorization", endpoint_token(self.app, name))
+            kwargs["headers"] = headers
+
         async def go() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
+                                         auth=admin_auth()) as client:
                 return await client.request(method, path, **kwargs)
         return asyncio.run(go())
 
