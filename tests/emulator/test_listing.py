@@ -14,9 +14,9 @@ from reconciler.emulator.lifecycle import ServiceView
 from reconciler.emulator.listing import ServiceQuery
 from reconciler.emulator.models import Status, resource_of
 from reconciler.emulator.responses import service_wire
-from reconciler.emulator.tokens import Tokens
 from reconciler.emulator.settings import EmulatorSettings
 from reconciler.emulator.store import Store
+from reconciler.emulator.tokens import Tokens
 
 from .helpers import REGION, FakeClock
 
