@@ -155,8 +155,8 @@ class GroupOps(Core):
 
     # admin ---------------------------------------------------------------------------------
     def advance_clock(self, seconds: float) -> float:
-        if seconds < 0:
-            raise errors.invalid_parameter("The clock only moves forward.")
+        if not math.isfinite(seconds) or seconds < 0:  # a NaN offset would poison every later time
+            raise errors.invalid_parameter("The clock only moves forward, by a finite number of seconds.")
         with self.store.write() as tx:
             tx.set_meta("clock_offset", repr(float(tx.meta("clock_offset", "0")) + seconds))
             tx.dirty = True
