@@ -48,6 +48,7 @@ from reconciler.emulator.settings import EmulatorSettings
 from reconciler.emulator.tokens import token_matches
 
 ErrorRenderer = Callable[[errors.WireError], Response]
+HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 Model = TypeVar("Model", bound=BaseModel)
 MAX_NAME = 256  # instance types and resource names
 MAX_INSTANCES = 1_000_000
@@ -126,8 +127,10 @@ class Admin:
             -> Callable[[Request], Awaitable[Response]]:
         """The endpoint behind the gate: signature (headers only), size limit, body hash, then `handler`."""
         async def endpoint(request: Request) -> Response:
-            action = admin_action(request.method, request.url.path) or "Emulator"
+            action = admin_action(request.method, request.url.path) or "Unknown"
             try:
+                if action == "Unknown":  # another method on an admin path: as for an unknown management path
+                    raise errors.api_not_found(request.method, request.url.path)
                 body = await self.gate.admit(request, action)
                 response = await handler(request, body)
             except errors.WireError as exc:
@@ -179,13 +182,14 @@ class Admin:
         return Response(self.metrics.render(), headers={"content-type": CONTENT_TYPE})
 
     def routes(self) -> list[Route]:
-        g = self._guarded
+        """Every method reaches the guard, which answers the ones an admin path does not take (JSON 404)."""
+        g, every = self._guarded, [*HTTP_METHODS]
         return [
-            Route("/_emulator/history", g(self.history), methods=["GET"]),
-            Route("/_emulator/shares", g(self.shares), methods=["GET"]),
-            Route("/_emulator/clock", g(self.clock), methods=["POST"]),
-            Route("/_emulator/faults", g(self.fault_list), methods=["GET", "POST", "DELETE"]),
-            Route("/_emulator/stock", g(self.stock), methods=["POST"]),
-            Route("/_emulator/capacity", g(self.capacity), methods=["POST"]),
+            Route("/_emulator/history", g(self.history), methods=every),
+            Route("/_emulator/shares", g(self.shares), methods=every),
+            Route("/_emulator/clock", g(self.clock), methods=every),
+            Route("/_emulator/faults", g(self.fault_list), methods=every),
+            Route("/_emulator/stock", g(self.stock), methods=every),
+            Route("/_emulator/capacity", g(self.capacity), methods=every),
             Route("/metrics", self.metrics_text, methods=["GET"]),
         ]

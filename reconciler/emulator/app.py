@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from reconciler.emulator import errors, responses, routes
-from reconciler.emulator.admin import Admin
+from reconciler.emulator.admin import HTTP_METHODS, Admin
 from reconciler.emulator.auth import Verifier
 from reconciler.emulator.backend import Backend
 from reconciler.emulator.faults import Faults, Outcome
@@ -31,8 +31,6 @@ from reconciler.emulator.intake import Gate, raw_target
 from reconciler.emulator.metrics import Metrics
 from reconciler.emulator.settings import EmulatorSettings
 from reconciler.emulator.store import Store
-
-_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 
 
 class DroppedResponse(Response):
@@ -121,8 +119,8 @@ def create_app(settings: EmulatorSettings) -> Starlette:
     app = Starlette(routes=[
         *Admin(emulator.backend, emulator.faults, emulator.metrics, emulator.error, emulator.gate,
                settings).routes(),
-        Route("/api/predict/{name:path}", emulator.predict, methods=_METHODS),
-        Route("/{path:path}", emulator.management, methods=_METHODS),
+        Route("/api/predict/{name:path}", emulator.predict, methods=list(HTTP_METHODS)),
+        Route("/{path:path}", emulator.management, methods=list(HTTP_METHODS)),
     ])
     app.state.emulator = emulator
     return app

@@ -115,6 +115,13 @@ def test_served_admin_endpoints_refuse_unsigned_calls(served: Served) -> None:
     assert served.admin("GET", "/_emulator/faults") == {"Faults": []}  # the same calls, signed, pass
 
 
+@pytest.mark.parametrize(("method", "path"), [("PUT", "/_emulator/clock"), ("DELETE", "/_emulator/history"),
+                                            ("GET", "/_emulator/stock")])
+def test_another_method_on_an_admin_path_is_a_json_404(method: str, path: str) -> None:
+    refused = InProcess(app_with()).request(method, path, auth=None)
+    assert eas_code(refused) == (404, "InvalidApi.NotFound")
+
+
 def test_admin_calls_stay_open_when_signatures_are_off() -> None:
     client = InProcess(app_with(verify_signatures=False))
     assert client.post("/_emulator/clock", json={"advance": 2}, auth=None).json()["Now"] == FakeClock().now + 2
