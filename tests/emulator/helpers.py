@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from reconciler.eas import signing
 from reconciler.eas.auth import Credentials
 from reconciler.emulator.admin_api import AdminAuth
+from reconciler.emulator.app import create_app
 from reconciler.emulator.backend import Backend
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
 from reconciler.emulator.store import Store
@@ -46,6 +47,18 @@ LOCAL = Credentials(LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET)
 def admin_auth() -> AdminAuth:
     """Signs admin calls with the local pair (what every emulator of these tests accepts)."""
     return AdminAuth(LOCAL)
+
+
+def app_with(**settings: Any) -> Any:
+    """A fresh in-memory emulator app on a fake clock; new members start grouping."""
+    return create_app(EmulatorSettings(clock=FakeClock(), initial_traffic_state="grouping", **settings))
+
+
+def eas_code(response: httpx.Response) -> tuple[int, str]:
+    """(status, Code) of an answer that must be in the EAS error shape."""
+    body = response.json()
+    assert body["RequestId"] and body["HostId"] and body["Message"]
+    return response.status_code, body["Code"]
 
 
 def endpoint_token(app: Any, name: str) -> str:
