@@ -86,14 +86,13 @@ class Gateway:
         self._routes[name] = (generation, route)
         return route
 
-    def pick(self, name: str) -> tuple[Route, Target | None]:
-        """The route for `name` and the member chosen for one request (None: nobody can answer)."""
-        route = self._route(name)
+    def pick(self, name: str, route: Route) -> Target | None:
+        """The member of `route` (the route of `name`) chosen for one request (None: nobody can answer)."""
         if route.kind == "none":
-            return route, None
+            return None
         balancer = self._balancers.setdefault(name, SmoothRoundRobin())
         chosen = balancer.pick(route.weights)
-        return route, (route.targets[chosen] if chosen else None)
+        return route.targets[chosen] if chosen else None
 
     def group_label(self, name: str) -> str:
         """The `group` metric label of endpoint `name` ("" for an ungrouped service or an unknown name)."""
@@ -119,7 +118,7 @@ class Gateway:
         if self.check_tokens and not token_matches(authorization, route.token):
             self.metrics.gateway(group, "", 401, time.perf_counter() - started)
             raise _refused(name, route.kind, authorization)
-        route, target = self.pick(name)
+        target = self.pick(name, route)
         if target is None:
             self.metrics.gateway(group, "", 503, time.perf_counter() - started)
             return Answer(503, {"error": f"[{name}] has no eligible member: no running instance takes traffic"}, {})
