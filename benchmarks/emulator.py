@@ -48,6 +48,7 @@ from reconciler.eas import signing
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.retry import RetrySettings
 from reconciler.eas.targets import local_credentials, open_client
+from reconciler.emulator.admin_api import AdminAuth
 from reconciler.emulator.app import create_app
 from reconciler.emulator.backend import Backend
 from reconciler.emulator.faults import Fault, FaultKind
@@ -92,7 +93,7 @@ def setup(base_url: str) -> None:
         for name, replicas in (("bench_a", 3), ("bench_b", 1)):
             config = {"name": name, "metadata": {"instance": replicas, "group": "bench"}}
             call(client, host, "POST", "/api/v2/services", "CreateService", config)
-        client.post("/_emulator/clock", json={"advance": 60}).raise_for_status()
+        client.post("/_emulator/clock", json={"advance": 60}, auth=AdminAuth(local_credentials())).raise_for_status()
         for name in ("bench_a", "bench_b"):
             call(client, host, "PUT", f"/api/v2/services/{REGION}/{name}/release", "ReleaseService",
                  {"TrafficState": "grouping"})
@@ -116,9 +117,17 @@ def management_worker(base_url: str, seconds: float, offset: int) -> int:
     return done
 
 
+def group_token(base_url: str) -> str:
+    """The bench group's AccessToken (DescribeGroup), which the gateway wants in `Authorization`."""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        host = base_url.removeprefix("http://")
+        answer = call(client, host, "GET", f"/api/v2/groups/{REGION}/bench", "DescribeGroup")
+        return str(answer.json()["AccessToken"])
+
+
 def gateway_httpx_worker(base_url: str, seconds: float, offset: int) -> int:
     done, deadline = 0, time.perf_counter() + seconds
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+    with httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": group_token(base_url)}) as client:
         while time.perf_counter() < deadline:
             if client.post("/api/predict/bench", content=b"{}").status_code != 200:
                 raise RuntimeError("gateway refused a request")
@@ -129,7 +138,8 @@ def gateway_httpx_worker(base_url: str, seconds: float, offset: int) -> int:
 def gateway_raw_worker(base_url: str, seconds: float, offset: int) -> int:
     """A minimal HTTP/1.1 keep-alive client: measures the server, not the client library."""
     host, _, port = base_url.removeprefix("http://").partition(":")
-    request = f"POST /api/predict/bench HTTP/1.1\r\nhost: {host}\r\ncontent-length: 2\r\n\r\n{{}}".encode()
+    request = (f"POST /api/predict/bench HTTP/1.1\r\nhost: {host}\r\nauthorization: {group_token(base_url)}\r\n"
+               "content-length: 2\r\n\r\n{}").encode()
     done, buffer, deadline = 0, b"", time.perf_counter() + seconds
     with socket.create_connection((host, int(port))) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

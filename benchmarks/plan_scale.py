@@ -66,7 +66,7 @@ class Bench:
         async with (open_client("local", region, transport=transport, settings=self.retry,
                                 credentials=StaticCredentials(local_credentials())) as client,
                     httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as http):
-            yield Link(region, client, http_smoke(http))
+            yield Link(region, client, http_smoke(client, http))
 
     def seed(self, groups: list[ServiceGroup]) -> None:
         """Straight into the backend (no HTTP): every service Running, grouping, managed, spec hash set."""

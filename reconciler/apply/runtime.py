@@ -5,6 +5,8 @@
   over the same SQLite state file); smoke tests go to the same app's gateway in-process.
 - http(s)://host:port: the served emulator or an EAS-compatible URL; smoke tests go to
   `<url>/api/predict/<group>.<service>`.
+- Every target: the smoke request carries the service's AccessToken (DescribeService) as the raw
+  `Authorization` header, as EAS's gateway wants it; the token is never logged or put in an error.
 - aliyun: smoke tests go to `<scheme://host of the service's InternetEndpoint (else
   IntranetEndpoint) from DescribeService>/api/predict/<group>.<service>`, with the service's
   AccessToken in the `Authorization` header.
@@ -125,15 +127,20 @@ def direct_path(group: str, service: str, path: str) -> str:
     return f"/api/predict/{quote(group, safe='')}.{quote(service, safe='')}{tail}"
 
 
-def http_smoke(http: httpx.AsyncClient) -> SmokeTester:
-    """Smoke tests through `http` (its base URL is the gateway)."""
+def _token_header(token: str) -> dict[str, str]:
+    return {"Authorization": token} if token else {}
+
+
+def http_smoke(client: EasClient, http: httpx.AsyncClient) -> SmokeTester:
+    """Smoke tests through `http` (its base URL is the gateway), with the service's token (DescribeService)."""
     async def smoke(group: str, service: str, path: str, body: str | None) -> int:
         url = direct_path(group, service, path)
+        headers = _token_header((await client.describe_service(service)).access_token)
         try:
             if body is None:
-                response = await http.get(url)
+                response = await http.get(url, headers=headers)
             else:
-                response = await http.post(url, content=body.encode())
+                response = await http.post(url, content=body.encode(), headers=headers)
         except httpx.HTTPError as exc:
             raise TransportError(f"smoke test {group}.{service}: {type(exc).__name__}: {exc}") from exc
         return response.status_code
@@ -147,8 +154,7 @@ def aliyun_smoke(client: EasClient, http: httpx.AsyncClient) -> SmokeTester:
         endpoint = urlsplit(live.internet_endpoint or live.intranet_endpoint)
         if not endpoint.netloc:
             raise TransportError(f"smoke test {group}.{service}: DescribeService gave no endpoint")
-        token = live.access_token
-        headers = {"Authorization": token} if token else {}
+        headers = _token_header(live.access_token)
         url = f"{endpoint.scheme}://{endpoint.netloc}{direct_path(group, service, path)}"
         try:
             response = await http.request("POST" if body is not None else "GET", url,
@@ -183,7 +189,7 @@ def target_connector(target: str | None, *, state: Path | None = None, vpc: bool
                 else:
                     base = LOCAL_BASE_URL if transport is not None else kind.base_url
                     async with httpx.AsyncClient(transport=transport, base_url=base, timeout=SMOKE_TIMEOUT) as http:
-                        yield Link(region, client, http_smoke(http))
+                        yield Link(region, client, http_smoke(client, http))
         finally:
             if app is not None:
                 close_local_app(app)

@@ -2,13 +2,23 @@
 
 `history` and `traffic` talk to a target: `local` (default; the app in-process over the SQLite file
 `.eas-gitops/local.db` under the working directory, `--state` to move it) or the http://host:port
-URL of a served emulator. `open_target` is the only place that maps a target to a transport.
+URL of a served emulator. `open_target` is the only place that maps a target to a transport. Admin
+calls are ACS3-signed with the target's credentials (the local pair in-process; for a URL the
+ALIBABA_CLOUD_* variables, else the local pair on loopback), like every management call; `traffic`
+sends the group's AccessToken (DescribeGroup) in `Authorization` and never prints it.
+
+`serve` takes its secret from `--secret-file`, from EAS_EMULATOR_ACCESS_KEY_SECRET, or (with a
+warning: other users see a command line in `ps`) from `--access-key-secret`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,12 +27,28 @@ import httpx
 import typer
 
 from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt
-from reconciler.eas.targets import DEFAULT_REGION, STATE_DIR, STATE_FILE, TargetKind, local_app, resolve_target
+from reconciler.eas.auth import StaticCredentials
+from reconciler.eas.client import EasClient
+from reconciler.eas.targets import (
+    DEFAULT_REGION,
+    STATE_DIR,
+    STATE_FILE,
+    TargetKind,
+    close_local_app,
+    local_app,
+    local_credentials,
+    open_client,
+    resolve_target,
+    url_credentials,
+)
+from reconciler.emulator.admin_api import AdminAuth
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
-from reconciler.errors import ConfigError, TransportError
+from reconciler.errors import ConfigError, NotFoundError, TransportError
 
 DEFAULT_STATE = Path(STATE_DIR) / STATE_FILE
+SECRET_ENV = "EAS_EMULATOR_ACCESS_KEY_SECRET"
+METRICS_TOKEN_ENV = "EAS_EMULATOR_METRICS_TOKEN"
 
 emulator_app = typer.Typer(name="emulator", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                            help="Run and inspect the local PAI-EAS emulator (management API, gateway, history)."
@@ -34,24 +60,54 @@ def register(app: typer.Typer) -> None:
     app.add_typer(emulator_app, name="emulator")
 
 
-def open_target(target: str | None, state: Path | None, region: str = DEFAULT_REGION) -> httpx.AsyncClient:
-    """An HTTP client for the emulator's unsigned endpoints (admin, gateway) on `target`.
+@dataclass
+class Session:
+    """A served or in-process emulator: `http` signs admin calls, `eas` is the signed management client."""
+
+    http: httpx.AsyncClient
+    eas: EasClient
+
+
+@asynccontextmanager
+async def open_target(target: str | None, state: Path | None, region: str = DEFAULT_REGION) -> AsyncIterator[Session]:
+    """A session with the emulator on `target`, closed on exit.
 
     Target strings are resolved by `reconciler.eas.targets`, as for every other command: `local` is
     the embedded app over the state file (for `region`), a URL is a served emulator.
     """
     resolved = resolve_target(target, region)
+    app: Any = None
     if resolved.kind is TargetKind.LOCAL:
-        transport = httpx.ASGITransport(app=local_app(state, region=region))
-        return httpx.AsyncClient(transport=transport, base_url=resolved.base_url)
-    if resolved.kind is TargetKind.URL:
-        return httpx.AsyncClient(base_url=resolved.base_url, timeout=30.0)
-    raise ConfigError("the emulator commands need --target local or the http://host:port of a served emulator")
+        app = local_app(state, region=region)
+        transport: httpx.AsyncBaseTransport | None = httpx.ASGITransport(app=app)
+        credentials = local_credentials()
+    elif resolved.kind is TargetKind.URL:
+        transport, credentials = None, url_credentials(resolved)
+    else:
+        raise ConfigError("the emulator commands need --target local or the http://host:port of a served emulator")
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=resolved.base_url, timeout=30.0,
+                                     auth=AdminAuth(credentials)) as http, \
+                open_client(target, region, state=state, transport=transport,
+                            credentials=StaticCredentials(credentials)) as eas:
+            yield Session(http, eas)
+    finally:
+        if app is not None:
+            close_local_app(app)
 
 
 def _unreachable(client: httpx.AsyncClient, exc: Exception) -> TransportError:
     return TransportError(f"cannot reach the emulator at {client.base_url}: {exc} "
                           "(start it with `eas-gitops emulator serve`, or check --target)")
+
+
+def _refusal(response: httpx.Response) -> str:
+    """`Code: Message` of an EAS-shaped error body, else the start of the text."""
+    try:
+        body = response.json()
+        return f"{body['Code']}: {body['Message']}"
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]
 
 
 async def _get_json(client: httpx.AsyncClient, path: str, params: dict[str, str] | None = None) -> Any:
@@ -60,9 +116,39 @@ async def _get_json(client: httpx.AsyncClient, path: str, params: dict[str, str]
     except httpx.TransportError as exc:
         raise _unreachable(client, exc) from None
     if response.status_code != 200:
-        raise ConfigError(f"{client.base_url} answered {response.status_code} on {path}: {response.text[:200]} "
-                          "(is --target an eas-gitops emulator?)")
+        hint = "do ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET match the served emulator's pair?" \
+            if response.status_code in (400, 401, 403) else "is --target an eas-gitops emulator?"
+        raise ConfigError(f"{client.base_url} answered {response.status_code} on {path}: {_refusal(response)} "
+                          f"({hint})")
     return response.json()
+
+
+def _read_secret_file(path: Path, option: str) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {option} {path}: {exc.__class__.__name__}") from None
+    if not value:
+        raise ConfigError(f"{option} {path} is empty")
+    return value
+
+
+def _serve_secret(access_key_id: str, on_command_line: str | None, secret_file: Path | None) -> str:
+    """The secret the served emulator accepts: --secret-file, --access-key-secret (warned), the env, or local."""
+    if on_command_line is not None and secret_file is not None:
+        raise ConfigError("give the secret once: --secret-file or --access-key-secret, not both")
+    if secret_file is not None:
+        secret = _read_secret_file(secret_file, "--secret-file")
+    elif on_command_line is not None:
+        typer.echo(f"warning: --access-key-secret is visible to every user of this machine (ps, /proc); "
+                   f"use {SECRET_ENV} or --secret-file instead", err=True)
+        secret = on_command_line
+    else:
+        secret = os.environ.get(SECRET_ENV) or LOCAL_ACCESS_KEY_SECRET
+    if (access_key_id == LOCAL_ACCESS_KEY_ID) != (secret == LOCAL_ACCESS_KEY_SECRET):
+        raise ConfigError(f"give both an access key id (--access-key-id or EAS_EMULATOR_ACCESS_KEY_ID) and its "
+                          f"secret ({SECRET_ENV} or --secret-file), or neither for the local pair")
+    return secret
 
 
 @emulator_app.command()
@@ -72,29 +158,47 @@ def serve(
     state: Path = typer.Option(DEFAULT_STATE, "--state", help="SQLite state file (shared with --target local)."),
     access_key_id: str = typer.Option(LOCAL_ACCESS_KEY_ID, "--access-key-id", envvar="EAS_EMULATOR_ACCESS_KEY_ID",
                                       help="Access key id the emulator accepts."),
-    access_key_secret: str = typer.Option(LOCAL_ACCESS_KEY_SECRET, "--access-key-secret",
-                                          envvar="EAS_EMULATOR_ACCESS_KEY_SECRET", show_default=False,
-                                          help="Its secret [default: the documented local secret]."),
+    secret_file: Path = typer.Option(None, "--secret-file", show_default=False,
+                                     help=f"File holding its secret (else env {SECRET_ENV}; default: the documented "
+                                          "local secret)."),
+    access_key_secret: str = typer.Option(None, "--access-key-secret", show_default=False,
+                                          help="The secret itself (warned: `ps` shows it; prefer the file or env)."),
+    metrics_token_file: Path = typer.Option(None, "--metrics-token-file", show_default=False,
+                                            help=f"File holding a bearer token for /metrics (else env "
+                                                 f"{METRICS_TOKEN_ENV}; none: loopback scrapers only)."),
+    max_body_bytes: int = typer.Option(1_048_576, "--max-body-bytes", min=1,
+                                       help="Largest management or admin request body (413 above)."),
     region: RegionOpt = DEFAULT_REGION,
 ) -> None:
     """Serve the emulator over HTTP (management API, /api/predict gateway, /_emulator admin, /metrics).
 
     It answers for one region, like a real regional endpoint: services and groups of other regions
-    in the same state file are not listed. It prints the endpoint and the access key id it
-    accepts, never the secret.
+    in the same state file are not listed. Management and admin calls must be signed with the pair
+    it accepts; prediction calls need the group's or service's AccessToken. It prints the endpoint
+    and the access key id it accepts, never the secret.
 
     Example:  eas-gitops emulator serve --port 9000 --region cn-beijing
     """
     import uvicorn
 
-    if (access_key_id == LOCAL_ACCESS_KEY_ID) != (access_key_secret == LOCAL_ACCESS_KEY_SECRET):
-        raise ConfigError("give both --access-key-id and --access-key-secret (or EAS_EMULATOR_ACCESS_KEY_ID and "
-                    "EAS_EMULATOR_ACCESS_KEY_SECRET), or neither for the local pair")
-    settings = EmulatorSettings(state_path=state, credentials={access_key_id: access_key_secret}, region=region)
+    secret = _serve_secret(access_key_id, access_key_secret, secret_file)
+    metrics_token = _read_secret_file(metrics_token_file, "--metrics-token-file") if metrics_token_file \
+        else os.environ.get(METRICS_TOKEN_ENV) or None
+    settings = EmulatorSettings(state_path=state, credentials={access_key_id: secret}, region=region,
+                                max_body_bytes=max_body_bytes, metrics_token=metrics_token)
     app = create_app(settings)
     typer.echo(f"EAS emulator for {region} on http://{host}:{port}  (state {state}, access key id {access_key_id})")
-    typer.echo(f"  group endpoint: http://{host}:{port}/api/predict/<group>   admin: /_emulator/history")
+    typer.echo(f"  group endpoint: http://{host}:{port}/api/predict/<group>   admin: /_emulator/history (signed)   "
+               f"metrics: /metrics ({'bearer token' if metrics_token else 'loopback clients only'})")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+async def _group_token(eas: EasClient, group: str) -> str:
+    """The group's AccessToken (DescribeGroup); a group that does not exist gets a refusal from the gateway."""
+    try:
+        return (await eas.describe_group(group)).access_token
+    except NotFoundError:
+        return ""
 
 
 def _when(t: float) -> str:
@@ -124,8 +228,8 @@ def history(
         raise typer.BadParameter("use text or json", param_hint="--format")
 
     async def fetch() -> Any:
-        async with open_target(target, state, region) as client:
-            return await _get_json(client, "/_emulator/history", {"group": group} if group else None)
+        async with open_target(target, state, region) as session:
+            return await _get_json(session.http, "/_emulator/history", {"group": group} if group else None)
 
     data = asyncio.run(fetch())
     if output == "json":
@@ -157,15 +261,16 @@ def traffic(
     """
 
     async def run() -> tuple[dict[str, int], dict[str, float]]:
-        async with open_target(target, state, region) as client:
-            data = await _get_json(client, "/_emulator/shares", {"group": group})
+        async with open_target(target, state, region) as session:
+            data = await _get_json(session.http, "/_emulator/shares", {"group": group})
             timeline = data["Shares"].get(group) or [{"shares": {}, "exists": False}]
+            headers = {"Authorization": await _group_token(session.eas, group)}
             counts: dict[str, int] = {}
             for _ in range(requests):
                 try:
-                    response = await client.post(f"/api/predict/{group}", content=b"{}")
+                    response = await session.http.post(f"/api/predict/{group}", content=b"{}", headers=headers)
                 except httpx.TransportError as exc:
-                    raise _unreachable(client, exc) from None
+                    raise _unreachable(session.http, exc) from None
                 member = response.json().get("service", "") if response.status_code == 200 else ""
                 key = member or f"(HTTP {response.status_code})"
                 counts[key] = counts.get(key, 0) + 1

@@ -5,6 +5,7 @@ Split the way moto splits a service:
     app.py        create_app(settings) -> Starlette: management, /api/predict, /_emulator admin, /metrics
     routes.py     method + path template -> operation name
     auth.py       ACS3-HMAC-SHA256 verification (shared canonicaliser: reconciler.eas.signing)
+    intake.py     the gate of management and admin calls: signature from headers, size limit, body hash
     responses.py  parse the request, call the backend, serialise EAS wire shapes
     backend.py    service operations (HTTP-free rules; errors named after wire codes, errors.py)
     groups.py     group operations, gateway routing data, admin controls
@@ -12,9 +13,11 @@ Split the way moto splits a service:
     models.py     stored records and the life of a service as a pure function of time
     traffic.py    the emulator's own share math and smooth weighted round robin
     store.py      SQLite (WAL, BEGIN IMMEDIATE)
-    gateway.py    /api/predict/<group>[.<service>]
+    gateway.py    /api/predict/<group>[.<service>], behind the endpoint's AccessToken
+    tokens.py     AccessTokens of services and groups (derived from the state file's key)
     faults.py     injected throttling, 5xx, latency and dropped connections
     metrics.py    Prometheus counters and histogram (prometheus_client, one registry per app)
-    admin.py      /_emulator/* endpoints
+    admin.py      /_emulator/* endpoints (signed, bodies validated) and /metrics
+    admin_api.py  admin actions and AdminAuth, the client-side signer of admin calls
     settings.py   EmulatorSettings and every choice made where the EAS docs are silent
 """

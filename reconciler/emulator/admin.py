@@ -1,4 +1,9 @@
-"""Admin endpoints under `/_emulator/` (a path EAS does not use): unsigned, for tests and tools on loopback.
+"""Admin endpoints under `/_emulator/` (a path EAS does not use), for tests and tools.
+
+Each is signed like a management call (ACS3, `x-acs-action` from admin_api.py) whenever the
+emulator verifies signatures, and refused like one otherwise, before its body is read (intake.py).
+Bodies are JSON objects validated by the pydantic models below: known keys only, strict types,
+finite numbers within bounds, standard JSON (`NaN` and `Infinity` literals are refused).
 
     GET    /_emulator/history[?group=G]   {"Now", "Events": [...], "Shares": {group: [snapshot...]}}
            every accepted write ("write"), status change ("status"), implicit group change ("group")
@@ -16,26 +21,59 @@
     DELETE /_emulator/faults              removes every fault
     POST   /_emulator/stock               {"instance_type": "ecs.gn7i-c8g1.2xlarge", "in_stock": false}
     POST   /_emulator/capacity            {"resource": "eas-r-xxx", "instances": 4} (null: unlimited)
+    POST   /_emulator/load                synthetic traffic for CloudMonitor (cloudmonitor.py)
+    GET|POST /_emulator/cloudmonitor      CloudMonitor's finest Period (cloudmonitor.py)
     GET    /metrics                       Prometheus text (prometheus_client): API calls, gateway requests, errors,
-                                          latency (metrics.py lists the series)
+                                          latency (metrics.py lists the series). Never signed: a bearer
+                                          token (`metrics_token`) when set, else loopback clients only.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.emulator import errors
+from reconciler.emulator.admin_api import admin_action
 from reconciler.emulator.faults import Faults, parse_fault
 from reconciler.emulator.groups import GroupOps
+from reconciler.emulator.intake import Gate
 from reconciler.emulator.metrics import CONTENT_TYPE, Metrics
+from reconciler.emulator.settings import EmulatorSettings
+from reconciler.emulator.tokens import token_matches
 
 ErrorRenderer = Callable[[errors.WireError], Response]
+AdminHandler = Callable[[Request, bytes], Awaitable[Response]]
+AdminGuard = Callable[[AdminHandler], Callable[[Request], Awaitable[Response]]]
+HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+Model = TypeVar("Model", bound=BaseModel)
+MAX_NAME = 256  # instance types and resource names
+MAX_INSTANCES = 1_000_000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class ClockBody(_Strict):
+    advance: float = Field(default=0.0, ge=0.0)
+
+
+class StockBody(_Strict):
+    instance_type: str = Field(min_length=1, max_length=MAX_NAME)
+    in_stock: bool
+
+
+class CapacityBody(_Strict):
+    resource: str = Field(min_length=1, max_length=MAX_NAME)
+    instances: int | None = Field(ge=0, le=MAX_INSTANCES)
 
 
 def _by_group(timeline: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -45,83 +83,116 @@ def _by_group(timeline: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     return out
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A standard JSON object (an empty body is `{}`); `WireError` InvalidParameter otherwise."""
     try:
-        value = json.loads(raw or b"{}")
-    except ValueError:
-        raise errors.invalid_parameter("The admin request body is not valid JSON.") from None
+        value = json.loads(raw or b"{}", parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        raise errors.invalid_parameter("The admin request body is not valid JSON (NaN and Infinity are not "
+                                       "JSON).") from None
     if not isinstance(value, dict):
         raise errors.invalid_parameter("The admin request body must be a JSON object.")
     return value
 
 
+def validated(model: type[Model], raw: bytes) -> Model:
+    """`raw` as a `model` (strict: an int is a number, a bool is not); `WireError` InvalidParameter otherwise."""
+    try:
+        return model.model_validate(json_object(raw))
+    except ValidationError as exc:
+        raise errors.invalid_parameter(f"Bad admin request: {errors.describe_validation(exc)}.") from None
+
+
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 class Admin:
     """The admin endpoints of one app; each returns JSON, refusals in the EAS error shape."""
 
-    def __init__(self, backend: GroupOps, faults: Faults, metrics: Metrics, render_error: ErrorRenderer) -> None:
+    def __init__(self, backend: GroupOps, faults: Faults, metrics: Metrics, render_error: ErrorRenderer,
+                 gate: Gate, settings: EmulatorSettings) -> None:
         self.backend = backend
         self.faults = faults
         self.metrics = metrics
         self.render_error = render_error
+        self.gate = gate
+        self.settings = settings
 
-    def _guarded(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    def guarded(self, handler: AdminHandler) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint behind the gate: signature (headers only), size limit, body hash, then `handler`."""
         async def endpoint(request: Request) -> Response:
+            action = admin_action(request.method, request.url.path) or "Unknown"
             try:
-                return await handler(request)
+                if action == "Unknown":  # another method on an admin path: as for an unknown management path
+                    raise errors.api_not_found(request.method, request.url.path)
+                body = await self.gate.admit(request, action)
+                response = await handler(request, body)
             except errors.WireError as exc:
+                self.metrics.api_call(action, exc.status)
                 return self.render_error(exc)
+            self.metrics.api_call(action, 200)
+            return response
         return endpoint
 
-    async def history(self, request: Request) -> Response:
+    async def history(self, request: Request, body: bytes) -> Response:
         events, timeline, now = self.backend.history(request.query_params.get("group") or None)
         return JSONResponse({"Now": now, "Events": events, "Shares": _by_group(timeline)})
 
-    async def shares(self, request: Request) -> Response:
+    async def shares(self, request: Request, body: bytes) -> Response:
         _, timeline, now = self.backend.history(request.query_params.get("group") or None)
         return JSONResponse({"Now": now, "Shares": _by_group(timeline)})
 
-    async def clock(self, request: Request) -> Response:
-        body = await _json(request)
-        try:
-            seconds = float(body.get("advance", 0))
-        except (TypeError, ValueError):
-            raise errors.invalid_parameter("advance must be a number of seconds.") from None
+    async def clock(self, request: Request, body: bytes) -> Response:
+        seconds = validated(ClockBody, body).advance
+        if seconds > self.settings.max_clock_advance:
+            raise errors.invalid_parameter(f"advance is at most {self.settings.max_clock_advance:g} seconds per call.")
         return JSONResponse({"Now": self.backend.advance_clock(seconds)})
 
-    async def fault_list(self, request: Request) -> Response:
+    async def fault_list(self, request: Request, body: bytes) -> Response:
         if request.method == "POST":
-            self.faults.add(parse_fault(await _json(request)))
+            self.faults.add(parse_fault(json_object(body)))
         elif request.method == "DELETE":
             self.faults.clear()
         return JSONResponse({"Faults": self.faults.describe()})
 
-    async def stock(self, request: Request) -> Response:
-        body = await _json(request)
-        if not isinstance(body.get("instance_type"), str) or not isinstance(body.get("in_stock"), bool):
-            raise errors.invalid_parameter('Send {"instance_type": "<type>", "in_stock": true|false}.')
-        self.backend.set_stock(body["instance_type"], body["in_stock"])
-        return JSONResponse({"InstanceType": body["instance_type"], "InStock": body["in_stock"]})
+    async def stock(self, request: Request, body: bytes) -> Response:
+        valid = validated(StockBody, body)
+        self.backend.set_stock(valid.instance_type, valid.in_stock)
+        return JSONResponse({"InstanceType": valid.instance_type, "InStock": valid.in_stock})
 
-    async def capacity(self, request: Request) -> Response:
-        body = await _json(request)
-        instances = body.get("instances")
-        if not isinstance(body.get("resource"), str) or not (instances is None or isinstance(instances, int)):
-            raise errors.invalid_parameter('Send {"resource": "eas-r-...", "instances": <int> | null}.')
-        self.backend.set_capacity(body["resource"], instances)
-        return JSONResponse({"Resource": body["resource"], "Instances": instances})
+    async def capacity(self, request: Request, body: bytes) -> Response:
+        valid = validated(CapacityBody, body)
+        self.backend.set_capacity(valid.resource, valid.instances)
+        return JSONResponse({"Resource": valid.resource, "Instances": valid.instances})
 
     async def metrics_text(self, request: Request) -> Response:
+        """Open to loopback clients without `metrics_token`; with it, to `Authorization: Bearer <token>` only."""
+        token = self.settings.metrics_token
+        scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+        allowed = scheme == "Bearer" and token_matches(sent, token) if token else _loopback(request)
+        if not allowed:
+            what = "Authorization: Bearer <metrics token>" if token else "a loopback client (or a metrics token)"
+            return self.render_error(errors.WireError(401, "AuthorizationFailed", f"/metrics needs {what}."))
         return Response(self.metrics.render(), headers={"content-type": CONTENT_TYPE})
 
     def routes(self) -> list[Route]:
-        g = self._guarded
+        """Every method reaches the guard, which answers the ones an admin path does not take (JSON 404)."""
+        g, every = self.guarded, [*HTTP_METHODS]
         return [
-            Route("/_emulator/history", g(self.history), methods=["GET"]),
-            Route("/_emulator/shares", g(self.shares), methods=["GET"]),
-            Route("/_emulator/clock", g(self.clock), methods=["POST"]),
-            Route("/_emulator/faults", g(self.fault_list), methods=["GET", "POST", "DELETE"]),
-            Route("/_emulator/stock", g(self.stock), methods=["POST"]),
-            Route("/_emulator/capacity", g(self.capacity), methods=["POST"]),
+            Route("/_emulator/history", g(self.history), methods=every),
+            Route("/_emulator/shares", g(self.shares), methods=every),
+            Route("/_emulator/clock", g(self.clock), methods=every),
+            Route("/_emulator/faults", g(self.fault_list), methods=every),
+            Route("/_emulator/stock", g(self.stock), methods=every),
+            Route("/_emulator/capacity", g(self.capacity), methods=every),
             Route("/metrics", self.metrics_text, methods=["GET"]),
         ]

@@ -4,6 +4,8 @@ Usable in-process (`httpx.AsyncClient(transport=httpx.ASGITransport(app=create_a
 and served (`uvicorn`, see `eas-gitops emulator serve`). Every management answer is JSON with a
 RequestId, errors included, in the Alibaba OpenAPI error shape; an unknown path or method is
 `InvalidApi.NotFound` (404), an unexpected failure `InternalError` (500), never an HTML page.
+Management and admin requests pass the gate (intake.py: signature from the headers, then the body
+within `max_body_bytes`, then its hash); prediction requests need the endpoint's token (gateway.py).
 """
 
 from __future__ import annotations
@@ -20,17 +22,16 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from reconciler.emulator import errors, responses, routes
-from reconciler.emulator.admin import Admin
+from reconciler.emulator.admin import HTTP_METHODS, Admin
 from reconciler.emulator.auth import Verifier
 from reconciler.emulator.backend import Backend
 from reconciler.emulator.cloudmonitor import CloudMonitor
 from reconciler.emulator.faults import Faults, Outcome
 from reconciler.emulator.gateway import Gateway
+from reconciler.emulator.intake import Gate, raw_target
 from reconciler.emulator.metrics import Metrics
 from reconciler.emulator.settings import EmulatorSettings
 from reconciler.emulator.store import Store
-
-_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 
 
 class DroppedResponse(Response):
@@ -48,11 +49,12 @@ class Emulator:
         self.settings = settings
         self.store = Store(settings.state_path, settings.region)
         self.backend = Backend(settings, self.store)
-        self.verifier = Verifier(settings)
+        self.verifier = Verifier(settings, self.store)
+        self.gate = Gate(settings, self.verifier)
         self.faults = Faults()
         self.metrics = Metrics()
-        self.gateway = Gateway(self.backend, self.metrics, settings.seed)
-        self.cloudmonitor = CloudMonitor(settings, self.gateway, self.faults, self.metrics)
+        self.gateway = Gateway(self.backend, self.metrics, settings.seed, settings.check_tokens)
+        self.cloudmonitor = CloudMonitor(settings, self.gateway, self.faults, self.metrics, self.store)
 
     def error(self, exc: errors.WireError) -> Response:
         request_id = str(uuid.uuid4()).upper()
@@ -62,16 +64,13 @@ class Emulator:
         return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     async def management(self, request: Request) -> Response:
-        raw_path = bytes(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
-        raw_query = bytes(request.scope.get("query_string", b"")).decode("latin-1")
+        raw_path, raw_query = raw_target(request)
         match = routes.match(request.method, raw_path)
         operation = match.operation if match else "Unknown"
         try:
             if match is None:
                 raise errors.api_not_found(request.method, raw_path)
-            body = await request.body()
-            if self.settings.verify_signatures:
-                self.verifier.verify(request.method, raw_path, raw_query, request.headers.items(), body, operation)
+            body = await self.gate.admit(request, operation)
             outcome = self.faults.decide(operation)
             if outcome.delay_ms:
                 await asyncio.sleep(outcome.delay_ms / 1000.0)
@@ -109,18 +108,22 @@ class Emulator:
         if outcome.error is not None:
             self.gateway.faulted(path, outcome.error.status)
             return self.error(outcome.error)
-        answer = await self.gateway.handle(path)
+        try:
+            answer = await self.gateway.handle(path, request.headers.get("authorization"))
+        except errors.WireError as exc:
+            return self.error(exc)
         return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 def create_app(settings: EmulatorSettings) -> Starlette:
     """A new emulator over `settings.state_path` (or a private in-memory store)."""
     emulator = Emulator(settings)
+    admin = Admin(emulator.backend, emulator.faults, emulator.metrics, emulator.error, emulator.gate, settings)
     app = Starlette(routes=[
-        *Admin(emulator.backend, emulator.faults, emulator.metrics, emulator.error).routes(),
-        Route("/api/predict/{name:path}", emulator.predict, methods=_METHODS),
-        *emulator.cloudmonitor.routes(emulator.error, emulator.management),
-        Route("/{path:path}", emulator.management, methods=_METHODS),
+        *admin.routes(),
+        Route("/api/predict/{name:path}", emulator.predict, methods=list(HTTP_METHODS)),
+        *emulator.cloudmonitor.routes(emulator.error, emulator.management, admin.guarded),
+        Route("/{path:path}", emulator.management, methods=list(HTTP_METHODS)),
     ])
     app.state.emulator = emulator
     return app

@@ -1,5 +1,10 @@
-"""ACS3-HMAC-SHA256 verification of management calls (reference/eas-auth.md §5.1), with the shared
-canonicaliser of `reconciler.eas.signing`.
+"""ACS3-HMAC-SHA256 verification of management and admin calls (reference/eas-auth.md §5.1), with
+the shared canonicaliser of `reconciler.eas.signing`.
+
+The check runs in two parts so that nothing of an unauthenticated request's body is read:
+`verify_headers` checks everything the headers carry (the signature covers the claimed
+`x-acs-content-sha256`), then the caller reads the body (within its size limit) and `check_body`
+compares its hash with the claim.
 
 Order of checks (first failure wins; codes of §5.2, all HTTP 400 unless noted):
 1. Authorization present and of the ACS3 shape (IncompleteSignature); algorithm ACS3-HMAC-SHA256
@@ -11,18 +16,19 @@ Order of checks (first failure wins; codes of §5.2, all HTTP 400 unless noted):
    Credential key (IncompleteSignature).
 4. `x-acs-date` format (InvalidTimeStamp.Format) and skew within `max_skew` of `auth_clock`
    (InvalidTimeStamp.Expired).
-5. `x-acs-content-sha256` equal to the body's hash (SignatureDoesNotMatch naming the header).
-6. Signature over the raw path and the `unquote_plus`-decoded query (SignatureDoesNotMatch; the
-   Message carries the server's string-to-sign for debugging).
-7. Nonce unused within the skew window (SignatureNonceUsed); then it is remembered.
-8. `x-acs-version` is 2021-07-01 (InvalidVersion) and `x-acs-action` names the routed operation
+5. Signature over the raw path, the `unquote_plus`-decoded query and the claimed content hash
+   (SignatureDoesNotMatch; the Message carries the server's string-to-sign for debugging).
+6. Nonce unused within the skew window (SignatureNonceUsed); then it is remembered in the store,
+   so a replay after a restart is refused too.
+7. `x-acs-version` is 2021-07-01 (InvalidVersion) and `x-acs-action` names the routed operation
    (InvalidApi.NotFound, 404).
+8. After the body is read: `x-acs-content-sha256` equal to its hash (SignatureDoesNotMatch naming
+   the header).
 """
 
 from __future__ import annotations
 
 import hmac
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -30,6 +36,7 @@ from reconciler.eas import signing
 from reconciler.emulator import errors
 from reconciler.emulator.errors import WireError
 from reconciler.emulator.settings import EmulatorSettings
+from reconciler.emulator.store import Store
 
 
 def _fail(code: str, message: str, status: int = 400) -> WireError:
@@ -37,15 +44,15 @@ def _fail(code: str, message: str, status: int = 400) -> WireError:
 
 
 class Verifier:
-    """Checks one request at a time; remembers nonces (per process) for the skew window."""
+    """Checks one request at a time; nonces are remembered in `store` for the skew window."""
 
-    def __init__(self, settings: EmulatorSettings) -> None:
+    def __init__(self, settings: EmulatorSettings, store: Store) -> None:
         self.settings = settings
-        self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self.store = store
 
-    def verify(self, method: str, raw_path: str, raw_query: str, headers: Sequence[tuple[str, str]],
-               body: bytes, operation: str) -> str:
-        """Raise `WireError` unless the request is properly signed; return the access key id."""
+    def verify_headers(self, method: str, raw_path: str, raw_query: str, headers: Sequence[tuple[str, str]],
+                       operation: str) -> str:
+        """Raise `WireError` unless the headers carry a valid signature; return the claimed body hash."""
         values: dict[str, list[str]] = {}
         for name, value in headers:
             values.setdefault(name.lower(), []).append(value)
@@ -53,20 +60,30 @@ class Verifier:
         self._check_headers(values, parsed.signed_headers)
         secret = self._secret(parsed.access_key_id, values)
         self._check_date(values["x-acs-date"][0].strip())
-        digest = signing.sha256_hex(body)
-        if values["x-acs-content-sha256"][0].strip() != digest:
-            raise _fail("SignatureDoesNotMatch", f"x-acs-content-sha256 does not match the SHA-256 of the request "
-                                                 f"body (the server computed {digest}).")
+        claimed = values["x-acs-content-sha256"][0].strip()
         block, signed = signing.canonical_headers(headers, parsed.signed_headers)
         canon = signing.canonical_request(method, raw_path, signing.canonical_query_from_raw(raw_query), block,
-                                          signed, digest)
+                                          signed, claimed)
         if not hmac.compare_digest(signing.signature(secret, canon), parsed.signature):
             sts = signing.string_to_sign(canon).replace("\n", "\\n")
             raise _fail("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. "
                                                  f"server string to sign is:{sts}")
         self._check_nonce(parsed.access_key_id, values["x-acs-signature-nonce"][0].strip())
         self._check_operation(values, operation)
-        return parsed.access_key_id
+        return claimed
+
+    @staticmethod
+    def check_body(claimed: str, body: bytes) -> None:
+        """Raise `WireError` unless `body` hashes to the signed `x-acs-content-sha256`."""
+        digest = signing.sha256_hex(body)
+        if not hmac.compare_digest(claimed, digest):
+            raise _fail("SignatureDoesNotMatch", f"x-acs-content-sha256 does not match the SHA-256 of the request "
+                                                 f"body (the server computed {digest}).")
+
+    def verify(self, method: str, raw_path: str, raw_query: str, headers: Sequence[tuple[str, str]],
+               body: bytes, operation: str) -> None:
+        """Both parts at once, for a body already in hand."""
+        self.check_body(self.verify_headers(method, raw_path, raw_query, headers, operation), body)
 
     @staticmethod
     def _parse(values: dict[str, list[str]]) -> signing.ParsedAuthorization:
@@ -127,16 +144,8 @@ class Verifier:
                                                     "by more than 15 minutes.")
 
     def _check_nonce(self, access_key_id: str, nonce: str) -> None:
-        now = self.settings.auth_clock()
-        while self._nonces:
-            oldest_key, seen = next(iter(self._nonces.items()))
-            if now - seen <= self.settings.max_skew:
-                break
-            del self._nonces[oldest_key]
-        key = (access_key_id, nonce)
-        if key in self._nonces:
+        if not self.store.use_nonce(access_key_id, nonce, self.settings.auth_clock(), self.settings.max_skew):
             raise _fail("SignatureNonceUsed", "Specified signature nonce was used already.")
-        self._nonces[key] = now
 
     @staticmethod
     def _check_operation(values: dict[str, list[str]], operation: str) -> None:

@@ -47,18 +47,21 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.emulator import errors
-from reconciler.emulator.admin import _json
+from reconciler.emulator.admin import HTTP_METHODS, AdminGuard, _Strict, validated
 from reconciler.emulator.auth import Verifier
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.gateway import ERROR_RATE_LABEL, LATENCY_LABEL, Gateway, _label_float
+from reconciler.emulator.intake import Gate
 from reconciler.emulator.metrics import Metrics
 from reconciler.emulator.responses import Call
 from reconciler.emulator.settings import EmulatorSettings
+from reconciler.emulator.store import Store
 from reconciler.emulator.usage import Counts
 
 ACTION = "DescribeMetricList"
@@ -73,6 +76,19 @@ STATISTICS = {"qps_total": _RATE, "rps_status_2xx": _RATE, "rps_status_4xx": _RA
               "rps_status_2xx_ratio": _RATIO, "rps_status_4xx_ratio": _RATIO, "rps_status_5xx_ratio": _RATIO,
               "rt": ("Average", "Maximum", "Minimum")}
 ErrorRenderer = Callable[[errors.WireError], Response]
+MAX_LOAD_REQUESTS = 10_000_000  # one synthetic-load call
+MAX_LOAD_SECONDS = 86_400.0  # a day of emulated time per call
+
+
+class LoadBody(_Strict):
+    group: str = Field(min_length=1, max_length=256, description="a group name, or `<group>.<service>`")
+    requests: int = Field(ge=0, le=MAX_LOAD_REQUESTS)
+    seconds: float = Field(default=60.0, gt=0.0, le=MAX_LOAD_SECONDS)
+
+
+class CloudMonitorBody(_Strict):
+    base_period: int = Field(ge=1, le=3600)
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -141,13 +157,14 @@ class CloudMonitor:
     """The CloudMonitor API and synthetic load of one emulator app."""
 
     def __init__(self, settings: EmulatorSettings, gateway: Gateway, faults: Faults, metrics: Metrics,
-                 cms: CloudMonitorSettings | None = None) -> None:
+                 store: Store, cms: CloudMonitorSettings | None = None) -> None:
         self.settings = settings
         self.gateway = gateway
         self.faults = faults
         self.metrics = metrics
         self.cms = cms or CloudMonitorSettings()
-        self.verifier = CmsVerifier(settings)
+        # CloudMonitor's own version and operation, the management API's signature, nonces and size limit
+        self.gate = Gate(settings, CmsVerifier(settings, store))
         self._rng = random.Random(settings.seed)
 
     # DescribeMetricList ------------------------------------------------------------------
@@ -208,9 +225,7 @@ class CloudMonitor:
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
         if (request.headers.get("x-acs-action") or query.get("Action")) != ACTION:
             return await fallback(request)
-        body = await request.body()
-        if self.settings.verify_signatures:
-            self.verifier.verify(request.method, "/", raw_query, request.headers.items(), body, ACTION)
+        body = await self.gate.admit(request, ACTION)
         outcome = self.faults.decide(ACTION)
         if outcome.delay_ms:
             await asyncio.sleep(outcome.delay_ms / 1000.0)
@@ -241,7 +256,7 @@ class CloudMonitor:
 
     def _one(self, endpoint: str, group: str, at: float, served: dict[str, dict[str, int]]) -> int:
         """Account one synthetic request at emulated time `at`; 1 when nobody could answer it."""
-        _, target = self.gateway.pick(endpoint)
+        target = self.gateway.choose(endpoint)
         if target is None:
             self.metrics.gateway(group, "", 503, 0.0)
             return 1
@@ -255,39 +270,26 @@ class CloudMonitor:
         return 0
 
     # HTTP ----------------------------------------------------------------------------------
-    async def load_endpoint(self, request: Request) -> Response:
-        body = await _json(request)
-        endpoint, requests, seconds = body.get("group"), body.get("requests"), body.get("seconds", 60)
-        if not isinstance(endpoint, str) or not isinstance(requests, int) or requests < 0 or isinstance(
-                requests, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-            raise errors.invalid_parameter('Send {"group": "<group or endpoint>", "requests": <int >= 0>, '
-                                           '"seconds": <number > 0>}.')
-        return JSONResponse(self.load(endpoint, requests, float(seconds)))
+    async def load_endpoint(self, request: Request, body: bytes) -> Response:
+        valid = validated(LoadBody, body)
+        return JSONResponse(self.load(valid.group, valid.requests, valid.seconds))
 
-    async def settings_endpoint(self, request: Request) -> Response:
+    async def settings_endpoint(self, request: Request, body: bytes) -> Response:
         if request.method == "POST":
-            base = (await _json(request)).get("base_period")
-            if not isinstance(base, int) or isinstance(base, bool) or base < 1:
-                raise errors.invalid_parameter('Send {"base_period": <whole seconds >= 1>}.')
-            self.cms.base_period = base
+            self.cms.base_period = validated(CloudMonitorBody, body).base_period
         return JSONResponse({"BasePeriod": self.cms.base_period, "UserId": self.cms.user_id})
 
-    def routes(self, render_error: ErrorRenderer, fallback: Endpoint) -> list[Route]:
-        """`/` (CloudMonitor, else `fallback`) and the admin endpoints; WireErrors rendered by `render_error`."""
-        def guarded(handler: Endpoint, operation: str = "") -> Endpoint:
-            async def endpoint(request: Request) -> Response:
-                try:
-                    return await handler(request)
-                except errors.WireError as exc:
-                    if operation:
-                        self.metrics.api_call(operation, exc.status)
-                    return render_error(exc)
-            return endpoint
-
+    def routes(self, render_error: ErrorRenderer, fallback: Endpoint, admin_guard: AdminGuard) -> list[Route]:
+        """`/` (CloudMonitor, else `fallback`) and the admin endpoints (signed like every admin call)."""
         async def api(request: Request) -> Response:
-            return await self.api(request, fallback)
+            try:
+                return await self.api(request, fallback)
+            except errors.WireError as exc:
+                self.metrics.api_call(ACTION, exc.status)
+                return render_error(exc)
 
-        return [Route("/", guarded(api, ACTION), methods=["GET", "POST"]),
-                Route("/_emulator/load", guarded(self.load_endpoint), methods=["POST"]),
-                Route("/_emulator/cloudmonitor", guarded(self.settings_endpoint), methods=["GET", "POST"])]
+        every = [*HTTP_METHODS]
+        return [Route("/", api, methods=["GET", "POST"]),
+                Route("/_emulator/load", admin_guard(self.load_endpoint), methods=every),
+                Route("/_emulator/cloudmonitor", admin_guard(self.settings_endpoint), methods=every)]
 

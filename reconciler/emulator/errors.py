@@ -7,6 +7,8 @@ not name are listed, with their statuses, in `reconciler.emulator.settings`.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class WireError(Exception):
     """An error answer: `code` (e.g. InvalidService.NotFound), HTTP `status`, human `message`."""
@@ -77,3 +79,8 @@ def server_error(status: int) -> WireError:
 
 def auth_error(code: str, message: str, status: int = 400) -> WireError:
     return WireError(status, code, message)
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """A pydantic error in one line, e.g. `advance: Input should be a finite number` (never the input)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())

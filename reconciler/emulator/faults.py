@@ -8,6 +8,9 @@ Kinds: `throttle` (429 `Throttling.User` with `x-acs-retry-after` in millisecond
 the connection is cut: a client sees a protocol or read error). Faults live in the process that
 serves the app (they are not stored in SQLite).
 
+A fault's body is validated strictly (FaultSpec): rate in [0, 1], latency_ms and retry_after_ms at
+most ten minutes, count >= 0, no unknown keys, no NaN or infinity.
+
 By default a fault strikes before the operation runs, so nothing is applied. With `"after": true`
 (error500, error503 and drop only) the operation runs and its effect is stored, then the answer is
 replaced by the error or the cut: the client cannot know that its write landed. That is the case a
@@ -21,6 +24,8 @@ import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reconciler.emulator import errors
 
@@ -71,26 +76,43 @@ class Fault:
 
 
 _AFTER_KINDS = (FaultKind.ERROR500, FaultKind.ERROR503, FaultKind.DROP)
+MAX_LATENCY_MS = 600_000.0  # ten minutes: longer than any client timeout
+MAX_COUNT = 1_000_000_000
+
+
+class FaultSpec(BaseModel):
+    """The body of `POST /_emulator/faults`: known keys only, strict types, finite bounded numbers."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    operation: str = Field(min_length=1, max_length=100)
+    kind: FaultKind
+    rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    latency_ms: float = Field(default=0.0, ge=0.0, le=MAX_LATENCY_MS)
+    retry_after_ms: int = Field(default=100, ge=0, le=int(MAX_LATENCY_MS))
+    count: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    after: bool = False
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_from_text(cls, value: Any) -> Any:
+        return FaultKind(value) if isinstance(value, str) and value in FaultKind._value2member_map_ else value
 
 
 def parse_fault(spec: dict[str, Any]) -> Fault:
+    """A fault from an admin body; `WireError` InvalidParameter naming what is wrong."""
     try:
-        fault = Fault(operation=str(spec["operation"]), kind=FaultKind(spec["kind"]),
-                      rate=float(spec.get("rate", 1.0)), latency_ms=float(spec.get("latency_ms", 0.0)),
-                      retry_after_ms=int(spec.get("retry_after_ms", 100)),
-                      remaining=None if spec.get("count") is None else int(spec["count"]),
-                      seed=int(spec.get("seed", 0)), after=spec.get("after", False))
-    except (KeyError, ValueError, TypeError) as exc:
-        raise errors.invalid_parameter(f"Bad fault {spec!r}: {exc!r}. Needs operation, kind "
+        valid = FaultSpec.model_validate(spec)
+    except ValidationError as exc:
+        raise errors.invalid_parameter(f"Bad fault: {errors.describe_validation(exc)}. Needs operation, kind "
                                        f"({', '.join(k.value for k in FaultKind)}) and optional rate, "
                                        "latency_ms, retry_after_ms, count, seed, after.") from None
-    if not 0.0 <= fault.rate <= 1.0:
-        raise errors.invalid_parameter(f"rate is {fault.rate}: it must be in [0, 1].")
-    if not isinstance(fault.after, bool) or (fault.after and fault.kind not in _AFTER_KINDS):
-        raise errors.invalid_parameter(f"after must be true or false, and true only with kind "
-                                       f"{', '.join(k.value for k in _AFTER_KINDS)} (got {fault.after!r} "
-                                       f"with {fault.kind.value}).")
-    return fault
+    if valid.after and valid.kind not in _AFTER_KINDS:
+        raise errors.invalid_parameter(f"after is true only with kind {', '.join(k.value for k in _AFTER_KINDS)} "
+                                       f"(got {valid.kind.value}).")
+    return Fault(operation=valid.operation, kind=valid.kind, rate=valid.rate, latency_ms=valid.latency_ms,
+                 retry_after_ms=valid.retry_after_ms, remaining=valid.count, seed=valid.seed, after=valid.after)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,12 @@ weights (traffic.py), so observed shares match computed shares exactly over ever
 A direct request reaches its member whatever its traffic state, as long as it runs an instance.
 No eligible member: 503 (the group is a black hole). Unknown name: 404.
 
+Tokens (tokens.py): the endpoint's AccessToken must be the raw value of the `Authorization` header,
+the group's for `/api/predict/<group>`, the service's for `/api/predict/<group>.<service>` (and for
+an ungrouped `/api/predict/<service>`). Missing or wrong: 401 `AuthorizationFailed` in the EAS
+error shape, checked after the name is resolved (an unknown name stays 404) and before anything
+else. `EmulatorSettings.check_tokens=False` turns the check off. The token is never logged.
+
 The answer is JSON `{"service", "version", "group"}` with headers `x-eas-emulator-service` and
 `x-eas-emulator-version`. Labels shape a member's answers: `emulator/error-rate` (probability of
 a 500, drawn from a generator seeded with `settings.seed`) and `emulator/latency-ms` (added
@@ -23,8 +29,10 @@ import random
 import time
 from dataclasses import dataclass
 
+from reconciler.emulator import errors
 from reconciler.emulator.groups import GroupOps, Route, Target
 from reconciler.emulator.metrics import Metrics
+from reconciler.emulator.tokens import token_matches
 from reconciler.emulator.traffic import SmoothRoundRobin
 from reconciler.emulator.usage import Usage
 
@@ -45,6 +53,15 @@ def split_path(path: str) -> tuple[str, str]:
     return name, "/" + rest
 
 
+def _refused(name: str, kind: str, authorization: str | None) -> errors.WireError:
+    """401 for a missing or wrong token; the message says whose token is wanted, never the token."""
+    whose = f"group {name} (DescribeGroup)" if kind == "group" else \
+        f"service {name.rpartition('.')[2]} (DescribeService)"
+    what = "has no Authorization header" if not authorization else "carries a wrong token"
+    return errors.WireError(401, "AuthorizationFailed",
+                            f"The request to [{name}] {what}: send the AccessToken of the {whose}.")
+
+
 def _label_float(target: Target, key: str) -> float:
     try:
         return max(0.0, float(target.labels.get(key, "0")))
@@ -53,9 +70,10 @@ def _label_float(target: Target, key: str) -> float:
 
 
 class Gateway:
-    def __init__(self, backend: GroupOps, metrics: Metrics, seed: int) -> None:
+    def __init__(self, backend: GroupOps, metrics: Metrics, seed: int, check_tokens: bool = True) -> None:
         self.backend = backend
         self.metrics = metrics
+        self.check_tokens = check_tokens
         self._rng = random.Random(seed)
         self._routes: dict[str, tuple[str, Route]] = {}
         self._balancers: dict[str, SmoothRoundRobin] = {}
@@ -71,14 +89,17 @@ class Gateway:
         self._routes[name] = (generation, route)
         return route
 
-    def pick(self, name: str) -> tuple[Route, Target | None]:
-        """The route for `name` and the member chosen for one request (None: nobody can answer)."""
-        route = self._route(name)
+    def pick(self, name: str, route: Route) -> Target | None:
+        """The member of `route` (the route of `name`) chosen for one request (None: nobody can answer)."""
         if route.kind == "none":
-            return route, None
+            return None
         balancer = self._balancers.setdefault(name, SmoothRoundRobin())
         chosen = balancer.pick(route.weights)
-        return route, (route.targets[chosen] if chosen else None)
+        return route.targets[chosen] if chosen else None
+
+    def choose(self, name: str) -> Target | None:
+        """The member of endpoint `name` chosen for one request, routed now (synthetic load: no token)."""
+        return self.pick(name, self._route(name))
 
     def group_label(self, name: str) -> str:
         """The `group` metric label of endpoint `name` ("" for an ungrouped service or an unknown name)."""
@@ -89,14 +110,22 @@ class Gateway:
         """Count a prediction request answered by an injected fault (status 0: connection dropped)."""
         self.metrics.gateway(self.group_label(split_path(path)[0]), "", status, None)
 
-    async def handle(self, path: str) -> Answer:
-        """Answer `/api/predict/<path>`; `path` is the endpoint name, optionally followed by `/<sub-path>`."""
+    async def handle(self, path: str, authorization: str | None = None) -> Answer:
+        """Answer `/api/predict/<path>`; `path` is the endpoint name, optionally followed by `/<sub-path>`.
+
+        `authorization` is the request's `Authorization` header. Raises `WireError` (401) for a missing
+        or wrong token; the caller renders it.
+        """
         started = time.perf_counter()
         name, sub_path = split_path(path)
-        route, target = self.pick(name)
+        route = self._route(name)
         group = name if route.kind == "group" else name.partition(".")[0] if "." in name else ""
         if route.kind == "none":
             return Answer(404, {"error": f"no service or group named [{name}]"}, {})
+        if self.check_tokens and not token_matches(authorization, route.token):
+            self.metrics.gateway(group, "", 401, time.perf_counter() - started)
+            raise _refused(name, route.kind, authorization)
+        target = self.pick(name, route)
         if target is None:
             self.metrics.gateway(group, "", 503, time.perf_counter() - started)
             return Answer(503, {"error": f"[{name}] has no eligible member: no running instance takes traffic"}, {})

@@ -16,6 +16,7 @@ from reconciler.emulator import errors
 from reconciler.emulator.lifecycle import Core
 from reconciler.emulator.models import GroupRecord, PhaseKind, TrafficMode, next_change
 from reconciler.emulator.store import Tx
+from reconciler.emulator.tokens import Tokens
 
 T = TypeVar("T")
 
@@ -44,9 +45,15 @@ class Route:
     weights: dict[str, int] = field(default_factory=dict)
     targets: dict[str, Target] = field(default_factory=dict)
     valid_until: float = math.inf  # emulated time at which a member's state next changes
+    token: str = field(default="", repr=False)  # the AccessToken this endpoint takes ("" for "none")
 
 
 class GroupOps(Core):
+    @property
+    def tokens(self) -> Tokens:
+        """The AccessTokens of this store's services and groups (tokens.py)."""
+        return Tokens(self.store.token_key)
+
     # lifecycle -----------------------------------------------------------------------------
     def ensure_group(self, tx: Tx, name: str, now: float) -> None:
         if tx.group(name) is None:
@@ -137,18 +144,19 @@ class GroupOps(Core):
                     return Route("none")
                 members = [svc]
                 weights = {svc.name: svc.state(now).running}
+                kind, token = "direct", self.tokens.service(svc)
             else:
                 members = tx.services(group.name)
                 weights = self.group_weights(tx, group, now)
+                kind, token = "group", self.tokens.group(group)
             changes = [c for m in members if (c := next_change(m.phase, now)) is not None]
             targets = {m.name: Target(m.name, m.running_version(now), dict(m.labels)) for m in members}
-            return Route("direct" if service_name or group is None else "group", weights, targets,
-                         min(changes, default=math.inf))
+            return Route(kind, weights, targets, min(changes, default=math.inf), token)
 
     # admin ---------------------------------------------------------------------------------
     def advance_clock(self, seconds: float) -> float:
-        if seconds < 0:
-            raise errors.invalid_parameter("The clock only moves forward.")
+        if not math.isfinite(seconds) or seconds < 0:  # a NaN offset would poison every later time
+            raise errors.invalid_parameter("The clock only moves forward, by a finite number of seconds.")
         with self.store.write() as tx:
             tx.set_meta("clock_offset", repr(float(tx.meta("clock_offset", "0")) + seconds))
             tx.dirty = True

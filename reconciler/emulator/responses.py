@@ -20,6 +20,7 @@ from reconciler.emulator.backend import Backend
 from reconciler.emulator.lifecycle import ServiceView
 from reconciler.emulator.listing import ServiceQuery
 from reconciler.emulator.models import GroupRecord, resource_of
+from reconciler.emulator.tokens import Tokens
 
 Body = dict[str, Any]
 
@@ -88,7 +89,7 @@ def _str_map(value: Any, name: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def service_wire(v: ServiceView, host: str, detail: bool = False) -> Body:
+def service_wire(v: ServiceView, host: str, detail: bool = False, *, tokens: Tokens) -> Body:
     r, p = v.record, v.point
     meta = r.config.get("metadata") or {}
     path = f"{r.group}.{r.name}" if r.group else r.name
@@ -108,7 +109,7 @@ def service_wire(v: ServiceView, host: str, detail: bool = False) -> Body:
                                     "Public": 0 if resource else p.running, "Quota": 0},
         "Labels": _labels(r.labels), "SafetyLock": r.safety_lock.value,
         "CreateTime": _time(r.created_at), "UpdateTime": _time(r.updated_at),
-        "AccessToken": f"token-{r.service_id}", "Namespace": r.name, "WorkspaceId": r.workspace_id,
+        "AccessToken": tokens.service(r), "Namespace": r.name, "WorkspaceId": r.workspace_id,
         "AutoscalerEnabled": False, "CronscalerEnabled": False,
     }
     if detail:
@@ -117,11 +118,11 @@ def service_wire(v: ServiceView, host: str, detail: bool = False) -> Body:
     return out
 
 
-def group_wire(g: GroupRecord, host: str) -> Body:
+def group_wire(g: GroupRecord, host: str, *, tokens: Tokens) -> Body:
     return {
         "Name": g.name, "ClusterId": g.region, "CreateTime": _time(g.created_at), "UpdateTime": _time(g.updated_at),
         "QueueService": "", "InternetEndpoint": f"http://{host}/api/predict/{g.name}",
-        "IntranetEndpoint": f"http://{host}/api/predict/{g.name}", "AccessToken": f"token-group-{g.name}",
+        "IntranetEndpoint": f"http://{host}/api/predict/{g.name}", "AccessToken": tokens.group(g),
         "TrafficMode": g.traffic_mode.value, "Labels": _labels(g.labels), "Network": g.network,
     }
 
@@ -139,7 +140,7 @@ def _service_query(c: Call) -> ServiceQuery:
 def _create_service(b: Backend, c: Call) -> Body:
     labels = _str_map(c.json_query("Labels", dict), "Labels")
     v = b.create_service(c.json(), labels, c.query.get("WorkspaceId", ""))
-    wire = service_wire(v, c.host, detail=True)
+    wire = service_wire(v, c.host, detail=True, tokens=b.tokens)
     return {k: wire[k] for k in ("ServiceId", "ServiceName", "Status", "Region", "InternetEndpoint",
                                  "IntranetEndpoint")}
 
@@ -148,7 +149,7 @@ def _list_services(b: Backend, c: Call) -> Body:
     q = _service_query(c)
     views, total = b.list_services(q)
     return {"PageNumber": q.page, "PageSize": q.size, "TotalCount": total,
-            "Services": [service_wire(v, c.host) for v in views]}
+            "Services": [service_wire(v, c.host, tokens=b.tokens) for v in views]}
 
 
 def _delete_label(b: Backend, c: Call) -> Body:
@@ -220,7 +221,7 @@ def _list_groups(b: Backend, c: Call) -> Body:
     page, size = c.int("PageNumber", 1), c.int("PageSize", 100)
     groups, total = b.list_groups(c.query.get("Filter", ""), c.query.get("TrafficMode", ""), page, size)
     return {"PageNumber": page, "PageSize": size, "TotalCount": total,
-            "Groups": [group_wire(g, c.host) for g in groups]}
+            "Groups": [group_wire(g, c.host, tokens=b.tokens) for g in groups]}
 
 
 def _create_group(b: Backend, c: Call) -> Body:
@@ -243,7 +244,7 @@ def _endpoints(b: Backend, c: Call) -> Body:
     g = b.describe_group(c.params["ClusterId"], c.params["GroupName"])
     port = c.host.rpartition(":")[2] if ":" in c.host else ""
     url = f"http://{c.host}/api/predict/{g.name}"
-    return {"Message": "success", "AccessToken": f"token-group-{g.name}", "Endpoints": [
+    return {"Message": "success", "AccessToken": b.tokens.group(g), "Endpoints": [
         {"EndpointType": "DefaultGateway", "BackendId": "default", "InternetEndpoints": [url],
          "IntranetEndpoints": [url], "PathType": "Group", "Port": int(port or 80)}]}
 
@@ -259,7 +260,7 @@ def _grp(c: Call) -> tuple[str, str]:
 HANDLERS: dict[str, Callable[[Backend, Call], Body]] = {
     "CreateService": _create_service,
     "ListServices": _list_services,
-    "DescribeService": lambda b, c: service_wire(b.describe_service(*_svc(c)), c.host, detail=True),
+    "DescribeService": lambda b, c: service_wire(b.describe_service(*_svc(c)), c.host, detail=True, tokens=b.tokens),
     "UpdateService": lambda b, c: {"Message": b.update_service(*_svc(c), c.json(),
                                                                c.query.get("UpdateType", "merge") or "merge")},
     "DeleteService": lambda b, c: {"Message": b.delete_service(*_svc(c))},
@@ -276,7 +277,7 @@ HANDLERS: dict[str, Callable[[Backend, Call], Body]] = {
         *_svc(c), str(_required(c.object(), "Lock")))},
     "ListGroups": _list_groups,
     "CreateGroup": _create_group,
-    "DescribeGroup": lambda b, c: group_wire(b.describe_group(*_grp(c)), c.host),
+    "DescribeGroup": lambda b, c: group_wire(b.describe_group(*_grp(c)), c.host, tokens=b.tokens),
     "UpdateGroup": _update_group,
     "DeleteGroup": lambda b, c: {"Message": b.delete_group(*_grp(c), c.bool("CascadeDelete"))},
     "DescribeGroupEndpoints": _endpoints,

@@ -51,8 +51,22 @@ Undocumented choices (all invented; the reconciler must not rely on them):
   (`cloud.computing.instance_type` or the first of `cloud.computing.instances[].type`) may be put
   out of stock: its members keep what runs and wait for the rest.
 * The signature date is checked against `auth_clock` (wall time), not the emulated `clock`, so that
-  tests can advance emulated time while a real SDK signs with the real date. Nonces are remembered
-  per process for the 15-minute window.
+  tests can advance emulated time while a real SDK signs with the real date. Nonces are stored in
+  the state file with the wall time they were first seen and forgotten after `max_skew`, so a
+  replay is refused across a restart too.
+* Admin endpoints (`/_emulator/*`) take the same ACS3 signature as management calls whenever
+  `verify_signatures` is on; their `x-acs-action` names the admin operation (admin_api.py). The
+  signature is checked from the headers alone, before the body is read; the body is then read up
+  to `max_body_bytes` and must match `x-acs-content-sha256`.
+* Request bodies (management and admin) are limited to `max_body_bytes` (1 MiB): a longer body
+  (by Content-Length, or while it streams in) is refused with 413 `RequestEntityTooLarge` in the
+  EAS error shape. Prediction bodies are not read by the emulator and not limited.
+* Admin bodies are JSON objects with known keys only (standard JSON: no NaN or Infinity literals),
+  every number finite and bounded: a clock step is at most `max_clock_advance` seconds (one year).
+* `/metrics`: with `metrics_token` set, the scrape needs `Authorization: Bearer <token>` (what
+  Prometheus sends with `authorization: {credentials: ...}`); without it, only loopback clients may
+  scrape. Anyone else gets 401 `AuthorizationFailed`. It is never ACS3-signed (a scraper cannot sign).
+* Prediction tokens: see tokens.py; `check_tokens` turns the gateway's check off.
 * Prediction gateway: smooth weighted round robin per group (state per process, reset when the
   members' weights change); `emulator/error-rate` (0..1) and `emulator/latency-ms` labels shape a
   member's answers, drawn from a generator seeded with `seed`.
@@ -108,7 +122,11 @@ class EmulatorSettings:
     clock: Callable[[], float] = time.time  # emulated time (life of services), epoch seconds
     auth_clock: Callable[[], float] = time.time  # wall time for x-acs-date checks
     max_skew: float = 900.0  # 15 minutes (eas-auth.md §5.1 step 7)
-    verify_signatures: bool = True
+    verify_signatures: bool = True  # management and admin calls must be ACS3-signed
+    check_tokens: bool = True  # the gateway wants the endpoint's AccessToken
+    max_body_bytes: int = 1_048_576  # management and admin request bodies
+    max_clock_advance: float = 366 * 86_400.0  # largest step of POST /_emulator/clock
+    metrics_token: str | None = field(default=None, repr=False)  # None: /metrics open to loopback only
     seed: int = 0
     host_id: str = ""  # HostId in error bodies; "" means pai-eas.<region>.aliyuncs.com
 

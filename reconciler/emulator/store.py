@@ -12,6 +12,12 @@ region only (names are unique per region, as in EAS); the clock offset, stock an
 shared. A file written by an emulator with another schema version is emptied and recreated (it
 holds emulator state only).
 
+Signature nonces are stored too (`nonces`: access key id, nonce, wall time first seen), so a
+request replayed after a restart is still refused; `use_nonce` forgets nonces older than the skew
+window as it goes. The file also holds the random key the prediction tokens are derived from
+(`meta.token_key`, made once per file, see tokens.py): tokens stay valid across restarts and
+differ between state files. Neither changes `meta.generation` (they are not services or groups).
+
 Invariant: `meta.generation` changes whenever a transaction changed a service or group, so a reader
 (the gateway) may cache anything derived from them for as long as the generation stays the same
 and the clock has not reached `next_change()`.
@@ -20,6 +26,7 @@ and the clock has not reached `next_change()`.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,7 +46,7 @@ from reconciler.emulator.models import (
 )
 from reconciler.emulator.settings import DEFAULT_REGION
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # services: besides the JSON `doc`, the columns ListServices filters, sorts and pages on, and the
 # service's state when it was stored (`status`, `running`, valid until `next_event`), its phase's final
 # state (`final_status`, `final_running`, from `end_time` on) and the phase itself (`phase`), so a reader
@@ -70,8 +77,11 @@ CREATE INDEX IF NOT EXISTS shares_grp ON shares (region, grp);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stock (instance_type TEXT PRIMARY KEY, in_stock INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS capacity (resource TEXT PRIMARY KEY, instances INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (access_key_id TEXT NOT NULL, nonce TEXT NOT NULL, seen REAL NOT NULL,
+                                   PRIMARY KEY (access_key_id, nonce));
+CREATE INDEX IF NOT EXISTS nonces_seen ON nonces (seen);
 """
-_TABLES = ("services", "groups", "events", "shares", "meta", "stock", "capacity")
+_TABLES = ("services", "groups", "events", "shares", "meta", "stock", "capacity", "nonces")
 
 
 @dataclass(frozen=True)
@@ -213,6 +223,16 @@ class Tx:
     def set_meta(self, key: str, value: str) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def insert_meta_once(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def use_nonce(self, access_key_id: str, nonce: str, now: float, window: float) -> bool:
+        """Forget nonces older than `window`, then record this one; False when it is still remembered."""
+        self._conn.execute("DELETE FROM nonces WHERE seen < ?", (now - window,))
+        cur = self._conn.execute("INSERT OR IGNORE INTO nonces (access_key_id, nonce, seen) VALUES (?, ?, ?)",
+                                 (access_key_id, nonce, now))
+        return cur.rowcount == 1
+
     def out_of_stock(self) -> set[str]:
         return {r[0] for r in self._rows("SELECT instance_type FROM stock WHERE in_stock = 0")}
 
@@ -286,6 +306,18 @@ class Store:
             # taken only as used) keeps that scan in memory instead of re-reading the file.
             self._conn.execute("PRAGMA cache_size=-65536")
             self._migrate()
+            self.token_key = self._token_key()
+
+    def _token_key(self) -> str:
+        """The file's random token key, made by the first emulator that opens it (under the write lock)."""
+        with self.write() as tx:
+            tx.insert_meta_once("token_key", secrets.token_hex(32))
+            return tx.meta("token_key")
+
+    def use_nonce(self, access_key_id: str, nonce: str, now: float, window: float) -> bool:
+        """Remember `(access_key_id, nonce)` at wall time `now`; False when it was seen within `window` seconds."""
+        with self.write() as tx:
+            return tx.use_nonce(access_key_id, nonce, now, window)
 
     def _migrate(self) -> None:
         """Create the schema; a file from an older emulator (other `user_version`) is emptied and recreated."""

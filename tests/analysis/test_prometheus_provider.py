@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator.helpers import Served
+from emulator.helpers import Served, endpoint_token
 
 from reconciler.analysis.gates import AnalysisSpec, PrometheusSettings, QueryName
 from reconciler.analysis.judge import Verdict, judge_check
@@ -97,8 +97,9 @@ def test_real_prometheus_scraping_the_served_emulator(served: Served, prometheus
     start = time.time()
     time.sleep(1.2)  # a scrape inside the window still sees the counters before the load
     served.admin("POST", "/_emulator/load", {"group": GROUP, "requests": 800, "seconds": 60})
-    real = [httpx.post(f"{served.base_url}/api/predict/{GROUP}", content=b"{}", timeout=10).status_code
-            for _ in range(8)]
+    token = {"Authorization": endpoint_token(served.app, GROUP)}
+    real = [httpx.post(f"{served.base_url}/api/predict/{GROUP}", content=b"{}", headers=token,
+                       timeout=10).status_code for _ in range(8)]
     assert set(real) <= {200, 500}
     _wait(lambda: _instant(prometheus, total) >= 816, "the load to be scraped")
     time.sleep(1.2)

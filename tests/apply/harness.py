@@ -56,7 +56,7 @@ class World:
         async with (open_client("local", region, transport=transport, settings=RETRY, sleep=self.timer.sleep,
                                 clock=self.timer.now, credentials=StaticCredentials(local_credentials())) as client,
                     httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as http):
-            yield Link(region, client, http_smoke(http))
+            yield Link(region, client, http_smoke(client, http))
 
     @property
     def connector(self) -> Connector:

@@ -22,8 +22,10 @@ from .conftest import EXAMPLES, Cli
 
 def gateway_split(cli: Cli, group: str, requests: int = 100) -> Counter[str]:
     async def go() -> Counter[str]:
-        transport = httpx.ASGITransport(app=cli.emulator())
-        async with httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as http:
+        app = cli.emulator()
+        token = app.state.emulator.backend.route(group).token
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL_BASE_URL,
+                                     headers={"Authorization": token}) as http:
             seen: Counter[str] = Counter()
             for _ in range(requests):
                 response = await http.post(f"/api/predict/{group}", content=b"[]")

@@ -17,13 +17,16 @@ import uvicorn
 
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import LOCAL_BASE_URL, open_client
+from reconciler.eas.targets import LOCAL_BASE_URL, local_credentials, open_client
+from reconciler.emulator.admin_api import AdminAuth
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import EmulatorSettings
 
 from .helpers import FakeTime
 
 EMULATED_EPOCH = 1_790_000_000.0  # emulated time starts here; only the admin clock moves it
+
+ADMIN_AUTH = AdminAuth(local_credentials())  # admin calls are signed like management calls
 
 
 @dataclass
@@ -83,12 +86,12 @@ async def emulated(kind: str, tmp_path: Path, *, retry: RetrySettings | None = N
         if kind == "embedded":
             transport = httpx.ASGITransport(app=app)
             async with open_client("local", "cn-shanghai", transport=transport, **opts) as client, \
-                    httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as admin:
+                    httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL, auth=ADMIN_AUTH) as admin:
                 yield Harness(client, admin, fake)
         else:
             with served(app) as url:
                 async with open_client(url, "cn-shanghai", **opts) as client, \
-                        httpx.AsyncClient(base_url=url) as admin:
+                        httpx.AsyncClient(base_url=url, auth=ADMIN_AUTH) as admin:
                     yield Harness(client, admin, fake)
     finally:
         app.state.emulator.store.close()

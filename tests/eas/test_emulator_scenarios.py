@@ -35,8 +35,9 @@ async def weights(h: Harness) -> tuple[int | None, int | None]:
 async def gateway_counts(h: Harness, n: int) -> dict[str, int]:
     """n requests to the group endpoint: how many each member answered."""
     counts: dict[str, int] = {}
+    token = (await h.client.describe_group("pmml")).access_token  # the group's token, as a caller gets it
     for _ in range(n):
-        answer = await h.admin.post("/api/predict/pmml", content=b"{}")
+        answer = await h.admin.post("/api/predict/pmml", content=b"{}", headers={"Authorization": token})
         assert answer.status_code == 200, answer.text
         counts[answer.json()["service"]] = counts.get(answer.json()["service"], 0) + 1
     return counts
@@ -62,7 +63,8 @@ async def test_pmml_scenario(kind: str, initial: str, tmp_path: Path) -> None:
         await c.release_service("pmml_grey", traffic_state=STANDALONE)
         assert await weights(h) == (100, 0)
         assert (await listed(h))["pmml_grey"][0] == "standalone"
-        direct = await h.admin.post("/api/predict/pmml.pmml_grey", content=b"{}")
+        grey_token = (await c.describe_service("pmml_grey")).access_token
+        direct = await h.admin.post("/api/predict/pmml.pmml_grey", content=b"{}", headers={"Authorization": grey_token})
         assert (direct.status_code, direct.json()["service"]) == (200, "pmml_grey")  # still answers directly
         assert await gateway_counts(h, 100) == {"pmml_prod": 100}
 

@@ -11,10 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli.main import app
-from reconciler.eas.targets import LOCAL_BASE_URL, close_local_app, local_app, open_client
+from reconciler.eas.targets import LOCAL_BASE_URL, close_local_app, local_app, local_credentials, open_client
+from reconciler.emulator.admin_api import AdminAuth
 from reconciler.spec.model import TrafficMode, TrafficState
 
 runner = CliRunner()
+
+ADMIN_AUTH = AdminAuth(local_credentials())  # admin calls are signed like management calls
 
 
 def _config(name: str, group: str, replicas: int) -> dict[str, object]:
@@ -27,7 +30,7 @@ async def _populate(state: Path) -> None:
     emulator = local_app(state)
     transport = httpx.ASGITransport(app=emulator)
     async with open_client("local", state=state, transport=transport) as c, \
-            httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as admin:
+            httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL, auth=ADMIN_AUTH) as admin:
         for name, group, replicas in [("pmml_prod", "pmml", 4), ("pmml_grey", "pmml", 1),
                                       ("canary_a", "canary", 2), ("canary_b", "canary", 1)]:
             await c.create_service(_config(name, group, replicas))

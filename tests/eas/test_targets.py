@@ -117,4 +117,4 @@ def test_local_target_serves_the_requested_region(tmp_path: Path) -> None:
         return svc.region, svc.access_token, True
 
     region, token, found_in_other_region = asyncio.run(go())
-    assert region == "cn-hangzhou" and token.startswith("token-") and not found_in_other_region
+    assert region == "cn-hangzhou" and len(token) >= 40 and not found_in_other_region

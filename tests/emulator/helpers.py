@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +15,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.eas import signing
+from reconciler.eas.auth import Credentials
+from reconciler.emulator.admin_api import AdminAuth
+from reconciler.emulator.app import create_app
 from reconciler.emulator.backend import Backend
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
 from reconciler.emulator.store import Store
@@ -36,6 +41,32 @@ def make_backend(clock: FakeClock, **overrides: Any) -> Backend:
     return Backend(EmulatorSettings(clock=clock, **overrides), Store(None))
 
 
+LOCAL = Credentials(LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET)
+
+
+def admin_auth() -> AdminAuth:
+    """Signs admin calls with the local pair (what every emulator of these tests accepts)."""
+    return AdminAuth(LOCAL)
+
+
+def app_with(**settings: Any) -> Any:
+    """A fresh in-memory emulator app on a fake clock; new members start grouping."""
+    return create_app(EmulatorSettings(clock=FakeClock(), initial_traffic_state="grouping", **settings))
+
+
+def eas_code(response: httpx.Response) -> tuple[int, str]:
+    """(status, Code) of an answer that must be in the EAS error shape."""
+    body = response.json()
+    assert body["RequestId"] and body["HostId"] and body["Message"]
+    return response.status_code, body["Code"]
+
+
+def endpoint_token(app: Any, name: str) -> str:
+    """The AccessToken `/api/predict/<name>` takes, read from the app's own backend."""
+    token: str = app.state.emulator.backend.route(name).token
+    return token
+
+
 @dataclass
 class Served:
     port: int
@@ -43,7 +74,8 @@ class Served:
     app: Any
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = httpx.request(method, f"{self.base_url}{path}", json=body, timeout=10)
+        """A signed admin call; raises on a refusal."""
+        response = httpx.request(method, f"{self.base_url}{path}", json=body, timeout=10, auth=admin_auth())
         response.raise_for_status()
         return response.json()
 
@@ -83,15 +115,27 @@ def raw_call(base_url: str, method: str, path: str, action: str, query: dict[str
 
 
 class InProcess:
-    """A synchronous client for an app in-process (httpx.ASGITransport), host `testserver`."""
+    """A synchronous client for an app in-process (httpx.ASGITransport), host `testserver`.
 
-    def __init__(self, app: Any) -> None:
+    Admin calls are signed with the local pair; a prediction request without an `Authorization`
+    header gets its endpoint's token (`tokens=False`: sent as given, for the refusal tests).
+    """
+
+    def __init__(self, app: Any, tokens: bool = True) -> None:
         self.app = app
+        self.tokens = tokens
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self.tokens and path.startswith("/api/predict/"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            name = path.removeprefix("/api/predict/").partition("/")[0]
+            headers.setdefault("Authorization", endpoint_token(self.app, name))
+            kwargs["headers"] = headers
+
         async def go() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
+                                         auth=admin_auth()) as client:
                 return await client.request(method, path, **kwargs)
         return asyncio.run(go())
 
@@ -113,3 +157,27 @@ def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 def metric_value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` served by uvicorn on a free loopback port in a background thread; yields the base URL."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP (else ~40 ms per answer)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections queue here until the server loop accepts them: no start-up polling
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+    assert not thread.is_alive()

@@ -96,7 +96,7 @@ def test_serve_wants_both_halves_of_a_custom_key(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("EAS_EMULATOR_ACCESS_KEY_SECRET", raising=False)
     result = runner.invoke(app, ["emulator", "serve", "--access-key-id", "LTAI5tOnlyId", "--state",
                                  str(tmp_path / "s.db")])
-    assert result.exit_code == 1 and "--access-key-secret" in result.output
+    assert result.exit_code == 1 and "--secret-file" in result.output
 
 
 def test_serve_region_answers_for_that_region_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -214,7 +214,7 @@ def test_after_faults_apply_the_write_then_lose_the_answer(app: Any) -> None:
     for bad in ({"kind": "throttle", "after": True}, {"kind": "drop", "after": "yes"}):
         refused = client.post("/_emulator/faults", json={"operation": "ListServices", **bad})
         assert (refused.status_code, refused.json()["Code"]) == (400, "InvalidParameter")
-        assert "after must be true or false" in refused.json()["Message"]
+        assert "after" in refused.json()["Message"]
 
 
 def test_sub_paths_reach_the_member_or_the_group_like_the_bare_path(app: Any, clock: FakeClock) -> None:

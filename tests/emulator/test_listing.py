@@ -16,6 +16,7 @@ from reconciler.emulator.models import Status, resource_of
 from reconciler.emulator.responses import service_wire
 from reconciler.emulator.settings import EmulatorSettings
 from reconciler.emulator.store import Store
+from reconciler.emulator.tokens import Tokens
 
 from .helpers import REGION, FakeClock
 
@@ -74,7 +75,8 @@ def matches(v: ServiceView, q: ServiceQuery) -> bool:
 
 
 def wire(result: tuple[list[ServiceView], int]) -> tuple[list[dict[str, Any]], int]:
-    return [service_wire(v, "h") for v in result[0]], result[1]
+    tokens = Tokens("00" * 32)
+    return [service_wire(v, "h", tokens=tokens) for v in result[0]], result[1]
 
 
 def queries() -> Iterator[ServiceQuery]:

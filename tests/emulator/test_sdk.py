@@ -15,7 +15,7 @@ from alibabacloud_tea_util.models import RuntimeOptions  # type: ignore[import-u
 
 from reconciler.emulator import routes
 
-from .helpers import REGION, Served, metric_samples, metric_value, sdk_client
+from .helpers import REGION, Served, endpoint_token, metric_samples, metric_value, sdk_client
 
 # Issue 3 item 1, word for word: every operation the emulator must serve.
 ISSUE_OPERATIONS = frozenset({
@@ -78,7 +78,8 @@ async def count_in_process(served: Served, group: str, n: int) -> dict[str, int]
     """n gateway requests to the served app object, in-process (loopback HTTP costs ~1 ms a request here)."""
     counts: dict[str, int] = {}
     transport = httpx.ASGITransport(app=served.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as http:
+    headers = {"Authorization": endpoint_token(served.app, group)}
+    async with httpx.AsyncClient(transport=transport, base_url="http://emulator", headers=headers) as http:
         for _ in range(n):
             service = (await http.post(f"/api/predict/{group}", content=b"{}")).json()["service"]
             counts[service] = counts.get(service, 0) + 1
@@ -179,7 +180,9 @@ def test_pmml_scenario(sdk: Any, served: Served) -> None:
     assert listed(sdk, "pmml") == {"pmml_prod": (80, "grouping"), "pmml_grey": (20, "grouping")}
     release(sdk, "pmml_grey", "standalone")
     assert listed(sdk, "pmml") == {"pmml_prod": (100, "grouping"), "pmml_grey": (0, "standalone")}
-    direct = httpx.get(f"{served.base_url}/api/predict/pmml.pmml_grey")
+    grey_token = sdk.describe_service(REGION, "pmml_grey").body.access_token
+    assert httpx.get(f"{served.base_url}/api/predict/pmml.pmml_grey").status_code == 401  # no token
+    direct = httpx.get(f"{served.base_url}/api/predict/pmml.pmml_grey", headers={"Authorization": grey_token})
     assert direct.status_code == 200 and direct.json()["service"] == "pmml_grey"
     release(sdk, "pmml_grey", "grouping")
     assert listed(sdk, "pmml") == {"pmml_prod": (80, "grouping"), "pmml_grey": (20, "grouping")}
@@ -188,7 +191,9 @@ def test_pmml_scenario(sdk: Any, served: Served) -> None:
     release(sdk, "pmml_grey", weight=400)
     generic(sdk, "UpdateGroup", "PUT", f"/api/v2/groups/{REGION}/pmml", {"TrafficMode": "customized"})
     over_http = {"pmml_prod": 0, "pmml_grey": 0}
-    with httpx.Client(base_url=served.base_url) as http:
+    group_token = sdk.describe_group(REGION, "pmml").body.access_token
+    assert group_token == sdk.describe_group_endpoints(REGION, "pmml").body.access_token != grey_token
+    with httpx.Client(base_url=served.base_url, headers={"Authorization": group_token}) as http:
         for _ in range(500):
             over_http[http.post("/api/predict/pmml", content=b"{}").json()["service"]] += 1
     assert over_http == {"pmml_prod": 100, "pmml_grey": 400}  # smooth WRR: exact over whole rounds

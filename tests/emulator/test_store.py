@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from reconciler.emulator.backend import Backend
+from reconciler.emulator.errors import WireError
 from reconciler.emulator.listing import ServiceQuery
 from reconciler.emulator.settings import EmulatorSettings
 from reconciler.emulator.store import Store
@@ -100,3 +104,11 @@ def test_a_file_of_an_older_schema_is_recreated(tmp_path: Path) -> None:
         conn.execute("CREATE TABLE services (name TEXT PRIMARY KEY, doc TEXT)")
     backend = Backend(EmulatorSettings(state_path=path), Store(path))
     assert backend.list_services(ServiceQuery()) == ([], 0)
+
+
+@pytest.mark.parametrize("seconds", [math.nan, math.inf, -1.0])
+def test_the_backend_refuses_a_clock_step_that_is_not_finite_and_forward(backend: Backend, seconds: float) -> None:
+    before = backend.history()[2]
+    with pytest.raises(WireError) as exc:
+        backend.advance_clock(seconds)
+    assert exc.value.code == "InvalidParameter" and backend.history()[2] == before
