@@ -86,6 +86,13 @@ class Gateway:
         """Count a prediction request answered by an injected fault (status 0: connection dropped)."""
         self.metrics.gateway(self.group_label(split_path(path)[0]), "", status, None)
 
+    def _count_load(self, route: Route, target: Target | None) -> None:
+        """Load for the autoscaler: a request chosen for an autoscaled member, or naming one directly
+        (counted even when it has no instance to answer: that is what wakes a member scaled to 0)."""
+        counted = target or (next(iter(route.targets.values()), None) if route.kind == "direct" else None)
+        if counted is not None and counted.autoscaled:
+            self.backend.note_request(counted.name)
+
     async def handle(self, path: str) -> Answer:
         """Answer `/api/predict/<path>`; `path` is the endpoint name, optionally followed by `/<sub-path>`."""
         started = time.perf_counter()
@@ -94,6 +101,7 @@ class Gateway:
         group = name if route.kind == "group" else name.partition(".")[0] if "." in name else ""
         if route.kind == "none":
             return Answer(404, {"error": f"no service or group named [{name}]"}, {})
+        self._count_load(route, target)
         if target is None:
             self.metrics.gateway(group, "", 503, time.perf_counter() - started)
             return Answer(503, {"error": f"[{name}] has no eligible member: no running instance takes traffic"}, {})
