@@ -333,7 +333,7 @@ class EasClient:
 
 def _autoscaler_body(low: int, high: int, strategies: Mapping[str, float],
                      behavior: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The autoscaler API body: lowerCamel keys, strategies as a `scaleStrategies` list (eas-api.md §2.21)."""
+    """The autoscaler API body: lowerCamel keys, strategies as a `scaleStrategies` list."""
     body: dict[str, Any] = {"min": low, "max": high, "scaleStrategies": [
         {"metricName": metric, "threshold": threshold} for metric, threshold in strategies.items()]}
     if behavior:

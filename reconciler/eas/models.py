@@ -149,7 +149,7 @@ class CurrentMetric(_Wire):
 
 
 class Autoscaler(_Wire):
-    """DescribeServiceAutoScaler answer (eas-api.md §2.21): PascalCase outside, lowerCamel inside."""
+    """DescribeServiceAutoScaler answer: PascalCase outside, lowerCamel inside."""
 
     request_id: str = Field(default="", alias="RequestId")
     service_name: str = Field(default="", alias="ServiceName")

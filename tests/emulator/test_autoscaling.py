@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +10,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.apply.runtime import VirtualTimer, target_connector
-from reconciler.cli import plan as plan_cli
+from reconciler.apply.runtime import VirtualTimer
 from reconciler.cli.main import app as cli_app
 from reconciler.emulator import autoscaler
 from reconciler.emulator.app import create_app
@@ -136,20 +134,6 @@ def test_a_malformed_autoscaler_in_a_config_is_refused(clock: FakeClock) -> None
 
 
 # A plan meets a member the autoscaler moved ------------------------------------------------
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, VirtualTimer]]:
-    state, timer = tmp_path / "state.db", VirtualTimer()
-
-    def settings(region: str) -> EmulatorSettings:
-        return EmulatorSettings(state_path=state, region=region, clock=timer)
-    wiring = plan_cli.Wiring(connector=lambda where: target_connector(where.target, state=where.state, vpc=where.vpc,
-                                                                      emulator=settings, timer=timer), timer=timer)
-    monkeypatch.setattr(plan_cli, "WIRING", wiring)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("EAS_GITOPS_TARGET", raising=False)
-    yield state, timer
 
 
 async def _requests(app: Any, n: int) -> None:
