@@ -5,7 +5,8 @@ reference documents, `{min, max, strategies: {qps: 10}, behavior}`. CreateServic
 with that key and the autoscaler API (Create/Describe/Update/DeleteServiceAutoScaler, whose bodies
 use `min`, `max`, `scaleStrategies: [{metricName, threshold}]`, `behavior`) read and write the same
 thing, so `ServiceConfig` always shows the autoscaler in force and `AutoscalerEnabled` is true
-exactly when the config holds one. The API writes it without a new version (like a scale).
+exactly when the config holds one. The API writes it without a new version (like a scale). A
+config that says `scaleStrategies` (the API's list) instead of `strategies` is accepted too.
 
 The rule (the emulator's own; EAS does not publish its algorithm). Every `interval` seconds of
 emulated time (at its multiples), for each member with an autoscaler that this process saw load for:
@@ -99,7 +100,16 @@ def from_config(config: dict[str, Any]) -> Scaler | None:
         return None
     if not isinstance(value, dict):
         raise errors.invalid_parameter("autoscaler must be a JSON object.")
-    return _scaler(value.get("min"), value.get("max"), value.get("strategies"), value.get("behavior"), False)
+    strategies = value.get("strategies")
+    if strategies is None and isinstance(value.get("scaleStrategies"), list):  # the API's list form, also accepted
+        strategies = _listed(value["scaleStrategies"])
+    return _scaler(value.get("min"), value.get("max"), strategies, value.get("behavior"), False)
+
+
+def _listed(listed: Any) -> dict[str, Any]:
+    if not isinstance(listed, list) or not all(isinstance(s, dict) and s.get("metricName") for s in listed):
+        raise errors.invalid_parameter("scaleStrategies must be a list of {metricName, threshold}.")
+    return {str(s["metricName"]): s.get("threshold") for s in listed}
 
 
 def from_api_body(body: dict[str, Any]) -> Scaler:
@@ -107,11 +117,7 @@ def from_api_body(body: dict[str, Any]) -> Scaler:
     for name in ("min", "max", "scaleStrategies"):
         if body.get(name) is None:
             raise errors.missing(name)
-    listed = body["scaleStrategies"]
-    if not isinstance(listed, list) or not all(isinstance(s, dict) and s.get("metricName") for s in listed):
-        raise errors.invalid_parameter("scaleStrategies must be a list of {metricName, threshold}.")
-    strategies = {str(s["metricName"]): s.get("threshold") for s in listed}
-    return _scaler(body["min"], body["max"], strategies, body.get("behavior"), True)
+    return _scaler(body["min"], body["max"], _listed(body["scaleStrategies"]), body.get("behavior"), True)
 
 
 def describe(name: str, scaler: Scaler, qps: float) -> dict[str, Any]:

@@ -158,3 +158,11 @@ def test_plan_after_the_autoscaler_scaled_a_member_shows_no_change(cli: tuple[Pa
     planned = runner.invoke(cli_app, ["plan", "shop.yaml", "--detailed-exitcode", "--state", str(state)])
     assert planned.exit_code == 0, planned.output
     assert "No changes" in planned.output
+
+
+def test_a_config_in_the_api_list_form_is_accepted(clock: FakeClock) -> None:
+    backend = make_backend(clock)
+    listed = {"min": 1, "max": 4, "scaleStrategies": [{"metricName": "qps", "threshold": 2}]}
+    backend.create_service({**scaled_config(), "autoscaler": listed}, {})
+    load(backend, clock, per_second=7, seconds=80)
+    assert instances(backend) == 4
