@@ -136,10 +136,31 @@ def test_a_malformed_autoscaler_in_a_config_is_refused(clock: FakeClock) -> None
 # A plan meets a member the autoscaler moved ------------------------------------------------
 
 
-async def _requests(app: Any, n: int) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emulator") as http:
+def _token(app: Any, endpoint: str) -> str:
+    """The AccessToken `/api/predict/<endpoint>` takes where the gateway checks tokens ("" where it does not)."""
+    return str(getattr(app.state.emulator.backend.route(endpoint), "token", ""))
+
+
+async def _requests(app: Any, n: int, endpoint: str = "shop", status: int = 200) -> None:
+    headers = {"Authorization": _token(app, endpoint)}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emulator",
+                                 headers=headers) as http:
         for _ in range(n):
-            assert (await http.post("/api/predict/shop", content=b"{}")).status_code == 200
+            assert (await http.post(f"/api/predict/{endpoint}", content=b"{}")).status_code == status
+
+
+def test_direct_requests_wake_a_member_scaled_to_zero() -> None:
+    clock = FakeClock()
+    emulator = create_app(EmulatorSettings(clock=clock, initial_traffic_state="grouping"))
+    backend = emulator.state.emulator.backend
+    backend.create_service({**scaled_config(low=0, high=3), "metadata": {"instance": 0, "cpu": 1, "memory": 100,
+                                                                        "group": "wake"}}, {})
+    asyncio.run(_requests(emulator, 5, "wake", status=503))  # the group has nobody to answer: not counted
+    clock.advance(20)
+    assert instances(backend) == 0
+    asyncio.run(_requests(emulator, 5, "wake.burst", status=503))  # its direct endpoint: counted, unanswered
+    clock.advance(20)
+    assert instances(backend) == 1
 
 
 def test_plan_after_the_autoscaler_scaled_a_member_shows_no_change(cli: tuple[Path, VirtualTimer],
