@@ -15,7 +15,7 @@ emulated time (at its multiples), for each member with an autoscaler that this p
   divided by `window`. Only the `qps` metric has a load model; any other metric keeps the count.
 - recommendation(t) = ceil(QPS(t) / threshold) clamped to [min, max].
 - Scale up to the smallest recommendation of the last `scaleUp.stabilizationWindowSeconds` when it is
-  above the current count; scale down to the largest recommendation of the last
+  above the current count (from 0: at least `onZero.scaleUpActivationReplicas`, default 1); scale down to the largest recommendation of the last
   `scaleDown.stabilizationWindowSeconds` when it is below (defaults: 0 s and 300 s, the documented
   defaults, as settings). A decision is a scale: `metadata.instance` changes, no new version.
 
@@ -55,6 +55,11 @@ class Scaler:
 
     def qps_threshold(self) -> float | None:
         return next((t for m, t in self.strategies.items() if m.lower() == QPS), None)
+
+    def activation(self) -> int:
+        """behavior.onZero.scaleUpActivationReplicas: instances started when waking from 0 (default 1)."""
+        value = (self.behavior.get("onZero") or {}).get("scaleUpActivationReplicas")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
     def window(self, direction: str, default: float) -> float:
         """behavior.<scaleUp|scaleDown>.stabilizationWindowSeconds, else `default`."""
@@ -189,7 +194,7 @@ def decide(scaler: Scaler, current: int, meter: LoadMeter, name: str, t: float, 
 
     up = min(recent(scaler.window("scaleUp", s.scale_up_stabilization)))
     if up > current:
-        return up
+        return max(up, min(scaler.activation(), scaler.max)) if current == 0 else up
     down = max(recent(scaler.window("scaleDown", s.scale_down_stabilization)))
     return down if down < current else current
 

@@ -110,6 +110,9 @@ def test_decide_is_the_documented_rule() -> None:
     assert autoscaler.decide(scaler, 3, meter, "x", 159 + 200, s) == 3  # load gone, 3 was recommended < 300 s ago
     assert autoscaler.decide(scaler, 3, meter, "x", 159 + 60 + 300 + 15, s) == 0
     assert autoscaler.decide(autoscaler.Scaler(1, 2, {"qps": 5.0}), 0, meter, "x", 159, s) == 2  # within max
+    waking = autoscaler.Scaler(0, 9, {"qps": 500.0}, {"onZero": {"scaleUpActivationReplicas": 4}})
+    assert autoscaler.decide(waking, 0, meter, "x", 159, s) == 4  # from 0: the activation replicas at least
+    assert autoscaler.decide(waking, 1, meter, "x", 159, s) == 1
 
 
 @pytest.mark.parametrize(("body", "code"), [
