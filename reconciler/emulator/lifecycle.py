@@ -105,9 +105,10 @@ class Core:
         return f"autoscaler_last/{self.settings.region}"
 
     def _autoscale_due(self, tx: Tx, now: float) -> bool:
-        s = self.settings.autoscaler
+        if not self.load.names():  # the common case: no autoscaled member got requests here
+            return False
         last = float(tx.meta(self._autoscale_key(), "0"))
-        return bool(self.load.names()) and bool(autoscaler.ticks(last, now, s.interval, 1))
+        return bool(autoscaler.ticks(last, now, self.settings.autoscaler.interval, 1))
 
     def _autoscale(self, tx: Tx, now: float) -> None:
         """Every decision due in (last run, now], in time order; stops once no member has load left to judge."""
@@ -121,7 +122,7 @@ class Core:
                     self._autoscale_member(tx, name, t)
                 if not self.load.names():
                     break
-        tx.set_meta(self._autoscale_key(), repr(now))
+        tx.set_meta(self._autoscale_key(), repr(now))  # every settle: decisions never go back before it
 
     def _autoscale_member(self, tx: Tx, name: str, t: float) -> None:
         svc = tx.service(name)
