@@ -11,13 +11,15 @@ config that says `scaleStrategies` (the API's list) instead of `strategies` is a
 The rule (the emulator's own; EAS does not publish its algorithm). Every `interval` seconds of
 emulated time (at its multiples), for each member with an autoscaler that this process saw load for:
 
-- QPS(t) = gateway requests to the member (group or direct, answered or not) in `(t - window, t]`,
-  divided by `window`. Only the `qps` metric has a load model; any other metric keeps the count.
+- QPS(t) = gateway requests to the member in `(t - window, t]`, divided by `window`: group requests
+  it was chosen for, and requests to its direct endpoint (counted even when it has no instance to
+  answer: that is what wakes a member at 0). Only `qps` has a load model; other metrics keep the count.
 - recommendation(t) = ceil(QPS(t) / threshold) clamped to [min, max].
 - Scale up to the smallest recommendation of the last `scaleUp.stabilizationWindowSeconds` when it is
-  above the current count (from 0: at least `onZero.scaleUpActivationReplicas`, default 1); scale down to the largest recommendation of the last
-  `scaleDown.stabilizationWindowSeconds` when it is below (defaults: 0 s and 300 s, the documented
-  defaults, as settings). A decision is a scale: `metadata.instance` changes, no new version.
+  above the current count (from 0: at least `onZero.scaleUpActivationReplicas`, default 1); scale
+  down to the largest recommendation of the last `scaleDown.stabilizationWindowSeconds` when it is
+  below (defaults 0 s and 300 s, the documented ones, as settings). A decision is a scale:
+  `metadata.instance` changes, no new version.
 
 Decisions are computed when state is settled (every write, describe or history read), one per
 tick between the last settle and now, in time order, so the history is the same whenever it is

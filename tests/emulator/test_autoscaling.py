@@ -190,3 +190,20 @@ def test_a_config_in_the_api_list_form_is_accepted(clock: FakeClock) -> None:
     backend.create_service({**scaled_config(), "autoscaler": listed}, {})
     load(backend, clock, per_second=7, seconds=80)
     assert instances(backend) == 4
+
+
+def test_decisions_never_go_back_before_the_last_settle(clock: FakeClock) -> None:
+    backend = make_backend(clock)
+    backend.create_service({**scaled_config(), "metadata": {"instance": 3, "cpu": 1, "memory": 100}}, {})
+    clock.advance(100)
+    backend.update_service_label("cn-shanghai", "burst", {"a": "1"})  # a settle at t0 + 100
+    settled = clock.now
+    clock.advance(1)
+    backend.note_request("burst")
+    clock.advance(400)
+    assert instances(backend) == 1  # 1 request: min; the count above it goes once the window allows
+    events = backend.history()[0]
+    times = [e["time"] for e in events]
+    assert times == sorted(times)
+    scale = next(e for e in events if e["kind"] == "autoscale")
+    assert scale["time"] > settled
