@@ -23,13 +23,16 @@ from pydantic import BaseModel, ValidationError
 from reconciler.eas import paging
 from reconciler.eas.models import (
     Ack,
+    Autoscaler,
     CreatedService,
     EventPage,
     Group,
     GroupEndpoints,
     GroupPage,
+    InstancePage,
     SafetyLock,
     Service,
+    ServiceInstance,
     ServicePage,
     ServiceVersion,
     UpdateType,
@@ -243,6 +246,48 @@ class EasClient:
         return await self._ack("UpdateServiceSafetyLock", "PUT", self._svc(name, "lock"),
                                body=dump_json({"Lock": lock.value}))
 
+    async def restart_service(self, name: str) -> Ack:
+        """RestartService: every instance restarts (rolling); not repeated after an unknown outcome."""
+        return await self._ack("RestartService", "PUT", self._svc(name, "restart"))
+
+    async def list_service_instances(self, name: str, *, instance_status: str | None = None,
+                                     page_size: int = DEFAULT_PAGE_SIZE) -> list[ServiceInstance]:
+        """Every instance of the service (status, zone, spot, instance type), across pages."""
+        query = {"InstanceStatus": instance_status} if instance_status else {}
+        instances: list[ServiceInstance] = []
+        async for data in self._pages("ListServiceInstances", self._svc(name, "instances"), query, page_size):
+            instances.extend(_parse(InstancePage, data, "ListServiceInstances").instances)
+        return instances
+
+    # -- autoscaler -----------------------------------------------------------------------------
+
+    async def create_service_autoscaler(self, name: str, *, min: int, max: int, strategies: Mapping[str, float],
+                                        behavior: Mapping[str, Any] | None = None) -> Ack:
+        """CreateServiceAutoScaler; retry-safe: "already exists" after an unknown outcome is checked by describing."""
+        body = _autoscaler_body(min, max, strategies, behavior)
+
+        async def resolve(err: ApiError) -> Json | None:
+            if not isinstance(err, ConflictError):
+                return None
+            live = await self.describe_service_autoscaler(name)
+            same = (live.min_replica, live.max_replica, live.strategies) == (min, max, dict(strategies))
+            return {"Message": "already created"} if same else None
+        return await self._ack("CreateServiceAutoScaler", "POST", self._svc(name, "autoscaler"),
+                               body=dump_json(body), resolve=resolve)
+
+    async def update_service_autoscaler(self, name: str, *, min: int, max: int, strategies: Mapping[str, float],
+                                        behavior: Mapping[str, Any] | None = None) -> Ack:
+        return await self._ack("UpdateServiceAutoScaler", "PUT", self._svc(name, "autoscaler"),
+                               body=dump_json(_autoscaler_body(min, max, strategies, behavior)))
+
+    async def describe_service_autoscaler(self, name: str) -> Autoscaler:
+        data = await self.caller.call(Request("DescribeServiceAutoScaler", "GET", self._svc(name, "autoscaler")))
+        return _parse(Autoscaler, data, "DescribeServiceAutoScaler")
+
+    async def delete_service_autoscaler(self, name: str) -> Ack:
+        return await self._ack("DeleteServiceAutoScaler", "DELETE", self._svc(name, "autoscaler"),
+                               resolve=_gone_is_done)
+
     # -- groups ---------------------------------------------------------------------------------
 
     async def list_groups(self, *, filter: str | None = None,
@@ -284,6 +329,16 @@ class EasClient:
     async def describe_group_endpoints(self, name: str) -> GroupEndpoints:
         data = await self.caller.call(Request("DescribeGroupEndpoints", "GET", self._grp(name, "endpoints")))
         return _parse(GroupEndpoints, data, "DescribeGroupEndpoints")
+
+
+def _autoscaler_body(low: int, high: int, strategies: Mapping[str, float],
+                     behavior: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The autoscaler API body: lowerCamel keys, strategies as a `scaleStrategies` list."""
+    body: dict[str, Any] = {"min": low, "max": high, "scaleStrategies": [
+        {"metricName": metric, "threshold": threshold} for metric, threshold in strategies.items()]}
+    if behavior:
+        body["behavior"] = dict(behavior)
+    return body
 
 
 async def _gone_is_done(err: ApiError) -> Json | None:

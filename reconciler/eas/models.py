@@ -71,6 +71,14 @@ class Service(_Wire):
     safety_lock: str = Field(default="", alias="SafetyLock")
     internet_endpoint: str = Field(default="", alias="InternetEndpoint")  # DescribeService only
     intranet_endpoint: str = Field(default="", alias="IntranetEndpoint")  # DescribeService only
+    secondary_internet_endpoint: str = Field(default="", alias="SecondaryInternetEndpoint")  # async services
+    secondary_intranet_endpoint: str = Field(default="", alias="SecondaryIntranetEndpoint")  # async services
+    autoscaler_enabled: bool = Field(default=False, alias="AutoscalerEnabled")
+    role: str = Field(default="", alias="Role")
+    source: str = Field(default="", alias="Source")
+    quota_id: str = Field(default="", alias="QuotaId")
+    gateway: str = Field(default="", alias="Gateway")
+    extra_data: str = Field(default="", alias="ExtraData")  # JSON text
     access_token: str = Field(default="", alias="AccessToken", repr=False)  # for calling the service
     create_time: str = Field(default="", alias="CreateTime")
     update_time: str = Field(default="", alias="UpdateTime")
@@ -126,6 +134,52 @@ class Group(_Wire):
         return TrafficMode.CUSTOMIZED if self.traffic_mode == TrafficMode.CUSTOMIZED else TrafficMode.AUTO
 
 
+class ScaleStrategy(_Wire):
+    """One autoscaler strategy as DescribeServiceAutoScaler lists it (lowerCamel inside)."""
+
+    metric_name: str = Field(alias="metricName")
+    threshold: float = Field(default=0, alias="threshold")
+    service: str = Field(default="", alias="service")
+
+
+class CurrentMetric(_Wire):
+    metric_name: str = Field(alias="metricName")
+    value: float = Field(default=0, alias="value")
+    service: str = Field(default="", alias="service")
+
+
+class Autoscaler(_Wire):
+    """DescribeServiceAutoScaler answer: PascalCase outside, lowerCamel inside."""
+
+    request_id: str = Field(default="", alias="RequestId")
+    service_name: str = Field(default="", alias="ServiceName")
+    min_replica: int = Field(default=0, alias="MinReplica")
+    max_replica: int = Field(default=0, alias="MaxReplica")
+    behavior: dict[str, Any] = Field(default_factory=dict, alias="Behavior")
+    scale_strategies: list[ScaleStrategy] = Field(default_factory=list, alias="ScaleStrategies")
+    current_metrics: list[CurrentMetric] = Field(default_factory=list, alias="CurrentMetrics")
+
+    @property
+    def strategies(self) -> dict[str, float]:
+        """metric -> threshold, the service-config form."""
+        return {s.metric_name: s.threshold for s in self.scale_strategies}
+
+
+class ServiceInstance(_Wire):
+    """One instance as ListServiceInstances returns it."""
+
+    instance_name: str = Field(alias="InstanceName")
+    status: str = Field(default="", alias="Status")
+    reason: str = Field(default="", alias="Reason")
+    zone: str = Field(default="", alias="Zone")
+    is_spot: bool = Field(default=False, alias="IsSpot")
+    instance_type: str = Field(default="", alias="InstanceType")
+    resource_type: str = Field(default="", alias="ResourceType")
+    restart_count: int = Field(default=0, alias="RestartCount")
+    start_time: str = Field(default="", alias="StartTime")
+    inner_ip: str = Field(default="", alias="InnerIP")
+
+
 class Ack(_Wire):
     """`{RequestId, Message}`: the answer of most writes."""
 
@@ -166,6 +220,10 @@ class ServiceVersion(_Wire):
     service_runnable: str = Field(default="", alias="ServiceRunnable")
     message: str = Field(default="", alias="Message")
     service_config: str = Field(default="", alias="ServiceConfig")
+
+
+class InstancePage(_Page):
+    instances: list[ServiceInstance] = Field(default_factory=list, alias="Instances")
 
 
 class VersionPage(_Page):

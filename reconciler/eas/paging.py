@@ -18,7 +18,7 @@ from typing import Any
 
 Json = dict[str, Any]
 Fetch = Callable[[int], Awaitable[Json]]  # page number (1-based) -> the answer
-ITEM_KEYS = ("Services", "Groups", "Versions")
+ITEM_KEYS = ("Services", "Groups", "Versions", "Instances")
 
 
 def items_of(page: Json) -> list[Any]:

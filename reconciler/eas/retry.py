@@ -47,13 +47,18 @@ class OpKind(StrEnum):
 # - StartService / StopService move to a target state; a conflict on a repeat is resolved by reading status.
 # - UpdateService bumps the version (a repeat triggers another rolling update); UpdateServiceVersion
 #   rolls back relative to the current version: both UNSAFE, never repeated after an unknown outcome.
+# - The autoscaler API carries absolute values; a repeated Create answers "already exists" and a
+#   repeated Delete "not found", both resolved by the client. RestartService restarts again: UNSAFE.
 OP_KINDS: dict[str, OpKind] = {
     **{op: OpKind.READ for op in ("DescribeService", "ListServices", "ListServiceVersions", "DescribeServiceEvent",
-                                  "ListGroups", "DescribeGroup", "DescribeGroupEndpoints")},
+                                  "ListGroups", "DescribeGroup", "DescribeGroupEndpoints",
+                                  "DescribeServiceAutoScaler", "ListServiceInstances")},
     **{op: OpKind.IDEMPOTENT for op in ("CreateService", "ReleaseService", "DeleteService", "StartService",
                                         "StopService", "UpdateServiceLabel", "DeleteServiceLabel",
-                                        "UpdateServiceSafetyLock", "CreateGroup", "UpdateGroup", "DeleteGroup")},
-    **{op: OpKind.UNSAFE for op in ("UpdateService", "UpdateServiceVersion")},
+                                        "UpdateServiceSafetyLock", "CreateGroup", "UpdateGroup", "DeleteGroup",
+                                        "CreateServiceAutoScaler", "UpdateServiceAutoScaler",
+                                        "DeleteServiceAutoScaler")},
+    **{op: OpKind.UNSAFE for op in ("UpdateService", "UpdateServiceVersion", "RestartService")},
 }
 
 

@@ -8,6 +8,9 @@ Split the way moto splits a service:
     intake.py     the gate of management and admin calls: signature from headers, size limit, body hash
     responses.py  parse the request, call the backend, serialise EAS wire shapes
     backend.py    service operations (HTTP-free rules; errors named after wire codes, errors.py)
+    scaling.py    the autoscaler API, RestartService, ListServiceInstances
+    autoscaler.py the autoscaler's storage form, the load it sees and its scaling rule
+    instances.py  a service's instances (placement, zone, spot) derived from its state
     groups.py     group operations, gateway routing data, admin controls
     lifecycle.py  emulated time, phases, grants (stock, capacity), settling and the history
     models.py     stored records and the life of a service as a pure function of time

@@ -10,11 +10,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.emulator import errors, listing
-from reconciler.emulator.groups import GroupOps, paginate
+from reconciler.emulator import autoscaler, errors, listing
+from reconciler.emulator.groups import paginate
 from reconciler.emulator.lifecycle import ServiceView
 from reconciler.emulator.listing import ServiceQuery
 from reconciler.emulator.models import (
@@ -28,6 +29,7 @@ from reconciler.emulator.models import (
     desired_instances,
     resource_of,
 )
+from reconciler.emulator.scaling import ScalingOps
 from reconciler.emulator.store import Tx
 
 _EVENT_TIME = "%Y-%m-%d %H:%M:%S"
@@ -50,14 +52,8 @@ def _without_instance(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class Backend(GroupOps):
+class Backend(ScalingOps):
     # helpers -------------------------------------------------------------------------------
-    def _lookup(self, tx: Tx, region: str, name: str) -> ServiceRecord:
-        svc = tx.service(name)
-        if svc is None or svc.region != region:
-            raise errors.service_not_found(name)
-        return svc
-
     def _validated_config(self, config: Any) -> dict[str, Any]:
         if not isinstance(config, dict):
             raise errors.invalid_parameter("The service config must be a JSON object.")
@@ -67,6 +63,7 @@ class Backend(GroupOps):
         instance = metadata.get("instance", 1)
         if not isinstance(instance, int) or isinstance(instance, bool) or instance < 0:
             raise errors.invalid_parameter(f"metadata.instance must be an integer >= 0, got {instance!r}.")
+        autoscaler.from_config(config)  # a malformed autoscaler is refused here
         return config
 
     # CreateService -------------------------------------------------------------------------
@@ -100,8 +97,11 @@ class Backend(GroupOps):
 
     # reads ---------------------------------------------------------------------------------
     def describe_service(self, region: str, name: str) -> ServiceView:
+        """The service with its group's member names (DescribeService's ExtraData, see responses)."""
         with self.reading() as (tx, now):
-            return self.view(tx, self._lookup(tx, region, name), now)
+            svc = self._lookup(tx, region, name)
+            members = tuple(s.name for s in tx.services(svc.group)) if svc.group else ()
+            return replace(self.view(tx, svc, now), members=members)
 
     def list_services(self, q: ServiceQuery) -> tuple[list[ServiceView], int]:
         """One page and the total; read-only, nothing settled (see listing.py)."""

@@ -46,6 +46,15 @@ def group_exists(name: str) -> WireError:
     return WireError(409, "InvalidGroup.AlreadyExists", f"The service group [{name}] already exists.")
 
 
+def autoscaler_exists(name: str) -> WireError:
+    return WireError(409, "InvalidAutoscaler.AlreadyExists",
+                     f"Service [{name}] already has an autoscaler: use UpdateServiceAutoScaler.")
+
+
+def autoscaler_not_found(name: str) -> WireError:
+    return WireError(404, "InvalidAutoscaler.NotFound", f"Service [{name}] has no autoscaler.")
+
+
 def safety_lock(name: str, lock: str, action: str) -> WireError:
     return WireError(409, "InvalidOperation.SafetyLock",
                      f"{action} is refused: service [{name}] has safety lock [{lock}].")

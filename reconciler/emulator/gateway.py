@@ -99,7 +99,10 @@ class Gateway:
 
     def choose(self, name: str) -> Target | None:
         """The member of endpoint `name` chosen for one request, routed now (synthetic load: no token)."""
-        return self.pick(name, self._route(name))
+        route = self._route(name)
+        target = self.pick(name, route)
+        self._count_load(route, target)
+        return target
 
     def group_label(self, name: str) -> str:
         """The `group` metric label of endpoint `name` ("" for an ungrouped service or an unknown name)."""
@@ -109,6 +112,13 @@ class Gateway:
     def faulted(self, path: str, status: int) -> None:
         """Count a prediction request answered by an injected fault (status 0: connection dropped)."""
         self.metrics.gateway(self.group_label(split_path(path)[0]), "", status, None)
+
+    def _count_load(self, route: Route, target: Target | None) -> None:
+        """Load for the autoscaler: a request chosen for an autoscaled member, or naming one directly
+        (counted even when it has no instance to answer: that is what wakes a member scaled to 0)."""
+        counted = target or (next(iter(route.targets.values()), None) if route.kind == "direct" else None)
+        if counted is not None and counted.autoscaled:
+            self.backend.note_request(counted.name)
 
     async def handle(self, path: str, authorization: str | None = None) -> Answer:
         """Answer `/api/predict/<path>`; `path` is the endpoint name, optionally followed by `/<sub-path>`.
@@ -126,6 +136,7 @@ class Gateway:
             self.metrics.gateway(group, "", 401, time.perf_counter() - started)
             raise _refused(name, route.kind, authorization)
         target = self.pick(name, route)
+        self._count_load(route, target)
         if target is None:
             self.metrics.gateway(group, "", 503, time.perf_counter() - started)
             return Answer(503, {"error": f"[{name}] has no eligible member: no running instance takes traffic"}, {})

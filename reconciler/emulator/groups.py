@@ -35,6 +35,7 @@ class Target:
     name: str
     version: int
     labels: dict[str, str]
+    autoscaled: bool = False  # has an autoscaler: the gateway counts its requests (autoscaler.py)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ class GroupOps(Core):
                 weights = self.group_weights(tx, group, now)
                 kind, token = "group", self.tokens.group(group)
             changes = [c for m in members if (c := next_change(m.phase, now)) is not None]
-            targets = {m.name: Target(m.name, m.running_version(now), dict(m.labels)) for m in members}
+            targets = {m.name: Target(m.name, m.running_version(now), dict(m.labels), "autoscaler" in m.config)
+                       for m in members}
             return Route(kind, weights, targets, min(changes, default=math.inf), token)
 
     # admin ---------------------------------------------------------------------------------

@@ -9,17 +9,22 @@ affected group's shares are snapshotted after it; a service whose Deleting phase
 then (and its group with it when the group was implicit and is now empty). So the history is
 exact whatever the moment it is looked at. ListServices settles nothing (listing.py): it computes
 statuses from the stored phases, and leaves the recording to the next settle.
+
+Autoscaling: a settle first runs the autoscaler's decisions due since the last one (one per tick
+of `settings.autoscaler.interval`, in time order, settling up to each tick before a decision
+changes a member), then settles up to now; the rule is in autoscaler.py.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.emulator import errors, traffic
+from reconciler.emulator import autoscaler, errors, traffic
 from reconciler.emulator.models import (
     DOWN_STATUSES,
     GroupRecord,
@@ -30,7 +35,9 @@ from reconciler.emulator.models import (
     ServiceRecord,
     Status,
     TrafficMode,
+    desired_instances,
     instance_types,
+    phase_end,
     resource_of,
 )
 from reconciler.emulator.settings import EmulatorSettings
@@ -48,12 +55,14 @@ class ServiceView:
     point: Point
     listed_weight: int
     current_version: int
+    members: tuple[str, ...] = ()  # names in the service's group (DescribeService only)
 
 
 class Core:
     def __init__(self, settings: EmulatorSettings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.load = autoscaler.LoadMeter()  # gateway requests to autoscaled members, this process only
 
     def check_name(self, name: Any, what: str) -> str:
         if not isinstance(name, str) or not re.fullmatch(self.settings.name_pattern, name):
@@ -71,7 +80,7 @@ class Core:
         """A read-only transaction when nothing is due to settle (the common case), else a settling write."""
         with self.store.read() as tx:
             now = self.now(tx)
-            due = tx.has_due(now)
+            due = tx.has_due(now) or self._autoscale_due(tx, now)
             if not due:
                 yield tx, now
         if due:
@@ -82,8 +91,66 @@ class Core:
         """Settle up to now and return now: the first step of every operation."""
         now = self.now(tx)
         tx.set_meta("last_now", repr(now))
+        self._autoscale(tx, now)
         self._settle(tx, now)
         return now
+
+    # autoscaler ----------------------------------------------------------------------------
+    def note_request(self, name: str) -> None:
+        """The gateway sent one request to autoscaled member `name` (counted at emulated now)."""
+        with self.store.read() as tx:
+            self.load.hit(name, self.now(tx))
+
+    def _autoscale_key(self) -> str:
+        return f"autoscaler_last/{self.settings.region}"
+
+    def _autoscale_due(self, tx: Tx, now: float) -> bool:
+        if not self.load.names():  # the common case: no autoscaled member got requests here
+            return False
+        last = float(tx.meta(self._autoscale_key(), "0"))
+        return bool(autoscaler.ticks(last, now, self.settings.autoscaler.interval, 1))
+
+    def _autoscale(self, tx: Tx, now: float) -> None:
+        """Every decision due in (last run, now], in time order; stops once no member has load left to judge."""
+        s = self.settings.autoscaler
+        names = self.load.names()
+        if names:
+            first = min(self.load.first_hit(n) or now for n in names) - s.interval  # no load before
+            last = max(float(tx.meta(self._autoscale_key(), "0")), first)
+            for t in autoscaler.ticks(last, now, s.interval, s.max_ticks):
+                for name in self.load.names():
+                    self._autoscale_member(tx, name, t)
+                if not self.load.names():
+                    break
+        tx.set_meta(self._autoscale_key(), repr(now))  # every settle: decisions never go back before it
+
+    def _autoscale_member(self, tx: Tx, name: str, t: float) -> None:
+        svc = tx.service(name)
+        scaler = autoscaler.from_config(svc.config) if svc is not None else None
+        if svc is None or scaler is None or svc.phase.kind in (PhaseKind.STOP, PhaseKind.DELETE):
+            self.load.forget_before(name, math.inf)
+            return
+        s = self.settings.autoscaler
+        current = desired_instances(svc.config)
+        wanted = autoscaler.decide(scaler, current, self.load, name, t, s)
+        if wanted != current:
+            self._settle(tx, t)
+            svc = tx.service(name)
+            assert svc is not None
+            self.autoscale_to(tx, svc, wanted, t, {"QPS": round(self.load.qps(name, t, s.window), 3)})
+        self.load.forget_before(name, t - autoscaler.horizon(scaler, s))
+
+    def autoscale_to(self, tx: Tx, svc: ServiceRecord, instances: int, t: float, detail: dict[str, Any]) -> None:
+        """Set the member's instance count as its autoscaler does: a scale, no new version."""
+        current = desired_instances(svc.config)
+        svc.config = {**svc.config, "metadata": {**(svc.config.get("metadata") or {}), "instance": instances}}
+        self.record(tx, t, "autoscale", "AutoScale", svc.name, svc.group,
+                    {"Instance": instances, "From": current, **detail})
+        in_flight = t < phase_end(svc.phase) and svc.phase.kind is not PhaseKind.SCALE
+        self.start_phase(tx, svc, svc.phase.kind if in_flight else PhaseKind.SCALE, t, instances,
+                         svc.phase.to_version if in_flight else 0)
+        if instances < current:
+            self.regrant(tx, t, resource=resource_of(svc.config))
 
     # members and shares --------------------------------------------------------------------
     def members(self, tx: Tx, group: str, t: float) -> list[traffic.Member]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -253,3 +254,8 @@ def instance_types(config: dict[str, Any]) -> list[str]:
         if isinstance(item, dict) and isinstance(item.get("type"), str):
             types.append(item["type"])
     return types
+
+
+def rfc3339(t: float) -> str:
+    """A wire time: RFC 3339 UTC to the second, e.g. 2021-01-29T11:13:20Z."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

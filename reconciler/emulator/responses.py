@@ -4,7 +4,15 @@ Wire conventions (eas-api.md §1.3, §3, §4): query values are strings (boolean
 maps and lists as JSON text; DeleteServiceLabel `Keys` also as a comma list); CreateService and
 UpdateService bodies are the raw service config; `ServiceConfig` is JSON text; labels are
 `[{"LabelKey", "LabelValue"}]`; times are RFC 3339 UTC. DescribeService and DescribeGroup answer
-with the object itself at the top level (plus RequestId).
+with the object itself at the top level (plus RequestId). The autoscaler API's bodies are
+lowerCamel (`min`, `max`, `scaleStrategies`, `behavior`); its Describe answer is PascalCase outside.
+
+Service fields with no source of their own take `settings.service_fields`: `Source`, `Role`,
+`CallerUid` / `ParentUid` as set there; `QuotaId` from `metadata.quota_id`; `Gateway` from the first
+of `gateway_keys` the config sets (`metadata.gateway`, `networking.gateway`); `ExtraData` (DescribeService
+only) `{"blue_green_services": [the group's members]}` for a grouped service; the secondary endpoints
+(DescribeService only) `<endpoint><secondary_path>` for a service whose `metadata.type` is one of
+`async_types`, "" otherwise; `AutoscalerEnabled` is true when the config holds an autoscaler.
 """
 
 from __future__ import annotations
@@ -17,9 +25,11 @@ from typing import Any
 
 from reconciler.emulator import errors
 from reconciler.emulator.backend import Backend
+from reconciler.emulator.instances import DEDICATED, placements
 from reconciler.emulator.lifecycle import ServiceView
 from reconciler.emulator.listing import ServiceQuery
-from reconciler.emulator.models import GroupRecord, resource_of
+from reconciler.emulator.models import GroupRecord, resource_of, rfc3339
+from reconciler.emulator.settings import ServiceFieldSettings
 from reconciler.emulator.tokens import Tokens
 
 Body = dict[str, Any]
@@ -71,8 +81,7 @@ class Call:
         return value
 
 
-def _time(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+_time = rfc3339
 
 
 def _num(value: Any) -> int:
@@ -89,7 +98,38 @@ def _str_map(value: Any, name: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def service_wire(v: ServiceView, host: str, detail: bool = False, *, tokens: Tokens) -> Body:
+def _at(config: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = config
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _by_resource(config: dict[str, Any], running: int) -> dict[str, int]:
+    """Running instances split by where they run (instances.placements; stock not considered here)."""
+    slots = placements(config, running, set())
+    dedicated = sum(1 for slot in slots if slot.resource_type == DEDICATED)
+    return {"Dedicated": dedicated, "Public": running - dedicated, "Quota": 0}
+
+
+def _fields(v: ServiceView, f: ServiceFieldSettings, endpoint: str, detail: bool) -> Body:
+    """The Service fields whose values are choices (module docstring)."""
+    config = v.record.config
+    gateway = next((str(g) for path in f.gateway_keys if (g := _at(config, path))), "")
+    out: Body = {"Source": f.source, "Role": f.role, "CallerUid": f.account_uid, "ParentUid": f.account_uid,
+                 "QuotaId": str(_at(config, ("metadata", "quota_id")) or ""), "Gateway": gateway,
+                 "AutoscalerEnabled": isinstance(config.get("autoscaler"), dict)}
+    if detail:
+        is_async = _at(config, ("metadata", "type")) in f.async_types
+        secondary = endpoint + f.secondary_path if is_async else ""
+        out["SecondaryInternetEndpoint"] = out["SecondaryIntranetEndpoint"] = secondary
+        members = list(v.members) if f.extra_data_members and v.record.group else []
+        out["ExtraData"] = json.dumps({"blue_green_services": members}) if members else ""
+    return out
+
+
+def service_wire(v: ServiceView, host: str, detail: bool = False, *, tokens: Tokens,
+                 fields: ServiceFieldSettings | None = None) -> Body:
     r, p = v.record, v.point
     meta = r.config.get("metadata") or {}
     path = f"{r.group}.{r.name}" if r.group else r.name
@@ -105,16 +145,16 @@ def service_wire(v: ServiceView, host: str, detail: bool = False, *, tokens: Tok
         "GPUMemory": _num(meta.get("gpu_memory")), "GPUCorePercentage": _num(meta.get("gpu_core_percentage")),
         "Image": str(((r.config.get("containers") or [{}])[0] or {}).get("image", "")),
         "Resource": resource, "ResourceAlias": resource,
-        "InstanceCountInResource": {"Dedicated": p.running if resource else 0,
-                                    "Public": 0 if resource else p.running, "Quota": 0},
+        "InstanceCountInResource": _by_resource(r.config, p.running),
         "Labels": _labels(r.labels), "SafetyLock": r.safety_lock.value,
         "CreateTime": _time(r.created_at), "UpdateTime": _time(r.updated_at),
         "AccessToken": tokens.service(r), "Namespace": r.name, "WorkspaceId": r.workspace_id,
-        "AutoscalerEnabled": False, "CronscalerEnabled": False,
+        "CronscalerEnabled": False,
     }
+    endpoint = f"http://{host}/api/predict/{path}"
     if detail:
-        out["InternetEndpoint"] = f"http://{host}/api/predict/{path}"
-        out["IntranetEndpoint"] = f"http://{host}/api/predict/{path}"
+        out["InternetEndpoint"] = out["IntranetEndpoint"] = endpoint
+    out.update(_fields(v, fields or ServiceFieldSettings(), endpoint, detail))
     return out
 
 
@@ -140,7 +180,7 @@ def _service_query(c: Call) -> ServiceQuery:
 def _create_service(b: Backend, c: Call) -> Body:
     labels = _str_map(c.json_query("Labels", dict), "Labels")
     v = b.create_service(c.json(), labels, c.query.get("WorkspaceId", ""))
-    wire = service_wire(v, c.host, detail=True, tokens=b.tokens)
+    wire = service_wire(v, c.host, detail=True, tokens=b.tokens, fields=b.settings.service_fields)
     return {k: wire[k] for k in ("ServiceId", "ServiceName", "Status", "Region", "InternetEndpoint",
                                  "IntranetEndpoint")}
 
@@ -149,7 +189,7 @@ def _list_services(b: Backend, c: Call) -> Body:
     q = _service_query(c)
     views, total = b.list_services(q)
     return {"PageNumber": q.page, "PageSize": q.size, "TotalCount": total,
-            "Services": [service_wire(v, c.host, tokens=b.tokens) for v in views]}
+            "Services": [service_wire(v, c.host, tokens=b.tokens, fields=b.settings.service_fields) for v in views]}
 
 
 def _delete_label(b: Backend, c: Call) -> Body:
@@ -249,6 +289,12 @@ def _endpoints(b: Backend, c: Call) -> Body:
          "IntranetEndpoints": [url], "PathType": "Group", "Port": int(port or 80)}]}
 
 
+def _instances(b: Backend, c: Call) -> Body:
+    page, size = c.int("PageNumber", 1), c.int("PageSize", 100)
+    rows, total = b.list_service_instances(*_svc(c), c.query, page, size)
+    return {"PageNumber": page, "PageSize": size, "TotalCount": total, "Instances": rows}
+
+
 def _svc(c: Call) -> tuple[str, str]:
     return c.params["ClusterId"], c.params["ServiceName"]
 
@@ -260,7 +306,8 @@ def _grp(c: Call) -> tuple[str, str]:
 HANDLERS: dict[str, Callable[[Backend, Call], Body]] = {
     "CreateService": _create_service,
     "ListServices": _list_services,
-    "DescribeService": lambda b, c: service_wire(b.describe_service(*_svc(c)), c.host, detail=True, tokens=b.tokens),
+    "DescribeService": lambda b, c: service_wire(b.describe_service(*_svc(c)), c.host, detail=True,
+                                                 tokens=b.tokens, fields=b.settings.service_fields),
     "UpdateService": lambda b, c: {"Message": b.update_service(*_svc(c), c.json(),
                                                                c.query.get("UpdateType", "merge") or "merge")},
     "DeleteService": lambda b, c: {"Message": b.delete_service(*_svc(c))},
@@ -268,6 +315,12 @@ HANDLERS: dict[str, Callable[[Backend, Call], Body]] = {
     "ReleaseService": _release,
     "StartService": lambda b, c: {"Message": b.start_service(*_svc(c))},
     "StopService": lambda b, c: {"Message": b.stop_service(*_svc(c))},
+    "RestartService": lambda b, c: {"Message": b.restart_service(*_svc(c))},
+    "ListServiceInstances": _instances,
+    "CreateServiceAutoScaler": lambda b, c: {"Message": b.create_service_autoscaler(*_svc(c), c.object())},
+    "DescribeServiceAutoScaler": lambda b, c: b.describe_service_autoscaler(*_svc(c)),
+    "UpdateServiceAutoScaler": lambda b, c: {"Message": b.update_service_autoscaler(*_svc(c), c.object())},
+    "DeleteServiceAutoScaler": lambda b, c: {"Message": b.delete_service_autoscaler(*_svc(c))},
     "UpdateServiceLabel": lambda b, c: {"Message": b.update_service_label(
         *_svc(c), _str_map(_required(c.object(), "Labels"), "Labels"))},
     "DeleteServiceLabel": _delete_label,

@@ -21,7 +21,8 @@ Undocumented choices (all invented; the reconciler must not rely on them):
 * Wire errors the docs do not name (HTTP status in brackets): InvalidService.NotFound [404],
   InvalidGroup.NotFound [404], InvalidService.AlreadyExists [409], InvalidGroup.AlreadyExists [409],
   InvalidParameter [400], Missing<Name> [400], InvalidOperation.SafetyLock [409],
-  InvalidOperation.ServiceStatus [409], InvalidOperation.GroupNotEmpty [409], InternalError [500],
+  InvalidOperation.ServiceStatus [409], InvalidOperation.GroupNotEmpty [409],
+  InvalidAutoscaler.AlreadyExists [409], InvalidAutoscaler.NotFound [404], InternalError [500],
   ServiceUnavailable [503], Throttling.User [429 + `x-acs-retry-after` in milliseconds, as the SDK
   reads it]. Signature rejections use the documented names of eas-auth.md §5.2, all with status 400;
   a content-hash mismatch is `SignatureDoesNotMatch` naming the header; STS problems are
@@ -67,6 +68,9 @@ Undocumented choices (all invented; the reconciler must not rely on them):
   Prometheus sends with `authorization: {credentials: ...}`); without it, only loopback clients may
   scrape. Anyone else gets 401 `AuthorizationFailed`. It is never ACS3-signed (a scraper cannot sign).
 * Prediction tokens: see tokens.py; `check_tokens` turns the gateway's check off.
+* Autoscaler, service fields the SDK declares, RestartService and ListServiceInstances: see
+  `AutoscalerSettings` and `ServiceFieldSettings` below (and reconciler.emulator.autoscaler /
+  reconciler.emulator.instances for the rules).
 * Prediction gateway: smooth weighted round robin per group (state per process, reset when the
   members' weights change); `emulator/error-rate` (0..1) and `emulator/latency-ms` labels shape a
   member's answers, drawn from a generator seeded with `seed`.
@@ -102,6 +106,31 @@ def _local_pair() -> dict[str, str]:
     return {LOCAL_ACCESS_KEY_ID: LOCAL_ACCESS_KEY_SECRET}
 
 
+@dataclass(frozen=True)
+class AutoscalerSettings:
+    """The emulated autoscaler's rule (reconciler.emulator.autoscaler). Times are seconds of emulated time."""
+
+    interval: float = 15.0  # the autoscaler decides at every multiple of this on the emulated clock
+    window: float = 60.0  # QPS = gateway requests to the member in the last `window` seconds / window
+    scale_up_stabilization: float = 0.0  # behavior.scaleUp.stabilizationWindowSeconds when not given
+    scale_down_stabilization: float = 300.0  # behavior.scaleDown.stabilizationWindowSeconds when not given
+    max_ticks: int = 20_000  # decisions computed per settle at most (a huge clock jump skips the rest)
+
+
+@dataclass(frozen=True)
+class ServiceFieldSettings:
+    """Service fields with no source of their own in the emulator (DescribeService / ListServices)."""
+
+    source: str = "openapi"  # Source: deployed through the API (EAS examples: dsw)
+    role: str = ""  # Role of an ordinary service (EAS sets Queue, LLMGateway, ... for special ones)
+    async_types: tuple[str, ...] = ("Async",)  # metadata.type values that get secondary endpoints
+    secondary_path: str = "/sync"  # the secondary (synchronous) endpoint of an async service
+    gateway_keys: tuple[tuple[str, ...], ...] = (("metadata", "gateway"), ("networking", "gateway"))
+    extra_data_members: bool = True  # DescribeService ExtraData lists the group's members (blue_green_services)
+    zones: tuple[str, ...] = ("a", "b")  # instances are spread round robin over <region>-<zone>
+    account_uid: str = "1000000000000000"  # CallerUid and ParentUid
+
+
 @dataclass
 class EmulatorSettings:
     """Everything that shapes one emulator instance. Times are seconds."""
@@ -129,6 +158,8 @@ class EmulatorSettings:
     metrics_token: str | None = field(default=None, repr=False)  # None: /metrics open to loopback only
     seed: int = 0
     host_id: str = ""  # HostId in error bodies; "" means pai-eas.<region>.aliyuncs.com
+    autoscaler: AutoscalerSettings = field(default_factory=AutoscalerSettings)
+    service_fields: ServiceFieldSettings = field(default_factory=ServiceFieldSettings)
 
     def __post_init__(self) -> None:
         if not self.host_id:

@@ -10,10 +10,12 @@ Typed keys (written from the model; `config` must not declare them, `checks` rep
     metadata.cpu / memory / gpu / gpu_memory   resources.cpu / memory (MB) / gpu / gpu_memory (GB)
     metadata.resource                 resources.resource_group (dedicated, subscription)
     cloud.computing.instance_type     resources.instance_type (one public type, no spot)
-    cloud.computing.instances         [{type, spot_price_limit?}]: resources.instance_types, or any type with spot
+    cloud.computing.instances         resources.instance_types [{type}], spot [{type, spot_price_limit}], or
+                                      resources.instances as written ({type, capacity?, spot_price_limit?})
     model_path, processor             model.path, model.processor
-    containers                        containers [{image, port, script}] (command -> script)
-    autoscaler.min / max / scaleStrategies     autoscaling {min, max, [{metricName: metric, threshold}]}
+    containers                        containers [{image, port, command, script}] (each key as named)
+    autoscaler.min / max / strategies autoscaling {min, max, strategies: {metric: threshold}}
+    autoscaler.scaleStrategies        reserved: the autoscaler API's list form, read from older configs
     labels                            ServiceSpec.labels (sent as CreateService `Labels`, not in the body)
 
 Everything else passes through `config` untouched and is deep-merged under the typed keys
@@ -21,10 +23,17 @@ Everything else passes through `config` untouched and is deep-merged under the t
 sets traffic and weight with ReleaseService), so `from_eas_config` takes traffic, weight and labels
 as arguments and leaves role and smoke_test unset.
 
-Choices where the docs are silent (eas-api.md §5): the spot key is `spot_price_limit` on each
-`cloud.computing.instances` entry; the autoscaler keys follow the autoscaler API body (§2.21);
-`metadata.instance` is ignored when reading a config that has an autoscaler. Empty objects left
-under `metadata`, `cloud` or `autoscaler` once the typed keys are taken out are dropped.
+The autoscaler is written in the service-config form EAS documents, `{min, max, strategies:
+{qps: 10}}` (a metric -> threshold map); the autoscaler API's own body, `scaleStrategies:
+[{metricName, threshold}]`, is read too (configs written by older versions of this tool), never
+written. A spot bid is `spot_price_limit` on each `cloud.computing.instances` entry, as documented.
+
+Reading `cloud.computing.instances` back: the short spellings (`instance_types`, `spot` +
+`spot_price_limit`) when they say exactly the same list, else `resources.instances` entry by entry
+(a `capacity`, a `dedicated_resource` entry, mixed or different spot bids, a single entry without
+spot), so that importing a live config and planning it shows no change. `metadata.instance` is
+ignored when reading a config that has an autoscaler. Empty objects left under `metadata`, `cloud`
+or `autoscaler` once the typed keys are taken out are dropped.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from pydantic import ValidationError
 
 from reconciler.errors import Problem, SpecError
 from reconciler.spec.model import (
+    DEDICATED_ENTRY,
     Autoscaling,
     Resources,
     ServiceGroup,
@@ -59,12 +69,13 @@ TYPED_PATHS: dict[Path, str] = {
     ("metadata", "gpu_memory"): "resources.gpu_memory",
     ("metadata", "resource"): "resources.resource_group",
     ("cloud", "computing", "instance_type"): "resources.instance_type",
-    ("cloud", "computing", "instances"): "resources.instance_types (and spot)",
+    ("cloud", "computing", "instances"): "resources.instances (or instance_types, spot)",
     ("model_path",): "model.path",
     ("processor",): "model.processor",
     ("containers",): "containers",
     ("autoscaler", "min"): "autoscaling.min",
     ("autoscaler", "max"): "autoscaling.max",
+    ("autoscaler", "strategies"): "autoscaling.metric / threshold",
     ("autoscaler", "scaleStrategies"): "autoscaling.metric / threshold",
     ("labels",): "labels",
 }
@@ -84,7 +95,11 @@ def _resources(res: Resources) -> dict[str, Any]:
     if res.resource_group:
         meta["resource"] = res.resource_group
     out: dict[str, Any] = {"metadata": meta}
-    if res.spot or res.instance_types:
+    if res.instances:
+        listed = [{k: _number(v) if isinstance(v, float) else v for k, v in e.model_dump(exclude_none=True).items()}
+                  for e in res.instances]
+        out["cloud"] = {"computing": {"instances": listed}}
+    elif res.spot or res.instance_types:
         entries: list[dict[str, Any]] = [{"type": t} for t in res.types]
         if res.spot_price_limit is not None:
             for entry in entries:
@@ -101,17 +116,15 @@ def _code(service: ServiceSpec) -> dict[str, Any]:
     containers = []
     for c in service.containers or []:
         entry: dict[str, Any] = {"image": c.image}
-        if c.command is not None:
-            entry["script"] = c.command
-        if c.port is not None:
-            entry["port"] = c.port
+        for key in ("command", "script", "port"):
+            if getattr(c, key) is not None:
+                entry[key] = getattr(c, key)
         containers.append(entry)
     return {"containers": containers}
 
 
 def _autoscaler(scaling: Autoscaling) -> dict[str, Any]:
-    strategy = {"metricName": scaling.metric, "threshold": _number(scaling.threshold)}
-    return {"min": scaling.min, "max": scaling.max, "scaleStrategies": [strategy]}
+    return {"min": scaling.min, "max": scaling.max, "strategies": {scaling.metric: _number(scaling.threshold)}}
 
 
 def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,19 +207,27 @@ def _unmappable(name: str, message: str) -> SpecError:
     return SpecError([Problem(f"<live service {name}>", 0, 0, message, "adjust the service or edit the import")])
 
 
-def _read_instances(name: str, entries: Any) -> tuple[list[str], float | None]:
+_ENTRY_KEYS = frozenset({"type", "capacity", "spot_price_limit"})
+
+
+def _read_instances(name: str, entries: Any) -> dict[str, Any]:
+    """Resource fields for a live `cloud.computing.instances` list (short spellings when exact)."""
     if not isinstance(entries, list) or not entries:
         raise _unmappable(name, "cloud.computing.instances is not a non-empty list")
-    types: list[str] = []
-    limits: set[Any] = set()
     for entry in entries:
-        if not isinstance(entry, dict) or not {"type"} <= set(entry) <= {"type", "spot_price_limit"}:
+        if not isinstance(entry, dict) or "type" not in entry or not set(entry) <= _ENTRY_KEYS:
             raise _unmappable(name, f"cloud.computing.instances entry {entry!r} has keys the model cannot express")
-        types.append(entry["type"])
-        limits.add(entry.get("spot_price_limit"))
-    if len(limits) != 1:
-        raise _unmappable(name, "cloud.computing.instances mixes spot and standard types or spot prices")
-    return types, limits.pop()
+    limits = [entry.get("spot_price_limit") for entry in entries]
+    types = [entry["type"] for entry in entries]
+    plain = all("capacity" not in entry for entry in entries) and DEDICATED_ENTRY not in types
+    uniform = all(limit == limits[0] for limit in limits)
+    limit = limits[0]
+    if plain and uniform and (limit is not None or len(types) >= 2):
+        res: dict[str, Any] = {"instance_types": types} if len(types) >= 2 else {"instance_type": types[0]}
+        if limit is not None:
+            res["spot"], res["spot_price_limit"] = True, limit
+        return res
+    return {"instances": [dict(entry) for entry in entries]}
 
 
 def _read_resources(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -215,13 +236,7 @@ def _read_resources(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     res["instance_type"] = _pop(cfg, ("cloud", "computing", "instance_type"))
     instances = _pop(cfg, ("cloud", "computing", "instances"))
     if instances is not None:
-        types, limit = _read_instances(name, instances)
-        if limit is not None:
-            res["spot"], res["spot_price_limit"] = True, limit
-        if len(types) == 1:
-            res["instance_type"] = types[0]
-        else:
-            res["instance_types"] = types
+        res.update(_read_instances(name, instances))
     return {k: v for k, v in res.items() if v is not None}
 
 
@@ -232,26 +247,28 @@ def _read_code(cfg: dict[str, Any]) -> dict[str, Any]:
         code["model"] = {"path": path, "processor": processor}
     containers = _pop(cfg, ("containers",))
     if containers is not None:
-        code["containers"] = [
-            {"command" if k == "script" else k: v for k, v in c.items()} if isinstance(c, dict) else c
-            for c in containers
-        ]
+        code["containers"] = containers  # key for key: command is command, script is script
     return code
 
 
-def _read_scaling(cfg: dict[str, Any]) -> dict[str, Any]:
+def _strategy(name: str, strategies: Any, legacy: Any) -> dict[str, Any]:
+    """metric and threshold of the one strategy (`strategies` map, else the API's `scaleStrategies` list)."""
+    if isinstance(strategies, dict) and len(strategies) == 1:
+        (metric, threshold), = strategies.items()
+        return {"metric": metric, "threshold": threshold}
+    if strategies is None and isinstance(legacy, list) and len(legacy) == 1 and isinstance(legacy[0], dict):
+        return {"metric": legacy[0].get("metricName"), "threshold": legacy[0].get("threshold")}
+    raise _unmappable(name, f"autoscaler strategies {strategies if strategies is not None else legacy!r} are not "
+                            "exactly one metric with its threshold, as autoscaling says")
+
+
+def _read_scaling(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     instance = _pop(cfg, ("metadata", "instance"))
-    bounds = [_pop(cfg, ("autoscaler", k)) for k in ("min", "max", "scaleStrategies")]
-    if bounds == [None, None, None]:
+    bounds = [_pop(cfg, ("autoscaler", k)) for k in ("min", "max", "strategies", "scaleStrategies")]
+    if bounds == [None, None, None, None]:
         return {"replicas": instance}
-    low, high, strategies = bounds
-    scaling: dict[str, Any] = {"min": low, "max": high}
-    if isinstance(strategies, list) and len(strategies) == 1 and isinstance(strategies[0], dict):
-        scaling["metric"] = strategies[0].get("metricName")
-        scaling["threshold"] = strategies[0].get("threshold")
-    else:
-        scaling["metric"] = strategies  # not one plain strategy: let validation say so
-    return {"autoscaling": scaling}
+    low, high, strategies, legacy = bounds
+    return {"autoscaling": {"min": low, "max": high, **_strategy(name, strategies, legacy)}}
 
 
 def from_eas_config(
@@ -271,7 +288,7 @@ def from_eas_config(
     fields: dict[str, Any] = {"name": name, "traffic": traffic, "weight": weight, "labels": dict(labels)}
     fields["resources"] = _read_resources(str(name), cfg)
     fields.update(_read_code(cfg))
-    fields.update(_read_scaling(cfg))
+    fields.update(_read_scaling(str(name), cfg))
     fields["config"] = cfg
     try:
         spec = ServiceSpec.model_validate({k: v for k, v in fields.items() if v is not None})

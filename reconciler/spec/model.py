@@ -17,14 +17,21 @@ Choices where the docs are silent:
 - `instance_types` needs two or more types (one type is `instance_type`), so every resource
   placement has exactly one spelling and the EAS mapping round-trips.
 - Spot needs a bid: `spot: true` requires `spot_price_limit` (EAS bids per instance type).
+- `instances` is the full EAS list (per-entry `capacity`, per-entry spot bids, a `dedicated_resource`
+  entry that mixes the dedicated group with public types); it stands alone: no `instance_type(s)`,
+  `spot` or `spot_price_limit` beside it, and a `dedicated_resource` entry needs `resource_group`
+  (and `resource_group` beside `instances` needs one).
+- A container starts with `command` (one entry command, no shell) or `script` (a shell script),
+  not both: EAS documents them as two ways of starting the same container.
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
 API_VERSION = "eas-gitops/v1"
@@ -72,7 +79,7 @@ class _Strict(BaseModel):
 
 
 class Autoscaling(_Strict):
-    """An autoscaling range instead of a fixed replica count."""
+    """An autoscaling range instead of a fixed replica count (EAS `autoscaler: {min, max, strategies}`)."""
 
     min: int = Field(ge=0, strict=True, description="Fewest replicas the autoscaler keeps (planned replicas).")
     max: int = Field(ge=1, strict=True, description="Most replicas the autoscaler may start.")
@@ -87,6 +94,35 @@ class Autoscaling(_Strict):
         return self
 
 
+DEDICATED_ENTRY = "dedicated_resource"
+CAPACITY_PERCENT = r"^(100|[1-9][0-9]?)%$"
+
+
+class InstanceEntry(_Strict):
+    """One entry of EAS `cloud.computing.instances`, in order of preference."""
+
+    type: str = Field(min_length=1, description="An ECS instance type, or dedicated_resource (the resource_group).")
+    capacity: StrictInt | StrictStr | None = Field(
+        default=None, description='Most replicas this entry takes: a count (>= 1) or a share such as "20%".',
+        json_schema_extra={"anyOf": [{"type": "integer", "minimum": 1},
+                                     {"type": "string", "pattern": CAPACITY_PERCENT}, {"type": "null"}]},
+    )
+    spot_price_limit: float | None = Field(
+        default=None, gt=0, strict=True, description="Spot bid for this type: highest hourly price per instance.")
+
+    @model_validator(mode="after")
+    def _entry(self) -> InstanceEntry:
+        cap = self.capacity
+        if isinstance(cap, bool) or (isinstance(cap, int) and cap < 1) or (
+                isinstance(cap, str) and re.fullmatch(CAPACITY_PERCENT, cap) is None):
+            raise _conflict(f"capacity {cap!r} is neither a count >= 1 nor a percentage 1%-100%", "capacity",
+                            'a number of replicas, e.g. 4, or a share of them, e.g. "20%"')
+        if self.type == DEDICATED_ENTRY and self.spot_price_limit is not None:
+            raise _conflict("the dedicated_resource entry cannot bid for spot", "spot_price_limit",
+                            "spot applies to public instance types only")
+        return self
+
+
 class Resources(_Strict):
     """Per-replica size and where it runs: a dedicated resource group or public instance types."""
 
@@ -96,8 +132,12 @@ class Resources(_Strict):
                 _present("resource_group", "instance_type"),
                 _present("resource_group", "instance_types"),
                 _present("instance_type", "instance_types"),
+                _present("instances", "instance_type"),
+                _present("instances", "instance_types"),
+                _present("instances", "spot_price_limit"),
             ]},
-            "anyOf": [_present("instance_type"), _present("instance_types"), _present("cpu", "memory")],
+            "anyOf": [_present("instance_type"), _present("instance_types"), _present("instances"),
+                      _present("cpu", "memory")],
             "allOf": [
                 {
                     "if": {"properties": {"spot": {"const": True}}, "required": ["spot"]},
@@ -108,7 +148,7 @@ class Resources(_Strict):
                 {
                     "if": {"properties": {"gpu": {"type": "integer", "minimum": 1}}, "required": ["gpu"]},
                     "then": {"anyOf": [_present("instance_type"), _present("instance_types"),
-                                       _present("resource_group")]},
+                                       _present("instances"), _present("resource_group")]},
                 },
             ],
         }
@@ -135,9 +175,15 @@ class Resources(_Strict):
     spot_price_limit: float | None = Field(
         default=None, gt=0, strict=True, description="Highest hourly price bid for a spot instance (needs spot)."
     )
+    instances: list[InstanceEntry] | None = Field(
+        default=None, min_length=1,
+        description="The full EAS instances list: entries with capacity, per-type spot bids, dedicated_resource.",
+    )
 
     @model_validator(mode="after")
     def _placement(self) -> Resources:
+        if self.instances is not None:
+            return self._instances_list(self.instances)
         public = bool(self.instance_type or self.instance_types)
         if self.resource_group and public:
             at = "instance_type" if self.instance_type else "instance_types"
@@ -164,6 +210,22 @@ class Resources(_Strict):
                             "set instance_type, e.g. ecs.gn7i-c8g1.2xlarge, or a dedicated resource_group")
         return self
 
+    def _instances_list(self, entries: list[InstanceEntry]) -> Resources:
+        for at in ("instance_type", "instance_types", "spot_price_limit"):
+            if getattr(self, at) is not None:
+                raise _conflict(f"instances cannot be combined with {at}", at,
+                                "say every type (and its spot bid) as an entry of instances")
+        if self.spot:
+            raise _conflict("instances cannot be combined with spot", "spot",
+                            "give each spot entry of instances its spot_price_limit")
+        dedicated = any(e.type == DEDICATED_ENTRY for e in entries)
+        if dedicated != bool(self.resource_group):
+            raise _conflict("a dedicated_resource entry and resource_group go together",
+                            "resource_group" if self.resource_group else "instances",
+                            "mix dedicated and public capacity with resource_group plus an instances entry "
+                            "{type: dedicated_resource}")
+        return self
+
     @property
     def billing(self) -> Billing:
         return Billing.SUBSCRIPTION if self.resource_group else Billing.PAY_AS_YOU_GO
@@ -171,6 +233,8 @@ class Resources(_Strict):
     @property
     def types(self) -> list[str]:
         """The public instance types, in order of preference (empty on a dedicated group)."""
+        if self.instances:
+            return [e.type for e in self.instances if e.type != DEDICATED_ENTRY]
         if self.instance_types:
             return list(self.instance_types)
         return [self.instance_type] if self.instance_type else []
@@ -184,11 +248,23 @@ class ModelCode(_Strict):
 
 
 class Container(_Strict):
-    """An image deployment."""
+    """An image deployment: the image, its port, and how it starts (`command` or `script`)."""
+
+    model_config = ConfigDict(json_schema_extra={"not": _present("command", "script")})
 
     image: str = Field(min_length=1, description="Container image.")
     port: int | None = Field(default=None, ge=1, le=65535, strict=True, description="Port the server listens on.")
-    command: str | None = Field(default=None, min_length=1, description="Start command (EAS `script`).")
+    command: str | None = Field(
+        default=None, min_length=1, description="Entry command, run as is without a shell (EAS `command`).")
+    script: str | None = Field(
+        default=None, min_length=1, description="Shell script run at start, e.g. cd /app && ./run.sh (EAS `script`).")
+
+    @model_validator(mode="after")
+    def _one_start(self) -> Container:
+        if self.command is not None and self.script is not None:
+            raise _conflict("set command or script, not both", "script",
+                            "command: one entry command run without a shell; script: a shell script")
+        return self
 
 
 class SmokeTest(_Strict):

@@ -24,7 +24,13 @@ ISSUE_OPERATIONS = frozenset({
     "ListServiceVersions", "DescribeServiceEvent", "UpdateServiceSafetyLock", "ListGroups", "DescribeGroup",
     "CreateGroup", "UpdateGroup", "DeleteGroup", "DescribeGroupEndpoints",
 })
-SCENARIO_TESTS = ("test_every_operation", "test_delete_service_through_the_sdk", "test_pmml_scenario")
+# The operations on a service's instances added later: the autoscaler API, restarts, the instance list.
+INSTANCE_OPERATIONS = frozenset({
+    "CreateServiceAutoScaler", "DescribeServiceAutoScaler", "UpdateServiceAutoScaler", "DeleteServiceAutoScaler",
+    "RestartService", "ListServiceInstances",
+})
+SCENARIO_TESTS = ("test_every_operation", "test_delete_service_through_the_sdk", "test_pmml_scenario",
+                  "test_autoscaler_restart_and_instances")
 
 
 class Recording:
@@ -210,6 +216,56 @@ def test_pmml_scenario(sdk: Any, served: Served) -> None:
     assert kinds[0] == ("group", "GroupCreated") and kinds[-1] == ("group", "GroupDeleted")
 
 
+def _scaler_request(cls: Any, low: int, high: int, threshold: float) -> Any:
+    strategy = m.CreateServiceAutoScalerRequestScaleStrategies(metric_name="qps", threshold=threshold)
+    if cls is m.UpdateServiceAutoScalerRequest:
+        strategy = m.UpdateServiceAutoScalerRequestScaleStrategies(metric_name="qps", threshold=threshold)
+    return cls(min=low, max=high, scale_strategies=[strategy])
+
+
+def test_autoscaler_restart_and_instances(sdk: Any, served: Served) -> None:
+    create(sdk, "as_a", "as", 1)
+    served.advance(5)
+    release(sdk, "as_a", "grouping")
+    sdk.create_service_auto_scaler(REGION, "as_a", _scaler_request(m.CreateServiceAutoScalerRequest, 1, 4, 2))
+    config = json.loads(sdk.describe_service(REGION, "as_a").body.service_config)
+    assert config["autoscaler"] == {"min": 1, "max": 4, "strategies": {"qps": 2}}  # the service-config form
+    with pytest.raises(ClientException) as twice:
+        sdk.create_service_auto_scaler(REGION, "as_a", _scaler_request(m.CreateServiceAutoScalerRequest, 1, 4, 2))
+    assert twice.value.code == "InvalidAutoscaler.AlreadyExists"
+
+    asyncio.run(count_in_process(served, "as", 480))  # 480 requests in the last 60 s: 8 QPS, 2 per instance
+    served.advance(15)
+    described = sdk.describe_service_auto_scaler(REGION, "as_a").body
+    assert (described.min_replica, described.max_replica, described.service_name) == (1, 4, "as_a")
+    assert [(s.metric_name, s.threshold) for s in described.scale_strategies] == [("qps", 2)]
+    assert described.current_metrics[0].value == 8
+    assert sdk.describe_service(REGION, "as_a").body.total_instance == 4  # scaled up by itself
+    served.advance(400)  # no load for longer than the scale-down stabilization window
+    assert sdk.describe_service(REGION, "as_a").body.total_instance == 1
+
+    sdk.update_service_auto_scaler(REGION, "as_a", _scaler_request(m.UpdateServiceAutoScalerRequest, 2, 3, 5))
+    assert sdk.describe_service(REGION, "as_a").body.total_instance == 2  # brought into [min, max] at once
+    sdk.delete_service_auto_scaler(REGION, "as_a")
+    assert "autoscaler" not in json.loads(sdk.describe_service(REGION, "as_a").body.service_config)
+    with pytest.raises(ClientException) as none:
+        sdk.describe_service_auto_scaler(REGION, "as_a")
+    assert (none.value.code, none.value.status_code) == ("InvalidAutoscaler.NotFound", 404)
+
+    served.advance(10)
+    sdk.restart_service(REGION, "as_a")
+    assert sdk.describe_service(REGION, "as_a").body.status == "Updating"
+    served.advance(10)
+    assert sdk.describe_service(REGION, "as_a").body.status == "Running"
+    listing = sdk.list_service_instances(REGION, "as_a", m.ListServiceInstancesRequest()).body
+    assert listing.total_count == 2
+    first = listing.instances[0]
+    assert (first.status, first.restart_count, first.is_spot, first.zone) == ("Running", 1, False, f"{REGION}-a")
+    assert listing.instances[1].zone == f"{REGION}-b"
+    one = sdk.list_service_instances(REGION, "as_a", m.ListServiceInstancesRequest(page_size=1, page_number=2)).body
+    assert [i.instance_name for i in one.instances] == [listing.instances[1].instance_name]
+
+
 @pytest.mark.parametrize(("key_id", "secret", "code"), [
     ("LTAI5tEasGitopsLocal", "not-the-secret", "SignatureDoesNotMatch"),
     ("LTAI5tUnknownKey", "whatever", "InvalidAccessKeyId.NotFound"),
@@ -225,9 +281,10 @@ def test_the_sdk_drove_every_emulated_operation(recording: Recording, served: Se
     """The proof of issue 3: each operation of item 1 succeeded through the official SDK in this module."""
     if not_run := set(SCENARIO_TESTS) - {item.name for item in request.session.items}:
         pytest.skip(f"needs the scenario tests of this module in the same run: {sorted(not_run)}")
-    assert {operation for operation, _, _ in routes.TABLE} == ISSUE_OPERATIONS
-    assert sorted(ISSUE_OPERATIONS - recording.succeeded) == []
+    every = ISSUE_OPERATIONS | INSTANCE_OPERATIONS
+    assert {operation for operation, _, _ in routes.TABLE} == every
+    assert sorted(every - recording.succeeded) == []
     samples = metric_samples(httpx.get(f"{served.base_url}/metrics", timeout=10).text)
-    answered = {op for op in ISSUE_OPERATIONS if metric_value(samples, "eas_emulator_api_calls_total",
-                                                             action=op, code="200") >= 1}
-    assert answered == ISSUE_OPERATIONS
+    answered = {op for op in every if metric_value(samples, "eas_emulator_api_calls_total",
+                                                   action=op, code="200") >= 1}
+    assert answered == every
