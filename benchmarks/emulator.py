@@ -47,13 +47,13 @@ import httpx
 from reconciler.eas import signing
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import local_credentials, open_client
 from reconciler.emulator.app import create_app
 from reconciler.emulator.backend import Backend
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.emulator.responses import Call, handle
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
 from reconciler.emulator.store import Store
+from reconciler.targets import local_credentials, open_client
 
 REGION = "cn-shanghai"
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from reconciler import targets
 from reconciler.cli.main import app
-from reconciler.eas import targets
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "groups" / "pmml.yaml"
 runner = CliRunner()

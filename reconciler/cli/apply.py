@@ -30,20 +30,16 @@ from reconciler.apply.runtime import connect_all
 from reconciler.apply.secrets import check_env
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, is_terminal, run
-from reconciler.errors import ConfigError, StalePlanError
-from reconciler.live.model import LiveState, fingerprint
-from reconciler.plan.build import DEFAULT_MAX_SHIFT
+from reconciler.errors import ConfigError
+from reconciler.live.model import LiveState
+from reconciler.plan.build import DEFAULT_MAX_SHIFT, ensure_fresh
 from reconciler.plan.model import Plan, Step, load_plan
 
 
 async def live_now(plan: Plan, where: plan_cli.Where, what: str) -> LiveState:
     """Live state now, for the plan's groups; StalePlanError when it moved since the plan was made."""
     live = await plan_cli.read_regions(where, sorted({g.region for g in plan.groups}))
-    now = fingerprint(live.only(plan.group_keys()))
-    if now != plan.live_fingerprint:
-        raise StalePlanError(
-            f"{what} was made from live state {plan.live_fingerprint[:19]}, but live state is now "
-            f"{now[:19]} (a console edit, an autoscaler or another apply changed it): run plan again")
+    ensure_fresh(plan, live, what)
     return live
 
 

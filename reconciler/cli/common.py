@@ -27,8 +27,8 @@ import typer
 
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import DEFAULT_REGION, ENV_TARGET, open_client
 from reconciler.errors import EasGitopsError, SpecError
+from reconciler.targets import DEFAULT_REGION, ENV_TARGET, open_client
 
 T = TypeVar("T")
 ENV_REGION = "EAS_GITOPS_REGION"

@@ -17,10 +17,10 @@ import httpx
 import typer
 
 from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt
-from reconciler.eas.targets import DEFAULT_REGION, STATE_DIR, STATE_FILE, TargetKind, local_app, resolve_target
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
 from reconciler.errors import ConfigError, TransportError
+from reconciler.targets import DEFAULT_REGION, STATE_DIR, STATE_FILE, TargetKind, local_app, resolve_target
 
 DEFAULT_STATE = Path(STATE_DIR) / STATE_FILE
 
@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 def open_target(target: str | None, state: Path | None, region: str = DEFAULT_REGION) -> httpx.AsyncClient:
     """An HTTP client for the emulator's unsigned endpoints (admin, gateway) on `target`.
 
-    Target strings are resolved by `reconciler.eas.targets`, as for every other command: `local` is
+    Target strings are resolved by `reconciler.targets`, as for every other command: `local` is
     the embedded app over the state file (for `region`), a URL is a served emulator.
     """
     resolved = resolve_target(target, region)

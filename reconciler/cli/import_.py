@@ -28,12 +28,12 @@ from ruamel.yaml import YAML
 
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, VpcOpt, run
-from reconciler.eas.targets import DEFAULT_REGION
 from reconciler.errors import ConfigError
 from reconciler.live.model import LiveService, LiveState
 from reconciler.spec.eas_config import from_eas_config
 from reconciler.spec.model import API_VERSION, KIND, TrafficMode
 from reconciler.spec.schema import SCHEMA_FILE
+from reconciler.targets import DEFAULT_REGION
 
 RESERVED_PREFIX = "eas-gitops/"
 SECRET_KEY_NAMES = re.compile(r"token|passw|secret|access_?key|api_?key|credential|private_?key", re.IGNORECASE)

@@ -33,13 +33,13 @@ from reconciler.cli.common import (
     retry_settings,
     run,
 )
-from reconciler.eas.targets import DEFAULT_REGION, TargetKind, resolve_target
 from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
 from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.render import render_json, render_markdown, render_rich, render_text
 from reconciler.spec.loader import load_paths
+from reconciler.targets import DEFAULT_REGION, TargetKind, resolve_target
 
 POLL_INTERVALS = {TargetKind.LOCAL: 0.25, TargetKind.URL: 1.0, TargetKind.ALIYUN: 5.0}
 

@@ -20,9 +20,9 @@ from rich.table import Table
 from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, TargetOptions, VpcOpt, is_terminal, run
 from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group, Service
-from reconciler.eas.targets import DEFAULT_REGION
 from reconciler.spec.model import TrafficMode, TrafficState
 from reconciler.spec.shares import MemberTraffic, compute_shares, is_black_hole, percent
+from reconciler.targets import DEFAULT_REGION
 
 
 class OutputFormat(StrEnum):

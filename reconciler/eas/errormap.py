@@ -1,7 +1,7 @@
 """Map EAS error answers and httpx failures onto `reconciler.errors` (the one place this happens).
 
 Classification of an answer with HTTP status >= 400, or any answer carrying `x-acs-retry-after`
-(eas-auth.md §2.2: the SDK treats that header as throttling whatever the status), checked in order:
+(the official SDK treats that header as throttling whatever the status), checked in order:
 
 1. throttling: a positive `x-acs-retry-after`, a `Throttling*` code, or HTTP 429 -> ThrottledError
 2. authentication / permission: signature, access-key, timestamp, nonce, token codes, `Forbidden*`,

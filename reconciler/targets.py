@@ -1,4 +1,7 @@
-"""Targets (DESIGN.md §1): where an `EasClient` sends its calls, and with which credentials.
+"""Targets: where an `EasClient` sends its calls, and with which credentials.
+
+This module composes the client layer (`reconciler.eas`) with the embedded emulator
+(`reconciler.emulator`): it sits above both, so the client never imports the emulator.
 
 - `local` (default): the embedded emulator in-process through `httpx.ASGITransport`; SQLite state
   at `.eas-gitops/local.db` under the working directory (`state` moves it); signed with the
