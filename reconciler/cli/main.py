@@ -145,8 +145,13 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
     ),
+    no_color: bool = typer.Option(
+        False, "--no-color", help="Plain output without colour or other escape sequences (also: NO_COLOR=1)."),
 ) -> None:
     """Declarative GitOps for PAI-EAS service groups."""
+    from reconciler.cli.output import SETTINGS
+
+    SETTINGS.no_color = no_color  # set on every invocation: one process may run several (tests)
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ def is_error(response: httpx.Response) -> bool:
 
 
 def _error_fields(response: httpx.Response) -> tuple[str, str, str]:
-    """(Code, Message, RequestId) from a JSON error body; falls back to the status line."""
+    """(Code, Message, RequestId) from a JSON error body; without one, a message that says what answered."""
     body: Any
     try:
         body = json.loads(response.content) if response.content else {}
@@ -69,9 +69,23 @@ def _error_fields(response: httpx.Response) -> tuple[str, str, str]:
     if not isinstance(body, dict):
         body = {}
     code = str(body.get("Code") or body.get("code") or f"HTTP{response.status_code}")
-    message = str(body.get("Message") or body.get("message") or response.reason_phrase or "")
+    message = str(body.get("Message") or body.get("message") or "") or _not_an_eas_answer(response)
     request_id = str(body.get("RequestId") or body.get("requestId") or response.headers.get("x-acs-request-id", ""))
     return code, message, request_id
+
+
+def _not_an_eas_answer(response: httpx.Response) -> str:
+    """An error answer without an EAS error body came from something else than EAS: say so, with the URL."""
+    try:
+        url = response.request.url
+    except RuntimeError:  # a response built by hand (tests) has no request
+        return response.reason_phrase or "no EAS error body"
+    base = f"{url.scheme}://{url.netloc.decode()}"
+    what = f"{response.request.method} {url.copy_with(query=None)} answered {response.status_code}"
+    what += f" {response.reason_phrase}" if response.reason_phrase else ""
+    if response.status_code in (404, 405):
+        return f"{what} without an EAS error body: {base} does not look like an EAS endpoint (check --target)"
+    return f"{what} without an EAS error body (is {base} an EAS endpoint, or a proxy in front of it?)"
 
 
 def error_class(status: int, code: str, throttled: bool) -> type[ApiError]:
@@ -100,8 +114,18 @@ def api_error(response: httpx.Response, operation: str) -> ApiError:
 
 
 def transport_error(exc: httpx.HTTPError, operation: str) -> TransportError:
-    """A TransportError naming the operation and the kind of failure (never the request headers)."""
-    return TransportError(f"{operation}: no usable answer ({type(exc).__name__}: {exc})")
+    """A TransportError naming the operation, the URL's host and the kind of failure (never the headers)."""
+    try:
+        url = exc.request.url
+        where = f"{url.scheme}://{url.netloc.decode()}"
+    except RuntimeError:  # an httpx error raised without a request
+        where = "the target"
+    if isinstance(exc, httpx.ConnectError):
+        return TransportError(f"{operation}: cannot connect to {where} ({exc or type(exc).__name__}): is it running "
+                              "(a served emulator: `eas-gitops emulator serve`), and is --target right?")
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportError(f"{operation}: {where} did not answer in time ({type(exc).__name__})")
+    return TransportError(f"{operation}: no usable answer from {where} ({type(exc).__name__}: {exc})")
 
 
 def request_left(exc: httpx.HTTPError) -> bool:
