@@ -281,7 +281,8 @@ class GroupOrderer:
                 first = self.capped(weight_of(m), m.name)
                 if self.member(m).weight != first:
                     self.set_weight(m, first, "weight before joining")
-            self.set_state(m, TrafficState.GROUPING, "joins group traffic: Running and tested")
+            tested = " and tested" if m.spec is not None and m.spec.smoke_test is not None else ""  # claim no test
+            self.set_state(m, TrafficState.GROUPING, f"joins group traffic: Running{tested}")
             if auto and m.name in self.ramps:  # serving and ready: new instances join as they come up
                 r = self.ramps[m.name]
                 self.add(m.name, ScaleParams(replicas=r.target, before=self.member(m).replicas),
