@@ -41,11 +41,11 @@ def is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def console(stderr: bool = False) -> Console:
-    """The console every command prints rich output on (wraps at the terminal, never crops)."""
+def console() -> Console:
+    """The console every command prints rich output on: stdout, wraps at the terminal, never crops."""
     from rich.console import Console
 
-    terminal = (sys.stderr if stderr else sys.stdout).isatty()
-    return Console(stderr=stderr, width=None if terminal else PIPE_WIDTH, soft_wrap=False,
-                   color_system="auto" if color_wanted() else None, no_color=not color_wanted(),
-                   highlight=False)
+    terminal = is_terminal()
+    color = color_wanted()
+    return Console(width=None if terminal else PIPE_WIDTH, force_terminal=terminal,
+                   color_system="auto" if color else None, no_color=not color, highlight=False)
