@@ -31,7 +31,7 @@ from reconciler.apply.runtime import connect_all
 from reconciler.apply.secrets import check_env
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
-from reconciler.cli.output import is_terminal
+from reconciler.cli.output import console, is_terminal
 from reconciler.errors import ConfigError
 from reconciler.live.model import LiveState
 from reconciler.plan.build import DEFAULT_MAX_SHIFT, ensure_fresh
@@ -97,7 +97,7 @@ class LiveProgress:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.rows: dict[str, tuple[str, float, float | None]] = {}  # group -> (step text, start, end)
-        self.live = Live(get_renderable=self._table, refresh_per_second=4, transient=False)
+        self.live = Live(get_renderable=self._table, refresh_per_second=4, transient=False, console=console())
 
     def _table(self) -> Table:
         table = Table("group", "step", "elapsed", title="apply")
