@@ -204,6 +204,7 @@ def apply(
     """
     refuse_saved_plan_as_path(paths or [], saved)
     where = plan_cli.Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
+    where = run(lambda: plan_cli.served_region(where))
     plan_cli.announce(where)
     req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
     if saved is not None:

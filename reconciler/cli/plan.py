@@ -33,7 +33,7 @@ from reconciler.cli.common import (
 )
 from reconciler.cli.output import color_wanted, console, is_terminal
 from reconciler.cli.where import Where as Where  # re-exported: tests and commands use plan.Where
-from reconciler.cli.where import unserved_problems
+from reconciler.cli.where import probe_region, unserved_problems
 from reconciler.errors import SpecError
 from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
@@ -111,6 +111,14 @@ async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
     return plan, live
 
 
+async def served_region(where: Where) -> Where:
+    """An http(s) target: `where` with the region the endpoint says it serves (one probe call); others as given."""
+    if where.served_region is None:
+        return where
+    async with WIRING.connector(where)(where.served_region) as link:
+        return where.probed(await probe_region(link.client))
+
+
 def announce(where: Where) -> None:
     """Say on stderr which target (and local state file) the command uses."""
     typer.echo(where.describe(), err=True)
@@ -153,6 +161,7 @@ def plan(
     Example:  eas-gitops plan examples/groups --format markdown --out plan.json
     """
     where = Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
+    where = run(lambda: served_region(where))
     announce(where)
     req = PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
     result, _ = run(lambda: make_plan(req))

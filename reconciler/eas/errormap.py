@@ -59,15 +59,17 @@ def is_error(response: httpx.Response) -> bool:
     return response.status_code >= 400 or retry_after_seconds(response) is not None
 
 
-def _error_fields(response: httpx.Response) -> tuple[str, str, str]:
-    """(Code, Message, RequestId) from a JSON error body; without one, a message that says what answered."""
-    body: Any
+def _body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of an error answer, or {} (no body, not JSON, not an object)."""
     try:
         body = json.loads(response.content) if response.content else {}
     except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_fields(body: dict[str, Any], response: httpx.Response) -> tuple[str, str, str]:
+    """(Code, Message, RequestId) from a JSON error body; without one, a message that says what answered."""
     code = str(body.get("Code") or body.get("code") or f"HTTP{response.status_code}")
     message = str(body.get("Message") or body.get("message") or "") or _not_an_eas_answer(response)
     request_id = str(body.get("RequestId") or body.get("requestId") or response.headers.get("x-acs-request-id", ""))
@@ -105,12 +107,14 @@ def error_class(status: int, code: str, throttled: bool) -> type[ApiError]:
 
 def api_error(response: httpx.Response, operation: str) -> ApiError:
     """The error an EAS error answer stands for."""
-    code, message, request_id = _error_fields(response)
+    body = _body(response)
+    code, message, request_id = _error_fields(body, response)
     retry_after = retry_after_seconds(response)
     cls = error_class(response.status_code, code, retry_after is not None)
-    if cls is ThrottledError:
-        return ThrottledError(response.status_code, code, message, request_id, operation, retry_after=retry_after)
-    return cls(response.status_code, code, message, request_id, operation)
+    error = (ThrottledError(response.status_code, code, message, request_id, operation, retry_after=retry_after)
+             if cls is ThrottledError else cls(response.status_code, code, message, request_id, operation))
+    error.host_id = str(body.get("HostId") or "")
+    return error
 
 
 def transport_error(exc: httpx.HTTPError, operation: str) -> TransportError:

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli.main import app
+from reconciler.cli.where import region_of_host
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import EmulatorSettings
 
@@ -63,11 +64,33 @@ def test_the_region_the_target_serves_is_applied(shanghai: tuple[str, Any], tmp_
     assert [g["region"] for g in json.loads(result.stdout)["groups"]] == ["cn-shanghai"]
 
 
-def test_the_served_region_comes_from_region(shanghai: tuple[str, Any], tmp_path: Path) -> None:
-    url, _ = shanghai
+def test_a_region_option_against_the_endpoints_answer_is_refused(shanghai: tuple[str, Any]) -> None:
+    url, app_ = shanghai
     result = runner.invoke(app, ["plan", str(EXAMPLE), "--target", url, "--region", "cn-beijing"])
     assert result.exit_code == 1
-    assert "region cn-shanghai is not served by target" in result.stderr and "answers for cn-beijing" in result.stderr
+    assert f"target {url} answers for region cn-shanghai (the HostId of its answers), but --region / " \
+           "EAS_GITOPS_REGION says cn-beijing" in result.stderr
+    assert calls(app_) == []
+
+
+def test_the_endpoints_answer_names_its_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EAS_GITOPS_REGION", raising=False)
+    app_ = create_app(EmulatorSettings(state_path=tmp_path / "hz.db", region="cn-hangzhou"))
+    with served(app_) as url:
+        good = runner.invoke(app, ["plan", str(hangzhou_file(tmp_path)), "--target", url])
+        bad = runner.invoke(app, ["apply", str(EXAMPLE), "--target", url, "--auto-approve"])
+    assert good.exit_code == 0, good.output
+    assert f"target: {url} (region cn-hangzhou)" in good.stderr  # no --region: the endpoint said it
+    assert bad.exit_code == 1 and "region cn-shanghai is not served by target" in bad.stderr
+    assert calls(app_) == []
+
+
+@pytest.mark.parametrize(("host", "region"), [
+    ("pai-eas.cn-shanghai.aliyuncs.com", "cn-shanghai"), ("pai-eas-manage-vpc.ap-southeast-1.aliyuncs.com",
+                                                          "ap-southeast-1"),
+    ("eas.example.com", None), ("", None), ("pai-eas.cn-shanghai.aliyuncs.com.evil.com", None)])
+def test_region_of_host(host: str, region: str | None) -> None:
+    assert region_of_host(host) == region
 
 
 def test_two_regions_for_one_url_are_refused(shanghai: tuple[str, Any]) -> None:
