@@ -87,14 +87,9 @@ def _usage_exits_1(call: Any) -> Any:
         raise
 
 
-def _long_options(command: Any) -> set[str]:
-    return {opt for param in getattr(command, "params", ()) for opt in getattr(param, "opts", ())
-            if opt.startswith("--")}
-
-
-def _short_options(command: Any) -> set[str]:
-    return {opt for param in getattr(command, "params", ()) for opt in getattr(param, "opts", ())
-            if len(opt) == 2 and opt[0] == "-"}
+def _options(command: Any) -> set[str]:
+    """Every option spelling of a command: `--out`, `-o`, ..."""
+    return {opt for param in getattr(command, "params", ()) for opt in getattr(param, "opts", ())}
 
 
 def _refuse_single_dash_long(root: _Root, ctx: Any, args: list[str]) -> None:
@@ -111,10 +106,10 @@ def _refuse_single_dash_long(root: _Root, ctx: Any, args: list[str]) -> None:
             command = command.get_command(ctx, arg) or command
             continue
         match = _SINGLE_DASH_LONG.match(arg)
-        if match and f"--{match.group(1)}" in _long_options(command):
+        if match and f"--{match.group(1)}" in _options(command):
             short = arg[:2]
             read_as = (f" is read as the short option {short} with the value {arg[2:]!r}"
-                       if short in _short_options(command) else "")
+                       if short in _options(command) else "")
             ctx.fail(f"{arg!r}{read_as}: long options take two dashes: -{arg}")
 
 
