@@ -51,6 +51,8 @@ async def load_saved(file: Path, where: plan_cli.Where) -> tuple[Plan, LiveState
         saved = load_plan(file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read the plan file {file}: {exc.strerror}") from exc
+    where = await plan_cli.served_region(where)
+    plan_cli.announce(where)
     where.refuse_unserved((g.region for g in saved.groups), f"the saved plan {file}")
     return saved, await live_now(saved, where, f"the saved plan {file}")
 
@@ -204,8 +206,6 @@ def apply(
     """
     refuse_saved_plan_as_path(paths or [], saved)
     where = plan_cli.Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
-    where = run(lambda: plan_cli.served_region(where))
-    plan_cli.announce(where)
     req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
     if saved is not None:
         refuse_planning_options(req)

@@ -99,12 +99,14 @@ async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
 
 
 async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
-    """Load (SpecError lists every problem), read live, build the plan (PlanError when unsafe)."""
+    """Load (SpecError lists every problem), say the target, read live, build the plan (PlanError when unsafe)."""
     desired = load_paths(list(req.paths) or [Path(".")])
-    unserved = unserved_problems(req.where, desired.groups)
-    if unserved:  # before any read: the target would answer for another region
+    where = await served_region(req.where)
+    announce(where)
+    unserved = unserved_problems(where, desired.groups)
+    if unserved:  # before the live state is read: the target answers for another region
         raise SpecError(unserved)
-    live = await read_regions(req.where, req.where.regions_to_read([*desired.regions(), *req.regions]))
+    live = await read_regions(where, where.regions_to_read([*desired.regions(), *req.regions]))
     plan = build_plan([g.group for g in desired.groups], live, prune=req.prune,
                       groups=set(req.groups) if req.groups else None, max_shift=req.max_shift,
                       force=req.force, adopt=req.adopt)
@@ -161,8 +163,6 @@ def plan(
     Example:  eas-gitops plan examples/groups --format markdown --out plan.json
     """
     where = Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
-    where = run(lambda: served_region(where))
-    announce(where)
     req = PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
     result, _ = run(lambda: make_plan(req))
     show(result, fmt)

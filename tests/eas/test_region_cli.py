@@ -131,3 +131,13 @@ def test_a_refused_connection_names_the_url(monkeypatch: pytest.MonkeyPatch) -> 
     result = runner.invoke(app, ["status", "--target", url])
     assert result.exit_code == 1
     assert f"ListServices: cannot connect to {url}" in result.stderr and "emulator serve" in result.stderr
+
+
+def test_file_problems_come_before_any_call_to_the_target(tmp_path: Path) -> None:
+    from .emulated import _free_port
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("replicas: 4", "replicas: -4"))
+    result = runner.invoke(app, ["plan", str(bad), "--target", f"http://127.0.0.1:{_free_port()}"])
+    assert result.exit_code == 1
+    assert f"{bad}:" in result.stderr and "cannot connect" not in result.stderr and "target:" not in result.stderr
