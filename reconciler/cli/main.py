@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("reconciler.cli.emulator", "Run and inspect the local PAI-EAS emulator."),
 }
 _SINGLE_DASH_LONG = re.compile(r"^-([a-z][a-z-]+)(=.*)?$")
+_SHORT_WITH_EQUALS = re.compile(r"^(-[a-zA-Z])=(.*)$")
 
 
 class _Root(TyperGroup):
@@ -93,7 +94,8 @@ def _options(command: Any) -> set[str]:
 
 
 def _refuse_single_dash_long(root: _Root, ctx: Any, args: list[str]) -> None:
-    """`-out=plan.json` parses as `-o` with the value `ut=plan.json`: refuse it and show `--out=plan.json`.
+    """`-out=plan.json` parses as `-o` with the value `ut=plan.json`: refuse it and show `--out=plan.json`;
+    `-o=plan.json` would save to `=plan.json`: refuse it and show `-o plan.json`.
 
     Looks up the command (and sub-command) named on the line and checks each single-dash word that
     spells one of its long options.
@@ -105,6 +107,9 @@ def _refuse_single_dash_long(root: _Root, ctx: Any, args: list[str]) -> None:
         if isinstance(command, TyperGroup) and not arg.startswith("-"):
             command = command.get_command(ctx, arg) or command
             continue
+        short_eq = _SHORT_WITH_EQUALS.match(arg)
+        if short_eq and short_eq.group(1) in _options(command):  # click would read the value as "=plan.json"
+            ctx.fail(f"{arg!r}: a short option takes its value after a space: {short_eq.group(1)} {short_eq.group(2)}")
         match = _SINGLE_DASH_LONG.match(arg)
         if match and f"--{match.group(1)}" in _options(command):
             short = arg[:2]

@@ -44,6 +44,12 @@ def test_a_single_dash_long_option_is_refused_with_the_fix(arg: str, fixed: str,
     assert not list(tmp_path.glob("ut=*")) and not Path("ut=plan.json").exists()
 
 
+def test_a_short_option_with_equals_is_refused_with_the_fix(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plan", str(EXAMPLES / "pmml.yaml"), "-o=plan.json"])
+    assert result.exit_code == 1
+    assert "'-o=plan.json': a short option takes its value after a space: -o plan.json" in result.output
+
+
 def test_a_single_dash_word_that_is_no_option_is_left_to_click(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(EXAMPLES / "pmml.yaml"), "-zz"])
     assert result.exit_code == 1
