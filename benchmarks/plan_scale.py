@@ -31,7 +31,6 @@ from reconciler.apply import ApplySettings, Executor, Journal, Link, RealTimer, 
 from reconciler.apply.runtime import http_smoke
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import LOCAL_BASE_URL, local_credentials, open_client
 from reconciler.emulator.app import create_app
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.emulator.settings import EmulatorSettings
@@ -40,6 +39,7 @@ from reconciler.live.read import read_live
 from reconciler.plan.build import build_plan
 from reconciler.spec.eas_config import to_eas_config
 from reconciler.spec.model import ServiceGroup
+from reconciler.targets import LOCAL_BASE_URL, local_credentials, open_client
 
 REGION = "cn-shanghai"
 

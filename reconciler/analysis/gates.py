@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from reconciler.analysis.durations import Duration, format_duration
-from reconciler.eas.targets import TargetKind
+from reconciler.targets import TargetKind
 
 CLOUD_PERIOD = 60.0  # seconds: CloudMonitor's finest Period for acs_learn on the real cloud
 EMULATOR_PERIOD = 1.0  # seconds: the emulator's CloudMonitor default base period

@@ -16,8 +16,8 @@ from reconciler.analysis.cloudmonitor import open_cloudmonitor
 from reconciler.analysis.gates import AnalysisSpec, ProviderName, interval_problem
 from reconciler.analysis.prometheus import PrometheusProvider
 from reconciler.analysis.provider import MetricsProvider
-from reconciler.eas.targets import resolve_target
 from reconciler.errors import ConfigError
+from reconciler.targets import resolve_target
 
 
 @asynccontextmanager

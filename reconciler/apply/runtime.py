@@ -1,7 +1,7 @@
 """How apply reaches EAS and time: one `Link` (client + smoke tester) per region, and a `Timer`.
 
 `target_connector` builds links for a CLI target:
-- local: the embedded emulator in-process (`reconciler.eas.targets.local_app`: one app per region
+- local: the embedded emulator in-process (`reconciler.targets.local_app`: one app per region
   over the same SQLite state file); smoke tests go to the same app's gateway in-process.
 - http(s)://host:port: the served emulator or an EAS-compatible URL; smoke tests go to
   `<url>/api/predict/<group>.<service>`.
@@ -32,8 +32,8 @@ import httpx
 
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import LOCAL_BASE_URL, TargetKind, close_local_app, local_app, open_client, resolve_target
 from reconciler.errors import TransportError
+from reconciler.targets import LOCAL_BASE_URL, TargetKind, close_local_app, local_app, open_client, resolve_target
 
 SmokeTester = Callable[[str, str, str, str | None], Awaitable[int]]  # (group, service, path, body) -> HTTP status
 SMOKE_TIMEOUT = 30.0

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -29,21 +30,18 @@ from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome
 from reconciler.apply.runtime import connect_all
 from reconciler.apply.secrets import check_env
 from reconciler.cli import plan as plan_cli
-from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, is_terminal, run
-from reconciler.errors import ConfigError, StalePlanError
-from reconciler.live.model import LiveState, fingerprint
-from reconciler.plan.build import DEFAULT_MAX_SHIFT
+from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
+from reconciler.cli.output import console, is_terminal
+from reconciler.errors import ConfigError
+from reconciler.live.model import LiveState
+from reconciler.plan.build import DEFAULT_MAX_SHIFT, ensure_fresh
 from reconciler.plan.model import Plan, Step, load_plan
 
 
 async def live_now(plan: Plan, where: plan_cli.Where, what: str) -> LiveState:
     """Live state now, for the plan's groups; StalePlanError when it moved since the plan was made."""
     live = await plan_cli.read_regions(where, sorted({g.region for g in plan.groups}))
-    now = fingerprint(live.only(plan.group_keys()))
-    if now != plan.live_fingerprint:
-        raise StalePlanError(
-            f"{what} was made from live state {plan.live_fingerprint[:19]}, but live state is now "
-            f"{now[:19]} (a console edit, an autoscaler or another apply changed it): run plan again")
+    ensure_fresh(plan, live, what)
     return live
 
 
@@ -53,7 +51,18 @@ async def load_saved(file: Path, where: plan_cli.Where) -> tuple[Plan, LiveState
         saved = load_plan(file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read the plan file {file}: {exc.strerror}") from exc
+    where = await plan_cli.served_region(where)
+    plan_cli.announce(where)
+    where.refuse_unserved((g.region for g in saved.groups), f"the saved plan {file}")
     return saved, await live_now(saved, where, f"the saved plan {file}")
+
+
+def refuse_saved_plan_as_path(paths: list[Path], saved: Path | None) -> None:
+    """`apply plan.json` means `apply --plan plan.json`: say so instead of "no yaml files"."""
+    plans = [p for p in paths if p.suffix == ".json"]
+    if plans and saved is None:
+        raise ConfigError(f"{plans[0]} is not a group file: to apply a saved plan, pass it with "
+                          f"--plan: eas-gitops apply --plan {shlex.quote(str(plans[0]))}")
 
 
 def refuse_planning_options(req: plan_cli.PlanRequest) -> None:
@@ -90,7 +99,7 @@ class LiveProgress:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.rows: dict[str, tuple[str, float, float | None]] = {}  # group -> (step text, start, end)
-        self.live = Live(get_renderable=self._table, refresh_per_second=4, transient=False)
+        self.live = Live(get_renderable=self._table, refresh_per_second=4, transient=False, console=console())
 
     def _table(self) -> Table:
         table = Table("group", "step", "elapsed", title="apply")
@@ -195,7 +204,8 @@ def apply(
 
     Example:  eas-gitops apply examples/groups --auto-approve
     """
-    where = plan_cli.Where(target, state, vpc, rate_limit)
+    refuse_saved_plan_as_path(paths or [], saved)
+    where = plan_cli.Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
     req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
     if saved is not None:
         refuse_planning_options(req)
@@ -211,7 +221,11 @@ def apply(
         live = run(lambda: live_now(result, where, "the plan you confirmed"))
     settings = ApplySettings(parallel=parallel, fail_fast=fail_fast, timeout=timeout,
                              poll_interval=where.poll_interval)
-    report = run(lambda: execute(result, live, where, settings, journal_dir))
+    again = " ".join(["eas-gitops plan", *(shlex.quote(str(p)) for p in paths or [])] if paths else
+                     ["eas-gitops plan PATHS"])
+    report = run(lambda: execute(result, live, where, settings, journal_dir),
+                 interrupted=f"interrupted: apply stopped; the journal under {journal_dir} records what was done. "
+                             f"Run `{again}` to see what is left, then apply again")
     print_report(report)
     if not report.ok:
         failed = [f"{g.region}/{g.group}" for g in report.groups if g.outcome is not GroupOutcome.DONE]

@@ -29,7 +29,11 @@ import typer
 from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.client import EasClient
-from reconciler.eas.targets import (
+from reconciler.emulator.admin_api import AdminAuth
+from reconciler.emulator.app import create_app
+from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
+from reconciler.errors import ConfigError, NotFoundError, TransportError
+from reconciler.targets import (
     DEFAULT_REGION,
     STATE_DIR,
     STATE_FILE,
@@ -41,10 +45,6 @@ from reconciler.eas.targets import (
     resolve_target,
     url_credentials,
 )
-from reconciler.emulator.admin_api import AdminAuth
-from reconciler.emulator.app import create_app
-from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
-from reconciler.errors import ConfigError, NotFoundError, TransportError
 
 DEFAULT_STATE = Path(STATE_DIR) / STATE_FILE
 SECRET_ENV = "EAS_EMULATOR_ACCESS_KEY_SECRET"
@@ -72,7 +72,7 @@ class Session:
 async def open_target(target: str | None, state: Path | None, region: str = DEFAULT_REGION) -> AsyncIterator[Session]:
     """A session with the emulator on `target`, closed on exit.
 
-    Target strings are resolved by `reconciler.eas.targets`, as for every other command: `local` is
+    Target strings are resolved by `reconciler.targets`, as for every other command: `local` is
     the embedded app over the state file (for `region`), a URL is a served emulator.
     """
     resolved = resolve_target(target, region)

@@ -7,8 +7,8 @@ Regions read: every region a file names, plus each `--region` given (needed to s
 whose file was deleted in a region no other file names, e.g. to `--prune` it).
 
 `Wiring` is how the commands reach EAS and time: `target_connector` and the real clock. Tests
-replace `WIRING` to run the CLI on an emulator with a virtual clock. Poll intervals of waits by
-target kind (a setting, not documented by EAS): local 0.25 s, http(s) 1 s, aliyun 5 s.
+replace `WIRING` to run the CLI on an emulator with a virtual clock. `Where` (the target options,
+the local state file, the one region of an http(s) target) is in `reconciler.cli.where`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from reconciler.apply.runtime import Connector, RealTimer, Timer, connect_all, target_connector
 from reconciler.cli.common import (
@@ -29,33 +28,19 @@ from reconciler.cli.common import (
     StateOpt,
     TargetOpt,
     VpcOpt,
-    is_terminal,
     retry_settings,
     run,
 )
-from reconciler.eas.targets import DEFAULT_REGION, TargetKind, resolve_target
+from reconciler.cli.output import color_wanted, console, is_terminal
+from reconciler.cli.where import Where as Where  # re-exported: tests and commands use plan.Where
+from reconciler.cli.where import probe_region, unserved_problems
+from reconciler.errors import SpecError
 from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
 from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.render import render_json, render_markdown, render_rich, render_text
 from reconciler.spec.loader import load_paths
-
-POLL_INTERVALS = {TargetKind.LOCAL: 0.25, TargetKind.URL: 1.0, TargetKind.ALIYUN: 5.0}
-
-
-@dataclass(frozen=True)
-class Where:
-    """The target options of one command."""
-
-    target: str | None = None
-    state: Path | None = None
-    vpc: bool = False
-    rate_limit: float | None = None  # None: the client's default
-
-    @property
-    def poll_interval(self) -> float:
-        return POLL_INTERVALS[resolve_target(self.target, DEFAULT_REGION, self.vpc).kind]
 
 
 @dataclass
@@ -83,7 +68,7 @@ GroupOpt = Annotated[list[str] | None, typer.Option(
     "--group", "-g", metavar="GROUP", help="Only this group (name or region/name); repeatable.")]
 RegionsOpt = Annotated[list[str] | None, typer.Option(
     "--region", envvar=ENV_REGION, metavar="REGION",
-    help="Also read this region (besides the regions the files name); repeatable. Env: EAS_GITOPS_REGION.")]
+    help="Also read this region (besides the regions the files name); repeatable.")]
 PruneOpt = Annotated[bool, typer.Option(
     "--prune", help="Delete managed groups that no file declares (only services eas-gitops manages).")]
 AdoptOpt = Annotated[bool, typer.Option(
@@ -114,24 +99,41 @@ async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
 
 
 async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
-    """Load (SpecError lists every problem), read live, build the plan (PlanError when unsafe)."""
+    """Load (SpecError lists every problem), say the target, read live, build the plan (PlanError when unsafe)."""
     desired = load_paths(list(req.paths) or [Path(".")])
-    regions = sorted({*desired.regions(), *req.regions})
-    live = await read_regions(req.where, regions)
+    where = await served_region(req.where)
+    announce(where)
+    unserved = unserved_problems(where, desired.groups)
+    if unserved:  # before the live state is read: the target answers for another region
+        raise SpecError(unserved)
+    live = await read_regions(where, where.regions_to_read([*desired.regions(), *req.regions]))
     plan = build_plan([g.group for g in desired.groups], live, prune=req.prune,
                       groups=set(req.groups) if req.groups else None, max_shift=req.max_shift,
                       force=req.force, adopt=req.adopt)
     return plan, live
 
 
+async def served_region(where: Where) -> Where:
+    """An http(s) target: `where` with the region the endpoint says it serves (one probe call); others as given."""
+    if where.served_region is None:
+        return where
+    async with WIRING.connector(where)(where.served_region) as link:
+        return where.probed(await probe_region(link.client))
+
+
+def announce(where: Where) -> None:
+    """Say on stderr which target (and local state file) the command uses."""
+    typer.echo(where.describe(), err=True)
+
+
 def show(plan: Plan, fmt: PlanFormat = PlanFormat.TEXT) -> None:
-    """Print a plan: rich colours on a terminal, plain text otherwise."""
+    """Print a plan: rich colours on a terminal, plain text otherwise (and with --no-color / NO_COLOR)."""
     if fmt is PlanFormat.JSON:
         typer.echo(render_json(plan), nl=False)
     elif fmt is PlanFormat.MARKDOWN:
         typer.echo(render_markdown(plan), nl=False)
-    elif is_terminal():
-        Console().print(render_rich(plan))
+    elif is_terminal() and color_wanted():
+        console().print(render_rich(plan), soft_wrap=True)  # long lines wrap at the terminal, never cropped
     else:
         typer.echo(render_text(plan), nl=False)
 
@@ -160,8 +162,8 @@ def plan(
 
     Example:  eas-gitops plan examples/groups --format markdown --out plan.json
     """
-    req = PlanRequest(paths or [], Where(target, state, vpc, rate_limit), region or [], group or [], prune, adopt,
-                      max_shift, force)
+    where = Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
+    req = PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
     result, _ = run(lambda: make_plan(req))
     show(result, fmt)
     if out is not None:

@@ -14,15 +14,16 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, TargetOptions, VpcOpt, is_terminal, run
+from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, TargetOptions, VpcOpt, run
+from reconciler.cli.output import console as make_console
+from reconciler.cli.where import Where
 from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group, Service
-from reconciler.eas.targets import DEFAULT_REGION
 from reconciler.spec.model import TrafficMode, TrafficState
 from reconciler.spec.shares import MemberTraffic, compute_shares, is_black_hole, percent
+from reconciler.targets import DEFAULT_REGION
 
 
 class OutputFormat(StrEnum):
@@ -100,7 +101,7 @@ def render_table(view: StatusView) -> Table:
     table = Table(title=f"EAS services in {view.region}", title_justify="left")
     for column in ("SERVICE", "GROUP", "MODE", "STATUS", "INSTANCES", "CPU", "MEMORY", "WEIGHT", "TRAFFIC", "SHARE"):
         table.add_column(column, justify="right" if column in ("CPU", "MEMORY", "WEIGHT", "SHARE") else "left",
-                         no_wrap=True)
+                         overflow="fold")  # a narrow terminal wraps a long name, never crops it
     modes = {g.name: g.traffic_mode for g in view.groups}
     for row in view.rows:
         share = "-" if row.share_percent is None else f"{row.share_percent:g}%"
@@ -129,7 +130,9 @@ def status(
 
     Example:  eas-gitops status --group pmml --target http://127.0.0.1:8080
     """
-    opts = TargetOptions(target, region, state, vpc, rate_limit)
+    where = Where(target, state, vpc, rate_limit).resolved((), [region])
+    typer.echo(where.describe(), err=True)
+    opts = TargetOptions(target, region, where.state, vpc, rate_limit)
 
     async def work() -> StatusView:
         async with opts.client() as client:
@@ -139,7 +142,7 @@ def status(
     if output is OutputFormat.JSON:
         typer.echo(to_json(view))
         return
-    console = Console(width=None if is_terminal() else 160)
+    console = make_console()
     if not view.rows:
         console.print(f"no services in {view.region}" + (f" group {group}" if group else ""))
         return

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from reconciler.cli.output import console as make_console
 from reconciler.errors import SpecError
 from reconciler.spec.desired import DesiredState, LoadedGroup
 from reconciler.spec.loader import DEFAULT_NAME_PATTERN, load_paths, notes_of
@@ -88,9 +88,7 @@ def group_table(loaded: LoadedGroup) -> Table:
 
 
 def _print_state(state: DesiredState) -> None:
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)  # pipes and CI logs: wide enough that rows never wrap
+    console = make_console()  # pipes and CI logs: wide enough that rows never wrap
     for loaded in state.groups:
         console.print(group_table(loaded))
     members = sum(len(g.group.spec.services) for g in state.groups)

@@ -40,7 +40,7 @@ from reconciler.eas.models import (
 )
 from reconciler.eas.transport import Caller, CallStats, Json, Request, Resolver
 from reconciler.errors import ApiError, ConfigError, ConflictError, NotFoundError
-from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.traffic import TrafficMode, TrafficState
 
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_PAGE_SIZE = 100

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.traffic import TrafficMode, TrafficState
 
 
 class _Wire(BaseModel):

@@ -77,13 +77,14 @@ def _unknown(groups: set[str] | None, deltas: Sequence[GroupDelta]) -> tuple[Pla
                  for name in sorted(groups or ()) if name not in known)
 
 
-def ensure_fresh(plan: Plan, live: LiveState) -> None:
+def ensure_fresh(plan: Plan, live: LiveState, what: str = "the saved plan") -> None:
     """Raise StalePlanError unless `live` (read now) is the live state `plan` was computed from.
 
     Only the groups the plan covers count, so an unrelated group moving does not stale a plan.
+    `what` names the plan in the message (a saved file, the plan a person just confirmed).
     """
     now = fingerprint(live.only(plan.group_keys()))
     if now != plan.live_fingerprint:
         raise StalePlanError(
-            f"the saved plan is stale: live state moved since it was made (plan {plan.live_fingerprint[:19]}, "
-            f"live now {now[:19]}); make a new plan")
+            f"{what} is stale: it was made from live state {plan.live_fingerprint[:19]}, but live state is now "
+            f"{now[:19]} (a console edit, an autoscaler or another apply changed it): run plan again")

@@ -308,7 +308,8 @@ class GroupOrderer(Moves):
                 first = self.capped(weight_of(m), m.name)
                 if self.member(m).weight != first:
                     self.set_weight(m, first, "weight before joining")
-            self.set_state(m, TrafficState.GROUPING, "joins group traffic: Running and tested")
+            tested = " and tested" if m.spec is not None and m.spec.smoke_test is not None else ""  # claim no test
+            self.set_state(m, TrafficState.GROUPING, f"joins group traffic: Running{tested}")
             if auto and m.name in self.ramps:  # serving and ready: new instances join as they come up
                 self.scale_within(m, "ramp: the rest of its replicas, now that it serves within max_shift",
                                   self.ramps[m.name].target)

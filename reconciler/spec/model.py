@@ -34,6 +34,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
+from reconciler.traffic import TrafficMode as TrafficMode  # re-exported: the files use the EAS words
+from reconciler.traffic import TrafficState as TrafficState
+
 API_VERSION = "eas-gitops/v1"
 KIND = "ServiceGroup"
 # EAS documents no name rule; this conservative default is a setting of the loader (see checks).
@@ -53,20 +56,6 @@ def _conflict(message: str, at: str, hint: str) -> PydanticCustomError:
 def _present(*fields: str) -> dict[str, Any]:
     """JSON Schema: every field is present and not null."""
     return {"required": list(fields), "properties": {f: {"not": {"type": "null"}} for f in fields}}
-
-
-class TrafficMode(StrEnum):
-    """How a group splits traffic: by running replicas (`auto`) or by weight (`customized`)."""
-
-    AUTO = "auto"
-    CUSTOMIZED = "customized"
-
-
-class TrafficState(StrEnum):
-    """Whether a member takes part in group traffic (`grouping`) or only its direct endpoint."""
-
-    GROUPING = "grouping"
-    STANDALONE = "standalone"
 
 
 class Billing(StrEnum):

@@ -19,7 +19,7 @@ from reconciler.analysis.gates import (
     ProviderName,
     interval_problem,
 )
-from reconciler.eas.targets import TargetKind
+from reconciler.targets import TargetKind
 
 EXAMPLE = {
     "provider": "cloudmonitor", "interval": "1m", "min_requests": 200, "failure_limit": 2,

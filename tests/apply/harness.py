@@ -15,7 +15,6 @@ from reconciler.apply.report import ApplyReport, Progress, no_progress
 from reconciler.apply.runtime import Connector, http_smoke
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import LOCAL_BASE_URL, local_credentials, open_client
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import EmulatorSettings
 from reconciler.live.model import LiveState
@@ -24,6 +23,7 @@ from reconciler.plan.build import build_plan
 from reconciler.plan.model import Plan
 from reconciler.spec.loader import load_paths
 from reconciler.spec.model import ServiceGroup
+from reconciler.targets import LOCAL_BASE_URL, local_credentials, open_client
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "groups"
 # Throttle waits are sent in milliseconds by the emulator; keep retries fast but real.

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli.main import app
-from reconciler.eas.targets import LOCAL_BASE_URL, close_local_app, local_app, local_credentials, open_client
 from reconciler.emulator.admin_api import AdminAuth
 from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.targets import LOCAL_BASE_URL, close_local_app, local_app, local_credentials, open_client
 
 runner = CliRunner()
 
@@ -95,8 +95,9 @@ def test_remote_url_without_credentials_is_one_line_exit_1(monkeypatch: pytest.M
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
     result = runner.invoke(app, ["status", "--target", "https://eas.example.com"])
     assert result.exit_code == 1
-    assert result.stderr.strip().startswith("error: No credentials for https://eas.example.com")
-    assert len(result.stderr.strip().splitlines()) == 1
+    said, *errors = result.stderr.strip().splitlines()
+    assert said == "target: https://eas.example.com (region cn-shanghai)"
+    assert len(errors) == 1 and errors[0].startswith("error: No credentials for https://eas.example.com")
 
 
 def test_target_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -133,9 +133,9 @@ def _command_paths() -> list[list[str]]:
 
     def walk(command: Any, prefix: list[str]) -> list[list[str]]:  # typer vendors its own click
         found = [prefix]
-        if hasattr(command, "commands"):
-            for name, sub in sorted(command.commands.items()):
-                found += walk(sub, [*prefix, name])
+        if hasattr(command, "list_commands"):  # a group: the root loads its commands on demand
+            for name in sorted(command.list_commands(None)):
+                found += walk(command.get_command(None, name), [*prefix, name])
         return found
 
     return walk(typer.main.get_command(app), [])

@@ -53,7 +53,7 @@ def step_summary(step: Step) -> str:
     if p.action is Action.SCALE:
         return f"replicas {p.before} -> {p.replicas}"
     if p.action is Action.WAIT_RUNNING:
-        return f"{p.replicas}/{p.replicas} Running" if p.replicas else "0 replicas"
+        return f"{p.replicas}/{p.replicas} Running" if p.replicas else "no instance left running"  # a scale to 0
     if p.action is Action.SMOKE_TEST:
         return _smoke(step)
     if p.action is Action.SET_WEIGHT:
