@@ -64,7 +64,7 @@ def refuse_planning_options(req: plan_cli.PlanRequest) -> None:
     given = [flag for flag, value in (
         ("PATHS", bool(req.paths)), ("--group", bool(req.groups)),
         ("--prune", req.prune), ("--adopt", req.adopt), ("--max-shift", req.max_shift != DEFAULT_MAX_SHIFT),
-        ("--force", req.force)) if value]
+        ("--force", req.force), ("--changed-since", bool(req.changed_since))) if value]
     if given:
         raise ConfigError(f"{', '.join(given)} shape a new plan and cannot change a saved one: give them to "
                           "`eas-gitops plan ... --out FILE` and apply that file, or apply PATHS without --plan")
@@ -185,6 +185,7 @@ def apply(
     adopt: plan_cli.AdoptOpt = False,
     max_shift: plan_cli.MaxShiftOpt = DEFAULT_MAX_SHIFT,
     force: plan_cli.ForceOpt = False,
+    changed_since: plan_cli.ChangedSinceOpt = None,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1, metavar="SECONDS", help="Longest wait for one step (e.g. a member to be Running).")]
     = DEFAULT_TIMEOUT,
@@ -196,7 +197,8 @@ def apply(
     Example:  eas-gitops apply examples/groups --auto-approve
     """
     where = plan_cli.Where(target, state, vpc, rate_limit)
-    req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
+    req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force,
+                               changed_since)
     if saved is not None:
         refuse_planning_options(req)
         result, live = run(lambda: load_saved(saved, where))

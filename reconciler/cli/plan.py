@@ -5,6 +5,8 @@ files: every problem with file:line:col; unsafe plan; EAS errors). `plan` never 
 
 Regions read: every region a file names, plus each `--region` given (needed to see a managed group
 whose file was deleted in a region no other file names, e.g. to `--prune` it).
+With `--changed-since REF` only the changed groups are planned and only their regions are read
+(`reconciler.gitops.scope`); git also gives the commit label every write records.
 
 `Wiring` is how the commands reach EAS and time: `target_connector` and the real clock. Tests
 replace `WIRING` to run the CLI on an emulator with a virtual clock. Poll intervals of waits by
@@ -34,6 +36,7 @@ from reconciler.cli.common import (
     run,
 )
 from reconciler.eas.targets import DEFAULT_REGION, TargetKind, resolve_target
+from reconciler.gitops.scope import git_inputs
 from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
 from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan
@@ -94,6 +97,10 @@ MaxShiftOpt = Annotated[int, typer.Option(
 ForceOpt = Annotated[bool, typer.Option("--force", help=(
     "Overrule the safety findings a person can judge from the plan: max_shift, and a member eas-gitops does not "
     "touch getting traffic while not ready. Each overrule is shown as a warning; the other rules never yield."))]
+ChangedSinceOpt = Annotated[str | None, typer.Option(
+    "--changed-since", metavar="REF", show_default=False, help=(
+        "Only the groups whose files changed since git REF (its merge base with HEAD) in the working tree, "
+        "plus the groups of deleted files (orphaned: deleted only with --prune). Only their regions are read."))]
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class PlanRequest:
     adopt: bool = False
     max_shift: int = DEFAULT_MAX_SHIFT
     force: bool = False
+    changed_since: str | None = None
 
 
 async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
@@ -115,12 +123,14 @@ async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
 
 async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
     """Load (SpecError lists every problem), read live, build the plan (PlanError when unsafe)."""
-    desired = load_paths(list(req.paths) or [Path(".")])
-    regions = sorted({*desired.regions(), *req.regions})
-    live = await read_regions(req.where, regions)
-    plan = build_plan([g.group for g in desired.groups], live, prune=req.prune,
-                      groups=set(req.groups) if req.groups else None, max_shift=req.max_shift,
-                      force=req.force, adopt=req.adopt)
+    roots = list(req.paths) or [Path(".")]
+    desired = load_paths(roots)
+    git = git_inputs(roots, desired, req.changed_since)  # commit labels; the scope with --changed-since
+    groups = git.groups(req.groups)
+    live = await read_regions(req.where, git.regions(desired.regions(), req.regions, groups))
+    plan = build_plan([g.group for g in desired.groups], live, prune=req.prune, groups=groups,
+                      max_shift=req.max_shift, force=req.force, adopt=req.adopt, commits=git.commits,
+                      source=git.source)
     return plan, live
 
 
@@ -155,13 +165,14 @@ def plan(
     adopt: AdoptOpt = False,
     max_shift: MaxShiftOpt = DEFAULT_MAX_SHIFT,
     force: ForceOpt = False,
+    changed_since: ChangedSinceOpt = None,
 ) -> None:
     """Show what apply would change, step by step, with every member's share after each step.
 
     Example:  eas-gitops plan examples/groups --format markdown --out plan.json
     """
     req = PlanRequest(paths or [], Where(target, state, vpc, rate_limit), region or [], group or [], prune, adopt,
-                      max_shift, force)
+                      max_shift, force, changed_since)
     result, _ = run(lambda: make_plan(req))
     show(result, fmt)
     if out is not None:
