@@ -62,7 +62,7 @@ def fetch_hint(ref: str, remotes: Sequence[str]) -> str:
     if _SHA.fullmatch(ref):
         return f"`git fetch --depth=1 origin {ref}` (the full 40-character sha)"
     remote, _, name = ref.partition("/")
-    if name and remote in remotes:
+    if name and (remote in remotes or remote == "origin"):
         return f"`git fetch --depth=1 {remote} {name}:refs/remotes/{remote}/{name}`"
     if ref.startswith("refs/"):
         return f"`git fetch --depth=1 origin {ref}:{ref}`"
