@@ -26,6 +26,7 @@ history in between.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from reconciler.errors import ConfigError
-from reconciler.gitops.repo import GitFiles, git_available, open_repo
+from reconciler.gitops.repo import GitFiles, git_available, open_repo, real
 from reconciler.spec.loader import YAML_SUFFIXES
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class Changes:
     ref: str
     base: str  # the sha compared with: the merge base, or REF's commit when there is none
     merge_base: bool  # False: no merge base was found, REF itself is the base
-    present: tuple[Path, ...]  # files that exist now and differ from the base (absolute, resolved)
+    present: tuple[str, ...]  # files that exist now and differ from the base (real paths, `repo.real`)
     old: tuple[tuple[str, str], ...]  # (region, name) named by the base's text of changed files
 
 
@@ -89,20 +90,18 @@ def _base(repo: Repo, ref: Commit) -> tuple[Commit, bool]:
     return (bases[0], True) if bases and bases[0] is not None else (ref, False)
 
 
-def is_group_file(path: Path, roots: Sequence[Path]) -> bool:
+def is_group_file(path: str, roots: Sequence[Path]) -> bool:
     """A YAML file the loader would read from `roots` (named directly, or under a root, not hidden)."""
-    if path.suffix not in YAML_SUFFIXES:
+    if not path.endswith(YAML_SUFFIXES):
         return False
     for root in roots:
-        root = root.resolve()
-        if path == root:
+        top = real(root)
+        if path == top:
             return True
-        try:
-            parts = path.relative_to(root).parts
-        except ValueError:
-            continue
-        if not any(p.startswith(".") for p in parts):
-            return True
+        if path.startswith(top.rstrip(os.sep) + os.sep):
+            parts = path[len(top.rstrip(os.sep)) + 1:].split(os.sep)
+            if not any(p.startswith(".") for p in parts):
+                return True
     return False
 
 
@@ -135,7 +134,7 @@ def changed_since(ref: str, roots: Sequence[Path]) -> Changes:
         tree = GitFiles.of(repo)
         base, merged = _base(repo, _resolve(repo, ref))
         specs = tree.pathspecs(roots)
-        present: set[Path] = set()
+        present: set[str] = set()
         old: set[tuple[str, str]] = set()
         for d in base.diff(None, paths=tuple(specs)):
             if d.b_path and d.change_type != "D" and is_group_file(tree.abs(d.b_path), roots):

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.gitops.repo import GitFiles, open_repo
+from reconciler.gitops.repo import GitFiles, open_repo, real
 
 DIRTY_SUFFIX = "-dirty"
 
@@ -41,7 +41,7 @@ def parse_label(value: str) -> tuple[str, bool]:
 class FileCommits:
     """The commit label of every group file inside a repository (files outside git are absent)."""
 
-    labels: dict[Path, str] = field(default_factory=dict)  # resolved file path -> label value
+    labels: dict[str, str] = field(default_factory=dict)  # real file path (`repo.real`) -> label value
     heads: frozenset[str] = frozenset()  # HEAD of every repository involved
 
     @property
@@ -54,7 +54,7 @@ class FileCommits:
         return any(parse_label(v)[1] for v in self.labels.values())
 
     def of(self, file: Path) -> str | None:
-        return self.labels.get(file.resolve())
+        return self.labels.get(real(file))
 
 
 def _porcelain_paths(text: str) -> set[str]:
@@ -70,7 +70,7 @@ def _porcelain_paths(text: str) -> set[str]:
     return out
 
 
-def _repo_labels(root: Path, files: Sequence[Path], roots: Sequence[Path]) -> tuple[str, dict[Path, str]] | None:
+def _repo_labels(root: Path, files: Sequence[str], roots: Sequence[Path]) -> tuple[str, dict[str, str]] | None:
     """(HEAD, {file: label}) for the files inside the repository at `root`; None without a commit."""
     with open_repo(root) as repo:
         if repo is None:
@@ -88,16 +88,16 @@ def _repo_labels(root: Path, files: Sequence[Path], roots: Sequence[Path]) -> tu
             return None
         labels = {}
         for f in files:
-            rel = tree.rel(f)
+            rel = tree.rel_real(f)
             if rel is not None:
-                labels[f.resolve()] = label_value(head, rel not in tracked or rel in changed)
+                labels[f] = label_value(head, rel not in tracked or rel in changed)
         return head, labels
 
 
 def file_commits(roots: Sequence[Path], files: Iterable[Path]) -> FileCommits:
     """The commit label of each of `files`, found under `roots` (the PATHS of a command). Never raises."""
-    pending = [f.resolve() for f in files]
-    labels: dict[Path, str] = {}
+    pending = [real(f) for f in files]
+    labels: dict[str, str] = {}
     heads: set[str] = set()
     for root in roots or [Path(".")]:
         todo = [f for f in pending if f not in labels]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from reconciler.gitops.changes import changed_since
 from reconciler.gitops.commit import file_commits
+from reconciler.gitops.repo import real
 from reconciler.plan.model import PlanCommit
 from reconciler.spec.desired import DesiredState
 
@@ -56,5 +57,5 @@ def git_inputs(roots: Sequence[Path], desired: DesiredState, since: str | None =
         return GitInputs(commits, source)
     changes = changed_since(since, roots)
     present = set(changes.present)
-    scope = {(g.region, g.name) for g in desired.groups if g.file.resolve() in present}
+    scope = {(g.region, g.name) for g in desired.groups if real(g.file) in present}
     return GitInputs(commits, source, frozenset(scope | set(changes.old)))

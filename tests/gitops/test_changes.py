@@ -42,8 +42,8 @@ def repo(tmp_path: Path) -> Iterator[GroupRepo]:
     r.close()
 
 
-def names(paths: tuple[Path, ...], root: Path) -> set[str]:
-    return {p.relative_to(root.resolve()).as_posix() for p in paths}
+def names(paths: tuple[str, ...], root: Path) -> set[str]:
+    return {Path(p).relative_to(root.resolve()).as_posix() for p in paths}
 
 
 def test_modify_add_rename_delete_staged_unstaged_untracked(repo: GroupRepo) -> None:
@@ -80,7 +80,7 @@ def test_an_old_text_without_identity_adds_nothing(repo: GroupRepo) -> None:
     repo.path("groups/broken.yaml").unlink()
     c = changed_since(base, [repo.root / "groups"])
     assert c.old == (("cn-shanghai", "delta"),), "delta is modified; broken's old text names no group"
-    assert {p.name for p in c.present} == {"delta.yaml", "foxtrot.yaml"}
+    assert {Path(p).name for p in c.present} == {"delta.yaml", "foxtrot.yaml"}
 
 
 def test_identity_is_read_leniently() -> None:
@@ -93,12 +93,13 @@ def test_identity_is_read_leniently() -> None:
 
 def test_group_files_are_yaml_and_not_hidden(tmp_path: Path) -> None:
     root = tmp_path.resolve()
-    assert is_group_file(root / "g" / "a.yaml", [root])
-    assert is_group_file(root / "g" / "a.yml", [root])
-    assert not is_group_file(root / "g" / "a.txt", [root])
-    assert not is_group_file(root / ".github" / "workflows" / "p.yml", [root])
-    assert is_group_file(root / ".hidden" / "a.yaml", [root / ".hidden" / "a.yaml"]), "a file named explicitly"
-    assert not is_group_file(root / "other" / "a.yaml", [root / "g"])
+    assert is_group_file(f"{root}/g/a.yaml", [root])
+    assert is_group_file(f"{root}/g/a.yml", [root])
+    assert not is_group_file(f"{root}/g/a.txt", [root])
+    assert not is_group_file(f"{root}/.github/workflows/p.yml", [root])
+    assert is_group_file(f"{root}/.hidden/a.yaml", [root / ".hidden" / "a.yaml"]), "a file named explicitly"
+    assert not is_group_file(f"{root}/other/a.yaml", [root / "g"])
+    assert not is_group_file(f"{root}/gx/a.yaml", [root / "g"]), "a sibling with the same prefix is outside"
 
 
 def test_a_missing_ref_names_the_fetch(repo: GroupRepo) -> None:
@@ -138,7 +139,7 @@ def test_shallow_clone_without_the_base_says_what_to_fetch_then_works(repo: Grou
         c = changed_since("origin/main", [groups])
         # only REF's commit was fetched: no merge base, so REF's tree is the base (echo differs from it too)
         assert not c.merge_base and c.base == clone.commit("origin/main").hexsha
-        assert {p.name for p in c.present} == {"alpha.yaml", "charlie-renamed.yaml", "golf.yaml", "delta.yaml",
+        assert {Path(p).name for p in c.present} == {"alpha.yaml", "charlie-renamed.yaml", "golf.yaml", "delta.yaml",
                                               "foxtrot.yaml", "echo.yaml"}
         assert ("cn-shanghai", "bravo") in c.old
     finally:
