@@ -75,7 +75,9 @@ def _resolve(repo: Repo, ref: str) -> Commit:
 
     try:
         sha = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    except GitCommandError:
+    except GitCommandError as exc:
+        if exc.status != 1:  # 1: no such commit; anything else is git refusing (raised as a git failure)
+            raise
         shallow = repo.git.rev_parse("--is-shallow-repository") == "true"
         where = f"{repo.working_tree_dir}" + (" (a shallow clone: only part of the history was fetched)"
                                               if shallow else "")
@@ -119,10 +121,30 @@ def identity(text: str) -> tuple[str, str] | None:
 
 
 def changed_since(ref: str, roots: Sequence[Path]) -> Changes:
-    """The group files under `roots` that changed between REF (its merge base with HEAD) and the working tree."""
+    """The group files under `roots` that changed between REF (its merge base with HEAD) and the working tree.
+
+    The repository is the one holding the first root. ConfigError for every git problem.
+    """
     roots = list(roots) or [Path(".")]
     if not git_available():
         raise ConfigError("--changed-since needs git, and no `git` executable was found")
+    from git import GitCommandError
+
+    try:
+        return _changed(ref, roots)
+    except GitCommandError as exc:
+        raise ConfigError(f"--changed-since {ref}: git failed: {_git_message(exc)} "
+                          "(for an unsafe repository, see `git config --global --add safe.directory`)") from None
+
+
+def _git_message(exc: Exception) -> str:
+    """The last line git wrote on stderr (gitpython wraps it as `\\n  stderr: '...'`)."""
+    text = str(getattr(exc, "stderr", "") or "").strip().removeprefix("stderr:").strip().strip("'")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else str(exc)
+
+
+def _changed(ref: str, roots: list[Path]) -> Changes:
     with open_repo(roots[0]) as repo:
         if repo is None:
             raise ConfigError(f"--changed-since needs the files in a git repository, and {roots[0]} is in none "

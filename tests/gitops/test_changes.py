@@ -144,3 +144,16 @@ def test_shallow_clone_without_the_base_says_what_to_fetch_then_works(repo: Grou
         assert ("cn-shanghai", "bravo") in c.old
     finally:
         clone.close()
+
+
+def test_a_git_failure_is_one_clear_error(repo: GroupRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    from git import GitCommandError
+
+    import reconciler.gitops.changes as changes
+
+    def refuse(*_: object) -> None:
+        raise GitCommandError(["git", "merge-base"], 128, b"fatal: detected dubious ownership in repository")
+
+    monkeypatch.setattr(changes, "_base", refuse)
+    with pytest.raises(ConfigError, match=r"git failed: fatal: detected dubious ownership.*safe.directory"):
+        changed_since("main", [repo.root / "groups"])
