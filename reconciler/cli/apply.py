@@ -73,7 +73,7 @@ def refuse_planning_options(req: plan_cli.PlanRequest) -> None:
     given = [flag for flag, value in (
         ("PATHS", bool(req.paths)), ("--group", bool(req.groups)),
         ("--prune", req.prune), ("--adopt", req.adopt), ("--max-shift", req.max_shift != DEFAULT_MAX_SHIFT),
-        ("--force", req.force)) if value]
+        ("--force", req.force), ("--changed-since", bool(req.changed_since))) if value]
     if given:
         raise ConfigError(f"{', '.join(given)} shape a new plan and cannot change a saved one: give them to "
                           "`eas-gitops plan ... --out FILE` and apply that file, or apply PATHS without --plan")
@@ -194,6 +194,7 @@ def apply(
     adopt: plan_cli.AdoptOpt = False,
     max_shift: plan_cli.MaxShiftOpt = DEFAULT_MAX_SHIFT,
     force: plan_cli.ForceOpt = False,
+    changed_since: plan_cli.ChangedSinceOpt = None,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1, metavar="SECONDS", help="Longest wait for one step (e.g. a member to be Running).")]
     = DEFAULT_TIMEOUT,
@@ -206,7 +207,8 @@ def apply(
     """
     refuse_saved_plan_as_path(paths or [], saved)
     where = plan_cli.Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
-    req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
+    req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force,
+                               changed_since)
     if saved is not None:
         refuse_planning_options(req)
         result, live = run(lambda: load_saved(saved, where))

@@ -5,6 +5,8 @@ files: every problem with file:line:col; unsafe plan; EAS errors). `plan` never 
 
 Regions read: every region a file names, plus each `--region` given (needed to see a managed group
 whose file was deleted in a region no other file names, e.g. to `--prune` it).
+With `--changed-since REF` only the changed groups are planned and only their regions are read
+(`reconciler.gitops.scope`); git also gives the commit label every write records.
 
 `Wiring` is how the commands reach EAS and time: `target_connector` and the real clock. Tests
 replace `WIRING` to run the CLI on an emulator with a virtual clock. `Where` (the target options,
@@ -35,6 +37,7 @@ from reconciler.cli.output import color_wanted, console, is_terminal
 from reconciler.cli.where import Where as Where  # re-exported: tests and commands use plan.Where
 from reconciler.cli.where import probe_region, unserved_problems
 from reconciler.errors import SpecError
+from reconciler.gitops.scope import git_inputs
 from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
 from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan
@@ -79,6 +82,10 @@ MaxShiftOpt = Annotated[int, typer.Option(
 ForceOpt = Annotated[bool, typer.Option("--force", help=(
     "Overrule the safety findings a person can judge from the plan: max_shift, and a member eas-gitops does not "
     "touch getting traffic while not ready. Each overrule is shown as a warning; the other rules never yield."))]
+ChangedSinceOpt = Annotated[str | None, typer.Option(
+    "--changed-since", metavar="REF", show_default=False, help=(
+        "Only the groups whose files changed since git REF (its merge base with HEAD) in the working tree, "
+        "plus the groups of deleted files (orphaned: deleted only with --prune). Only their regions are read."))]
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,7 @@ class PlanRequest:
     adopt: bool = False
     max_shift: int = DEFAULT_MAX_SHIFT
     force: bool = False
+    changed_since: str | None = None
 
 
 async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
@@ -100,16 +108,20 @@ async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
 
 async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
     """Load (SpecError lists every problem), say the target, read live, build the plan (PlanError when unsafe)."""
-    desired = load_paths(list(req.paths) or [Path(".")])
+    roots = list(req.paths) or [Path(".")]
+    desired = load_paths(roots)
+    git = git_inputs(roots, desired, req.changed_since)  # commit labels; the scope with --changed-since
+    groups = git.groups(req.groups)
     where = await served_region(req.where)
     announce(where)
-    unserved = unserved_problems(where, desired.groups)
+    planned = [g for g in desired.groups if groups is None or g.name in groups or f"{g.region}/{g.name}" in groups]
+    unserved = unserved_problems(where, planned)
     if unserved:  # before the live state is read: the target answers for another region
         raise SpecError(unserved)
-    live = await read_regions(where, where.regions_to_read([*desired.regions(), *req.regions]))
-    plan = build_plan([g.group for g in desired.groups], live, prune=req.prune,
-                      groups=set(req.groups) if req.groups else None, max_shift=req.max_shift,
-                      force=req.force, adopt=req.adopt)
+    live = await read_regions(where, where.regions_to_read(git.regions(desired.regions(), req.regions, groups)))
+    plan = build_plan([g.group for g in desired.groups], live, prune=req.prune, groups=groups,
+                      max_shift=req.max_shift, force=req.force, adopt=req.adopt, commits=git.commits,
+                      source=git.source)
     return plan, live
 
 
@@ -157,13 +169,14 @@ def plan(
     adopt: AdoptOpt = False,
     max_shift: MaxShiftOpt = DEFAULT_MAX_SHIFT,
     force: ForceOpt = False,
+    changed_since: ChangedSinceOpt = None,
 ) -> None:
     """Show what apply would change, step by step, with every member's share after each step.
 
     Example:  eas-gitops plan examples/groups --format markdown --out plan.json
     """
     where = Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
-    req = PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
+    req = PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force, changed_since)
     result, _ = run(lambda: make_plan(req))
     show(result, fmt)
     if out is not None:

@@ -30,6 +30,7 @@ from reconciler.spec.model import TrafficMode, TrafficState
 MANAGED_BY_LABEL = "eas-gitops/managed-by"
 MANAGED_BY_VALUE = "eas-gitops"
 SPEC_HASH_LABEL = "eas-gitops/spec-hash"
+COMMIT_LABEL = "eas-gitops/commit"  # the commit a plan that wrote to the service came from (reconciler.gitops.commit)
 
 
 class ServiceStatus(StrEnum):
@@ -114,6 +115,10 @@ class LiveService(_Frozen):
     @property
     def spec_hash(self) -> str | None:
         return self.labels.get(SPEC_HASH_LABEL)
+
+    @property
+    def commit(self) -> str | None:
+        return self.labels.get(COMMIT_LABEL)
 
     @property
     def replicas(self) -> int:

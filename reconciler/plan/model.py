@@ -2,9 +2,9 @@
 
 Shape (JSON is the canonical form; `schemas/plan.schema.json` is generated from these models):
 
-    Plan(format_version, live_fingerprint, options, summary, warnings, groups)
+    Plan(format_version, live_fingerprint, options, summary, warnings, groups, commit?)
       GroupPlan(region, name, status, mode_before -> mode_after, warnings, changes,
-                steps, timeline, members_now, members_final)
+                steps, timeline, members_now, members_final, commit?)
         Change(service, field, op + ~ -, before, after)          what differs, for people
         Step(index, action, service, params, reason, expect)      what to do, for the executor
         TimelineEntry(step, shares, black_hole)                   every member's share after each step
@@ -15,6 +15,7 @@ Invariants:
 - `Step.expect` is what a read-back must show before the next step runs.
 - Steps are numbered 1..n inside their group; timeline entry 0 is "now" (the live state).
 - Shares are percentages rounded to 0.1 for display; the planner decides on exact fractions.
+- `commit` (plan and group) is left out when None (outside git): such plans read as before it existed.
 - No secret value is ever stored: a config value holding `${env:NAME}` keeps that reference (the
   executor resolves it when applying), and `Change.before/after` show `(sensitive)` instead.
 """
@@ -267,6 +268,13 @@ class GroupPlan(_Frozen):
     timeline: tuple[TimelineEntry, ...] = ()
     members_now: tuple[MemberView, ...] = ()
     members_final: tuple[MemberView, ...] = ()
+    commit: str | None = Field(default=None, description=(
+        "The eas-gitops/commit label value this plan writes on the group's services: the sha of the commit the "
+        "group's file comes from, with the suffix -dirty when the file differs from it. Omitted outside git."))
+
+    @model_serializer(mode="wrap")
+    def _omit_no_commit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_none(handler(self), "commit")
 
     @property
     def has_changes(self) -> bool:
@@ -291,6 +299,13 @@ class Summary(_Frozen):
     warnings: int = 0
 
 
+class PlanCommit(_Frozen):
+    """The commit a plan was made from (a saved plan applied later still records this one)."""
+
+    sha: str = Field(description="HEAD of the repository holding the group files when the plan was made.")
+    dirty: bool = Field(description="Some group file differed from that commit (changed, untracked or ignored).")
+
+
 class Plan(_Frozen):
     format_version: Literal[1] = FORMAT_VERSION
     live_fingerprint: str
@@ -298,6 +313,12 @@ class Plan(_Frozen):
     summary: Summary = Summary()
     warnings: tuple[PlanWarning, ...] = ()
     groups: tuple[GroupPlan, ...] = ()
+    commit: PlanCommit | None = Field(default=None, description=(
+        "The commit the files came from; omitted outside git or when the files span several repositories."))
+
+    @model_serializer(mode="wrap")
+    def _omit_no_commit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_none(handler(self), "commit")
 
     @property
     def has_changes(self) -> bool:
@@ -306,6 +327,13 @@ class Plan(_Frozen):
     def group_keys(self) -> list[tuple[str, str]]:
         """(region, name) of every group the plan covers: the scope of its live fingerprint."""
         return [(g.region, g.name) for g in self.groups]
+
+
+def _without_none(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """Leave out a field that is None, so plans made outside git read exactly as before it existed."""
+    if data.get(key, 0) is None:
+        data.pop(key)
+    return data
 
 
 def plan_json_schema() -> dict[str, Any]:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
+from reconciler.live.model import COMMIT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
 from reconciler.plan import ramp, readiness
 from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, dotted, without_instance
 from reconciler.plan.model import (
@@ -269,7 +269,8 @@ class GroupOrderer(Moves):
 
     def create(self, m: MemberDelta) -> None:
         assert m.spec is not None and m.config is not None and m.spec_hash is not None
-        labels = {**m.spec.labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, SPEC_HASH_LABEL: m.spec_hash, **m.record}
+        labels = {**m.spec.labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, SPEC_HASH_LABEL: m.spec_hash, **m.record,
+                  **({COMMIT_LABEL: m.commit} if m.commit else {})}
         # a ramp starts with fewer replicas; the spec hash stays the declared one, where the ramp ends
         replicas = self.ramps[m.name].first if m.name in self.ramps else m.spec.base_replicas
         config = {**m.config, "metadata": {**m.config.get("metadata", {}), "instance": replicas}}
@@ -419,5 +420,5 @@ class GroupOrderer(Moves):
 
 
 def _labels_reason(labels: dict[str, str]) -> str:
-    ours = {SPEC_HASH_LABEL} | {k for k in labels if k.startswith(RECORD_LABEL)}
+    ours = {SPEC_HASH_LABEL, COMMIT_LABEL} | {k for k in labels if k.startswith(RECORD_LABEL)}
     return "record the applied spec" if set(labels) <= ours else "declared labels"

@@ -74,8 +74,9 @@ def test_status_table_for_one_group(state: Path) -> None:
     cells = [[c.strip() for c in line.strip("│ ").split("│")] for line in result.stdout.splitlines() if "pmml_" in line]
     rows = {row[0]: row[1:] for row in cells}
     assert set(rows) == {"pmml_prod", "pmml_grey"}
-    assert rows["pmml_prod"] == ["pmml", "auto", "Running", "4/4", "1", "1000M", "80", "grouping", "80%"]
-    assert rows["pmml_grey"] == ["pmml", "auto", "Running", "1/1", "1", "1000M", "20", "grouping", "20%"]
+    # COMMIT is "-": these services were created without eas-gitops (no eas-gitops/commit label)
+    assert rows["pmml_prod"] == ["pmml", "auto", "Running", "4/4", "1", "1000M", "80", "grouping", "80%", "-"]
+    assert rows["pmml_grey"] == ["pmml", "auto", "Running", "1/1", "1", "1000M", "20", "grouping", "20%", "-"]
     assert "canary" not in result.stdout
 
 
