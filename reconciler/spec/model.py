@@ -21,6 +21,7 @@ Choices where the docs are silent:
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -314,3 +315,23 @@ class ServiceGroup(_Strict):
 
     def service(self, name: str) -> ServiceSpec | None:
         return next((s for s in self.spec.services if s.name == name), None)
+
+
+# `${env:NAME}` is a secret reference, resolved at apply time; NAME is an environment variable name.
+ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+_REFERENCE_START = "${env:"
+
+
+def reference_problems(text: str) -> list[tuple[str, str]]:
+    """(message, hint) for every `${env:` in `text` that is not a well-formed `${env:NAME}` reference."""
+    problems = []
+    start = text.find(_REFERENCE_START)
+    while start >= 0:
+        if not ENV_REFERENCE.match(text, start):
+            end = text.find("}", start)
+            written = text[start: end + 1] if end >= 0 else text[start: start + 40]
+            problems.append((f"malformed secret reference {written!r}: expected ${{env:NAME}}",
+                             "NAME is an environment variable: letters, digits and _, not starting with a digit, "
+                             "e.g. ${env:MY_TOKEN}; it would be sent to EAS as written"))
+        start = text.find(_REFERENCE_START, start + 1)
+    return problems

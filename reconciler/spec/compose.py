@@ -1,0 +1,285 @@
+"""One YAML text to plain data and the position of every key and value, in one pass and under `Limits`.
+
+ruamel.yaml turns the text into parser events (its C parser, from ruamel.yaml.clib, when installed;
+its pure-Python parser otherwise: same events, same marks, about 20 times slower). This module builds
+the document from those events itself, without recursion, because the rules here are not YAML's
+defaults:
+
+- Values are JSON's: mappings, lists, strings, integers, floats, booleans and null, resolved by the
+  YAML 1.2 core schema. A date is not a type here: `2024-01-01` stays the text as written.
+- Explicit tags may only restate those types (`!!str`, `!!int`, `!!float`, `!!bool`, `!!null`,
+  `!!map`, `!!seq`, `!`). Any other (`!!binary`, `!!timestamp`, `!!set`, `!!python/...`, `!local`)
+  is a problem at the tagged value: it would change what the value is.
+- Nesting deeper than `max_depth`, or more than `max_values` values (every alias counts as all the
+  values it repeats, so an alias bomb is stopped after about `max_values` events, never expanded),
+  ends the file with one problem there. A second document in the file does too.
+- An alias must refer to a finished anchor: a structure that contains itself is a problem.
+- A key repeated in one mapping is a problem; the first value is kept so the rest still validates.
+  Merge keys (`<<: *base`) copy the keys the mapping does not set itself; merged keys have no
+  position of their own (problems inside them point at the mapping that merges them).
+- Strings holding `${` are returned with their positions, for the secret-reference rule.
+
+The position tree mirrors the data: a mapping is `{key: (key_line, key_col, line, col, child)}`, a
+list is `[(line, col, child)]`, anything else None; positions are 1-based.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml import events as ev
+
+from reconciler.errors import Problem
+from reconciler.spec.limits import Limits
+
+try:  # the C parser is an optional speed-up; the pure parser gives the same events
+    from ruamel.yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the platform's wheels
+    _CParser = None
+
+PosTree = dict[Any, tuple[int, int, int, int, Any]] | list[tuple[int, int, Any]] | None
+_CORE = "tag:yaml.org,2002:"
+_INT = re.compile(r"[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)")
+_FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?)"
+                    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+_WORDS: dict[str, Any] = {w: None for w in ("", "~", "null", "Null", "NULL")}
+_WORDS |= {w: True for w in ("true", "True", "TRUE")} | {w: False for w in ("false", "False", "FALSE")}
+_NUMBER_START = frozenset("-+.0123456789")
+_MERGE = object()  # a plain `<<` key
+_TAGGED: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}
+
+
+class Fatal(Exception):
+    """The rest of the file cannot be read: carries the one problem that says why."""
+
+
+def events(text: str) -> Iterator[Any]:
+    """The parser events of `text` (ruamel's C parser when available)."""
+    if _CParser is None:
+        yield from YAML(typ="safe", pure=True).parse(text)
+        return
+    parser = _CParser(text)
+    while True:
+        event = parser.get_event()
+        yield event
+        if event is None or isinstance(event, ev.StreamEndEvent):
+            return
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
+
+
+def _number(text: str, want: str) -> int | float:
+    """`text` as an int or float (ValueError when it is not one, or has too many digits for Python)."""
+    plain = text.replace("_", "")
+    if want == "int":
+        sign, digits = (-1, plain[1:]) if plain[:1] == "-" else (1, plain.lstrip("+"))
+        base = {"0b": 2, "0o": 8, "0x": 16}.get(digits[:2], 10)
+        return sign * int(digits[2:] if base != 10 else digits, base)
+    lowered = plain.lower()
+    if lowered.endswith((".inf", ".nan")):
+        return float(lowered.replace(".", ""))
+    return float(plain)
+
+
+@dataclass
+class _Frame:
+    """A list or mapping being built."""
+
+    data: Any  # dict or list
+    pos: Any  # dict or list, as in PosTree
+    line: int
+    col: int
+    start: int  # values counted before it began
+    anchor: str | None
+    key: Any = None  # the mapping key waiting for its value (None: none waiting)
+    key_at: tuple[int, int] = (0, 0)
+    waiting: bool = False
+    merges: list[dict[Any, Any]] = field(default_factory=list)
+
+
+class Composer:
+    """Builds one document from events; `problems` collects what is wrong with it."""
+
+    def __init__(self, file: str, limits: Limits) -> None:
+        self.file = file
+        self.limits = limits
+        self.problems: list[Problem] = []
+        self.usable = True  # False once a value could not be built as written (tag, number, key)
+        self.references: list[tuple[str, int, int]] = []  # strings holding `${`, where they are
+        self.count = 0
+        self.documents = 0
+        self.root: Any = None
+        self.root_pos: PosTree = None
+        self._stack: list[_Frame] = []
+        self._anchors: dict[str, tuple[Any, PosTree, int]] = {}
+        self._open: set[str] = set()
+
+    def problem(self, line: int, col: int, message: str, hint: str, *, fatal: bool = False) -> None:
+        found = Problem(self.file, line, col, message, hint)
+        if fatal:
+            raise Fatal(found)
+        self.problems.append(found)
+        self.usable = False
+
+    def _counted(self, n: int, line: int, col: int, alias: bool) -> None:
+        self.count += n
+        if self.count > self.limits.max_values:
+            what = ("aliases repeat values so often that the file would expand to" if alias
+                    else "the file holds")
+            self.problem(line, col, f"{what} more than {self.limits.max_values} values",
+                         f"an alias bomb or a generated file? the limit is {Limits.variable('max_values')}",
+                         fatal=True)
+
+    def feed(self, event: Any) -> None:
+        mark = event.start_mark
+        line, col = mark.line + 1, mark.column + 1
+        if isinstance(event, ev.ScalarEvent):
+            self._counted(1, line, col, False)
+            value = self._scalar(event, line, col)
+            self._remember(event.anchor, value, None, 1)
+            self._add(value, None, line, col)
+        elif isinstance(event, ev.MappingStartEvent | ev.SequenceStartEvent):
+            self._start(event, line, col)
+        elif isinstance(event, ev.MappingEndEvent | ev.SequenceEndEvent):
+            self._end()
+        elif isinstance(event, ev.AliasEvent):
+            self._alias(event.anchor, line, col)
+        elif isinstance(event, ev.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                self.problem(line, col, "the file holds more than one YAML document; expected one ServiceGroup",
+                             "split it: one group per file, no '---' between groups", fatal=True)
+
+    def _scalar(self, event: Any, line: int, col: int) -> Any:
+        text, tag = event.value, event.tag
+        if tag is None and event.implicit[0]:  # plain scalar: resolved by the core schema
+            return _MERGE if text == "<<" else self._resolve(text, line, col)
+        if tag in (None, "!", _CORE + "str"):
+            return self._text(text, line, col)
+        want = tag.removeprefix(_CORE)
+        if not (tag.startswith(_CORE) and want in _TAGGED):
+            self._bad_tag(tag, line, col)
+            return text
+        value: Any = self._resolve(text, line, col)
+        if isinstance(value, _TAGGED[want]) and not (want in ("int", "float") and isinstance(value, bool)):
+            return float(value) if want == "float" else value  # type: ignore[arg-type]  # an int or float here
+        self.problem(line, col, f"{text!r} is tagged !!{want} but is not one",
+                     f"write a plain {want} without the tag, or remove the tag")
+        return text
+
+    def _text(self, text: str, line: int, col: int) -> str:
+        if "${" in text:
+            self.references.append((text, line, col))
+        return text
+
+    def _bad_tag(self, tag: str, line: int, col: int) -> None:
+        self.problem(line, col, f"the YAML tag {_short_tag(tag)} is not allowed: it changes what the value is",
+                     "values are plain text, numbers, true/false, null, lists and mappings; remove the tag "
+                     "(quote the value to keep it as text)")
+
+    def _resolve(self, text: str, line: int, col: int) -> Any:
+        if text in _WORDS:
+            return _WORDS[text]
+        kind = "" if text[:1] not in _NUMBER_START else (
+            "int" if _INT.fullmatch(text) else "float" if _FLOAT.fullmatch(text) else "")
+        if not kind:
+            return self._text(text, line, col)
+        try:
+            return _number(text, kind)
+        except ValueError:
+            self.problem(line, col, f"a number with {len(text)} characters cannot be read",
+                         "no setting takes a number this long: write a realistic value")
+            return text
+
+    def _start(self, event: Any, line: int, col: int) -> None:
+        self._counted(1, line, col, False)
+        if len(self._stack) >= self.limits.max_depth:
+            self.problem(line, col, f"lists and mappings are nested more than {self.limits.max_depth} levels deep",
+                         f"a group file needs a few levels; the limit is {Limits.variable('max_depth')}", fatal=True)
+        is_map = isinstance(event, ev.MappingStartEvent)
+        tag = event.tag
+        if tag not in (None, "!", _CORE + ("map" if is_map else "seq")):
+            self._bad_tag(tag, line, col)
+        if event.anchor is not None:
+            self._open.add(event.anchor)
+        data: Any = {} if is_map else []
+        pos: Any = {} if is_map else []
+        self._stack.append(_Frame(data, pos, line, col, self.count - 1, event.anchor))
+
+    def _end(self) -> None:
+        frame = self._stack.pop()
+        if isinstance(frame.data, dict):
+            for merged in frame.merges:  # explicit keys win; of several merged mappings, the first wins
+                for key, value in merged.items():
+                    frame.data.setdefault(key, value)
+        if frame.anchor is not None:
+            self._open.discard(frame.anchor)
+        self._remember(frame.anchor, frame.data, frame.pos, self.count - frame.start)
+        self._add(frame.data, frame.pos, frame.line, frame.col)
+
+    def _remember(self, anchor: str | None, value: Any, pos: PosTree, size: int) -> None:
+        if anchor is not None:
+            self._anchors[anchor] = (value, pos, size)
+
+    def _alias(self, name: str, line: int, col: int) -> None:
+        if name not in self._anchors:
+            why = "contains this alias (a structure cannot contain itself)" if name in self._open else "is not defined"
+            self.problem(line, col, f"alias *{name}: the anchor &{name} {why}",
+                         "define &name on a value before *name refers to it", fatal=True)
+        value, pos, size = self._anchors[name]
+        self._counted(size, line, col, True)
+        self._add(value, pos, line, col)
+
+    def _add(self, value: Any, pos: PosTree, line: int, col: int) -> None:
+        top = self._stack[-1] if self._stack else None
+        if value is _MERGE and (top is None or isinstance(top.data, list) or top.waiting):
+            value = "<<"  # a plain `<<` merges only as a key
+        if top is None:
+            self.root, self.root_pos = value, pos
+            return
+        if isinstance(top.data, list):
+            top.data.append(value)
+            top.pos.append((line, col, pos))
+        elif not top.waiting:
+            self._key(top, value, line, col)
+        else:
+            top.waiting = False
+            self._value(top, value, pos, line, col)
+
+    def _key(self, top: _Frame, value: Any, line: int, col: int) -> None:
+        if isinstance(value, dict | list):
+            self.problem(line, col, "a mapping key must be a plain value, not a list or mapping",
+                         "write keys as plain words, e.g. name: value")
+            value = object()  # a unique placeholder: the pair is dropped
+        top.key, top.key_at, top.waiting = value, (line, col), True
+
+    def _value(self, top: _Frame, value: Any, pos: PosTree, line: int, col: int) -> None:
+        key = top.key
+        if key is _MERGE:
+            merged = value if isinstance(value, list) else [value]
+            if not all(isinstance(m, dict) for m in merged):
+                self.problem(line, col, "'<<' merges a mapping (or a list of mappings) into this one",
+                             "write <<: *anchor where &anchor is on a mapping")
+                return
+            top.merges.extend(merged)
+        elif key in top.data:
+            first = top.pos[key][0] if key in top.pos else top.line
+            self.problems.append(Problem(self.file, *top.key_at, f"duplicate key '{key}' (first at line {first})",
+                                         "a key may appear once per mapping: remove or rename one"))
+        elif isinstance(key, str | int | float | bool) or key is None:
+            top.data[key] = value
+            top.pos[key] = (*top.key_at, line, col, pos)
+
+
+def compose(file: str, text: str, limits: Limits) -> Composer:
+    """Feed every event of `text`; raises `Fatal` (a limit, a second document) or ruamel's YAMLError (syntax)."""
+    composer = Composer(file, limits)
+    for event in events(text):
+        composer.feed(event)
+    return composer
