@@ -31,11 +31,11 @@ class Positions:
         node = self.root
         for part in loc:
             if isinstance(node, dict) and part in node:
-                key_line, key_col, line, col, node = node[part]
-                key_pos, value_pos = (key_line, key_col), (line, col)
+                key_mark, mark, node = node[part]
+                key_pos, value_pos = (key_mark.line + 1, key_mark.column + 1), (mark.line + 1, mark.column + 1)
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                line, col, node = node[part]
-                key_pos = value_pos = (line, col)
+                mark, node = node[part]
+                key_pos = value_pos = (mark.line + 1, mark.column + 1)
             else:
                 return key_pos, value_pos, False
         return key_pos, value_pos, True
