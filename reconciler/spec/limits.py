@@ -19,7 +19,7 @@ Numbers (upper bounds in the model, so they are in the JSON Schema too and the e
     gpu                             64       GPUs per instance
     gpu_memory                      2048     GB of GPU memory per instance
     spot_price_limit                100000   hourly bid (finite)
-    autoscaling threshold           1e9      metric value per instance (finite)
+    autoscaling threshold           10**9    metric value per instance (finite)
     any integer under `config`      -2**63 .. 2**63-1 (EAS reads JSON into 64-bit integers)
     any float under `config`        finite (JSON has no infinity or NaN)
 """
@@ -33,12 +33,12 @@ from dataclasses import dataclass, fields
 from reconciler.errors import ConfigError
 
 MAX_REPLICAS = 1000
-MAX_CPU = 1024.0
+MAX_CPU = 1024
 MAX_MEMORY_MB = 4 * 1024 * 1024
 MAX_GPU = 64
 MAX_GPU_MEMORY_GB = 2048
-MAX_SPOT_PRICE = 100_000.0
-MAX_THRESHOLD = 1e9
+MAX_SPOT_PRICE = 100_000
+MAX_THRESHOLD = 10**9
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 ENV_PREFIX = "EAS_GITOPS_"

@@ -17,6 +17,10 @@ Choices where the docs are silent:
 - `instance_types` needs two or more types (one type is `instance_type`), so every resource
   placement has exactly one spelling and the EAS mapping round-trips.
 - Spot needs a bid: `spot: true` requires `spot_price_limit` (EAS bids per instance type).
+- Every number has an upper bound (`reconciler.spec.limits`), and floats must be finite: a value
+  EAS would refuse, or Python could not turn into an instance count, is stopped here.
+- A `${env:` that does not form `${env:NAME}` is an error wherever it is written
+  (`reference_problems`, applied by the loader to every string): it would reach EAS as written.
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
+
+from reconciler.spec.limits import (
+    MAX_CPU,
+    MAX_GPU,
+    MAX_GPU_MEMORY_GB,
+    MAX_MEMORY_MB,
+    MAX_REPLICAS,
+    MAX_SPOT_PRICE,
+    MAX_THRESHOLD,
+)
 
 API_VERSION = "eas-gitops/v1"
 KIND = "ServiceGroup"
@@ -75,10 +89,12 @@ class _Strict(BaseModel):
 class Autoscaling(_Strict):
     """An autoscaling range instead of a fixed replica count."""
 
-    min: int = Field(ge=0, strict=True, description="Fewest replicas the autoscaler keeps (planned replicas).")
-    max: int = Field(ge=1, strict=True, description="Most replicas the autoscaler may start.")
+    min: int = Field(ge=0, le=MAX_REPLICAS, strict=True,
+                     description="Fewest replicas the autoscaler keeps (planned replicas).")
+    max: int = Field(ge=1, le=MAX_REPLICAS, strict=True, description="Most replicas the autoscaler may start.")
     metric: str = Field(default="qps", min_length=1, description="Scaling metric, e.g. qps, cpu, gpu[util].")
-    threshold: float = Field(gt=0, strict=True, description="Target value of the metric per replica.")
+    threshold: float = Field(gt=0, le=MAX_THRESHOLD, strict=True, allow_inf_nan=False,
+                             description="Target value of the metric per replica.")
 
     @model_validator(mode="after")
     def _range(self) -> Autoscaling:
@@ -115,11 +131,13 @@ class Resources(_Strict):
         }
     )
 
-    cpu: float | None = Field(default=None, gt=0, strict=True, description="CPU cores per replica.")
-    memory: int | None = Field(default=None, gt=0, strict=True, description="Memory per replica in MB.")
-    gpu: int | None = Field(default=None, ge=0, strict=True, description="GPUs per replica.")
+    cpu: float | None = Field(default=None, gt=0, le=MAX_CPU, strict=True, allow_inf_nan=False,
+                              description="CPU cores per replica.")
+    memory: int | None = Field(default=None, gt=0, le=MAX_MEMORY_MB, strict=True,
+                               description="Memory per replica in MB.")
+    gpu: int | None = Field(default=None, ge=0, le=MAX_GPU, strict=True, description="GPUs per replica.")
     gpu_memory: int | None = Field(
-        default=None, ge=0, strict=True, description="GPU memory per replica in GB (GPU sharing)."
+        default=None, ge=0, le=MAX_GPU_MEMORY_GB, strict=True, description="GPU memory per replica in GB (GPU sharing)."
     )
     resource_group: str | None = Field(
         default=None, pattern=r"^eas-r-[a-z0-9]+$",
@@ -134,7 +152,8 @@ class Resources(_Strict):
     )
     spot: bool = Field(default=False, strict=True, description="Use preemptible (spot) instances on public resources.")
     spot_price_limit: float | None = Field(
-        default=None, gt=0, strict=True, description="Highest hourly price bid for a spot instance (needs spot)."
+        default=None, gt=0, le=MAX_SPOT_PRICE, strict=True, allow_inf_nan=False,
+        description="Highest hourly price bid for a spot instance (needs spot).",
     )
 
     @model_validator(mode="after")
@@ -227,7 +246,7 @@ class ServiceSpec(_Strict):
         default=None, ge=0, le=MAX_WEIGHT, strict=True,
         description="Share weight (0-1000); required for grouping members under customized mode, an error under auto.",
     )
-    replicas: int | None = Field(default=None, ge=0, strict=True, description="Fixed replica count.")
+    replicas: int | None = Field(default=None, ge=0, le=MAX_REPLICAS, strict=True, description="Fixed replica count.")
     autoscaling: Autoscaling | None = Field(default=None, description="Autoscaling range instead of replicas.")
     resources: Resources = Field(description="Size per replica and placement (dedicated or public).")
     model: ModelCode | None = Field(default=None, description="Model + processor deployment.")
