@@ -108,11 +108,11 @@ def check_config(loaded: LoadedGroup) -> list[Problem]:
         if not s.config:
             continue
         # An empty object declares nothing (`metadata: {}`); any other value under an owned path clashes.
-        declared = {p for p in declared_paths(s.config) if value_at(s.config, p)[1] != {}}
+        declared = sorted(p for p in declared_paths(s.config) if value_at(s.config, p)[1] != {})
         typed: set[tuple[str, ...]] | None = None  # computed on the first clash only: it builds the EAS config
         seen: set[tuple[str, ...]] = set()
         for owned, field in TYPED_PATHS.items():
-            for path in sorted(declared):
+            for path in declared:
                 n = min(len(path), len(owned))
                 if path[:n] == owned[:n] and path[:n] not in seen:
                     seen.add(path[:n])

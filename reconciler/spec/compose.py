@@ -72,6 +72,8 @@ def _short_tag(tag: str) -> str:
 
 def _number(text: str, want: str) -> int | float:
     """`text` as an int or float (ValueError when it is not one, or has too many digits for Python)."""
+    if text.isdigit():  # the common case, e.g. `replicas: 2`
+        return int(text) if want == "int" else float(text)
     plain = text.replace("_", "")
     if want == "int":
         sign, digits = (-1, plain[1:]) if plain[:1] == "-" else (1, plain.lstrip("+"))
