@@ -5,7 +5,9 @@
 `.venv`, ...) are skipped silently, so `validate` in a repository root sees only group files.
 A file named explicitly is always read when it is YAML.
 
-Each file is parsed with ruamel.yaml in round-trip mode (positions kept) and must hold exactly one
+Each file is read by `reading.read_text` (regular files only, never blocking, at most
+`EAS_GITOPS_MAX_FILE_BYTES`), parsed once by `compose.compose` (plain data and the position of every
+key and value, under the depth and value limits of `limits.Limits`), and must hold exactly one
 `ServiceGroup` mapping. Problems from every file and every stage (syntax, duplicate keys, model
 errors, group rules, cross-file duplicates) are collected and raised together as one `SpecError`.
 A file that is not a ServiceGroup at all (wrong or missing apiVersion/kind) reports only that, not
