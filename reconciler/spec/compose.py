@@ -34,7 +34,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml import events as ev
 
-from reconciler.errors import Problem
+from reconciler.errors import Problem, SpecError
 from reconciler.spec.limits import Limits
 
 try:  # the C parser is an optional speed-up; the pure parser gives the same events
@@ -55,8 +55,11 @@ _DROP = object()  # a key that cannot be one (a list or mapping): its pair is le
 _TAGGED: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}
 
 
-class Fatal(Exception):
-    """The rest of the file cannot be read: carries the one problem that says why."""
+class Fatal(SpecError):
+    """The rest of the file cannot be read: carries the one problem that says why (the loader reports it)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__([problem])
 
 
 def events(text: str) -> Iterator[Any]:

@@ -169,6 +169,9 @@ def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
         field = _field_info(loc)
         hint = _range_hint(field) if kind in _RANGE_ERRORS | {"finite_number"} and field is not None else ""
         hint = hint or (field.description if field is not None and field.description else "")
+    if not hint:  # every problem says what would be right, even one pydantic words generically
+        hint = "keys are plain text, e.g. name: value" if kind == "invalid_key" else (
+            f"`eas-gitops schema` shows what {dotted(loc[:-1])} accepts")
     return pos.at_value(loc, message, hint)
 
 

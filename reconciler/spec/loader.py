@@ -105,7 +105,7 @@ def parse_file(path: Path, limits: Limits | None = None) -> Parsed:
     try:
         doc = compose(file, text, limits)
     except Fatal as stop:
-        return Parsed(None, None, [stop.args[0]])
+        return Parsed(None, None, stop.problems)
     except MarkedYAMLError as exc:
         return Parsed(None, None, [_syntax_problem(file, text, exc)])
     except YAMLError as exc:  # unmarked: rare, no position

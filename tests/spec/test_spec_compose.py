@@ -88,13 +88,16 @@ def test_alias_sizes_count_against_the_value_limit() -> None:
     assert data(text, Limits(max_values=24))
     with pytest.raises(Fatal) as info:
         compose("f", text, Limits(max_values=23))
-    assert info.value.args[0].line == 2 and "aliases repeat values" in info.value.args[0].message
+    [problem] = info.value.problems
+    assert problem.line == 2 and "aliases repeat values" in problem.message
 
 
 def test_depth_limit_counts_lists_and_mappings() -> None:
     assert data("a: [[1]]\n", Limits(max_depth=3))
-    with pytest.raises(Fatal, match="nested more than 2 levels"):
+    with pytest.raises(Fatal) as info:
         compose("f", "a: [[1]]\n", Limits(max_depth=2))
+    assert [(p.line, p.column) for p in info.value.problems] == [(1, 5)]
+    assert "nested more than 2 levels" in info.value.problems[0].message
 
 
 def test_secret_like_strings_are_reported_with_positions() -> None:
