@@ -172,7 +172,7 @@ def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
     if not hint:  # every problem says what would be right, even one pydantic words generically
         hint = "keys are plain text, e.g. name: value" if kind == "invalid_key" else (
             f"`eas-gitops schema` shows what {dotted(loc[:-1])} accepts")
-    return pos.at_value(loc, message, hint)
+    return (pos.at_key if kind == "invalid_key" else pos.at_value)(loc, message, hint)
 
 
 def _misspelt(errors: list[ErrorDetails]) -> set[tuple[str | int, ...]]:

@@ -30,8 +30,12 @@ class Positions:
         key_pos = value_pos = (1, 1)  # the top of the file when nothing on `loc` exists
         node = self.root
         for part in loc:
-            if isinstance(node, dict) and part in node:
-                key_mark, mark, node = node[part]
+            entry = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict) and entry is None and isinstance(part, str):
+                # pydantic names a key that is not text by its text: None as 'None', 1 as '1'
+                entry = next((v for k, v in node.items() if not isinstance(k, str) and str(k) == part), None)
+            if entry is not None:
+                key_mark, mark, node = entry
                 key_pos, value_pos = (key_mark.line + 1, key_mark.column + 1), (mark.line + 1, mark.column + 1)
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
                 mark, node = node[part]
