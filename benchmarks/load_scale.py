@@ -38,7 +38,7 @@ from ruamel.yaml import YAML
 from reconciler.spec.loader import load_paths
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = [str(Path(sys.executable).with_name("eas-gitops"))]  # the installed entry point, beside the interpreter
+CLI = [sys.executable, "-m", "reconciler"]
 
 
 def group_text(index: int, services: int) -> str:
