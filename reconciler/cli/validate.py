@@ -5,7 +5,7 @@ member gets, billing and placement) and exits 0; on any problem it prints every 
 one per line as `file:line:col: message (hint)`, and exits 1. Neither command talks to EAS.
 
 Above `TABLES_UP_TO` groups (`--view auto`, the default) it prints one summary row per region
-instead: a thousand tables are unreadable and take longer to draw than loading the files (about 7 ms
+instead: a thousand tables are unreadable and take longer to draw than loading the files (about 8 ms
 each). `--view tables` or `--view summary` chooses either way; `EAS_GITOPS_VALIDATE_VIEW` sets it.
 """
 
