@@ -151,3 +151,11 @@ def test_what_ruamel_dumps_composes_back_to_the_same_value(value: dict[str, Any]
     doc = compose("f", stream.getvalue(), Limits())
     assert doc.problems == []
     assert doc.root == value
+
+
+@pytest.mark.parametrize("text", ["a: " + "[" * 5000 + "]" * 5000 + "\n", "a:\n  " + "- " * 5000 + "1\n"])
+def test_the_pure_parser_stops_deep_nesting_too(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setattr(compose_module, "_CParser", None)
+    with pytest.raises(Fatal) as info:
+        compose("f", text, Limits())
+    assert "nested more than 64 levels" in info.value.problems[0].message
