@@ -9,12 +9,14 @@ region; a service per region, across all groups and files).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 
 from reconciler.errors import Problem
 from reconciler.spec.desired import LoadedGroup
 from reconciler.spec.eas_config import TYPED_PATHS, declared_paths, to_eas_config, value_at
+from reconciler.spec.limits import INT64_MAX, INT64_MIN
 from reconciler.spec.model import RESERVED_LABEL_PREFIX, ServiceSpec, TrafficMode, TrafficState
 from reconciler.spec.positions import Loc, Positions, dotted
 from reconciler.spec.shares import desired_shares, is_black_hole
@@ -82,6 +84,12 @@ def check_black_hole(loaded: LoadedGroup) -> list[Problem]:
         f"give at least one grouping member {fix}; to retire the group, delete its file and apply with --prune")]
 
 
+def _typed_paths(loaded: LoadedGroup, service: ServiceSpec) -> set[tuple[str, ...]]:
+    """The config paths the typed fields of `service` write (labels included when it has some)."""
+    typed = declared_paths(to_eas_config(loaded.group, service.model_copy(update={"config": {}})))
+    return typed | ({("labels",)} if service.labels else set())
+
+
 def _clash_problem(pos: Positions, i: int, service: ServiceSpec, path: tuple[str, ...], typed: set[tuple[str, ...]],
                    field: str) -> Problem:
     loc: tuple[str | int, ...] = (*_SERVICES, i, "config", *path)
@@ -97,22 +105,40 @@ def check_config(loaded: LoadedGroup) -> list[Problem]:
     """Keys of `config` that typed fields own (see eas_config.TYPED_PATHS), and an autoscaler without autoscaling."""
     pos, problems = _pos(loaded), []
     for i, s in enumerate(loaded.group.spec.services):
+        if not s.config:
+            continue
         # An empty object declares nothing (`metadata: {}`); any other value under an owned path clashes.
-        declared = {p for p in declared_paths(s.config) if value_at(s.config, p)[1] != {}}
-        typed = declared_paths(to_eas_config(loaded.group, s.model_copy(update={"config": {}})))
-        typed |= {("labels",)} if s.labels else set()
+        declared = sorted(p for p in declared_paths(s.config) if value_at(s.config, p)[1] != {})
+        typed: set[tuple[str, ...]] | None = None  # computed on the first clash only: it builds the EAS config
         seen: set[tuple[str, ...]] = set()
         for owned, field in TYPED_PATHS.items():
-            for path in sorted(declared):
+            for path in declared:
                 n = min(len(path), len(owned))
                 if path[:n] == owned[:n] and path[:n] not in seen:
                     seen.add(path[:n])
+                    typed = _typed_paths(loaded, s) if typed is None else typed
                     problems.append(_clash_problem(pos, i, s, path[:n], typed, field))
         if s.autoscaling is None and any(p[0] == "autoscaler" for p in declared) and ("autoscaler",) not in seen:
             problems.append(pos.at_key((*_SERVICES, i, "config", "autoscaler"),
                                        f"{s.name}: config.autoscaler needs the typed field autoscaling",
                                        "replace replicas with autoscaling: {min, max, metric, threshold}"))
+        problems += _config_numbers(pos, (*_SERVICES, i, "config"), s.config)
     return problems
+
+
+def _config_numbers(pos: Positions, loc: tuple[str | int, ...], value: object) -> list[Problem]:
+    """Numbers under `config` that EAS cannot read from JSON: infinity, NaN, integers beyond 64 bits."""
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _config_numbers(pos, (*loc, key), item)]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _config_numbers(pos, (*loc, i), item)]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [pos.at_value(loc, f"{dotted(loc)} is {value}: JSON, which EAS reads, has no infinity or NaN",
+                             "write a finite number")]
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        return [pos.at_value(loc, f"{dotted(loc)} is {value:.3g}: beyond a 64-bit integer",
+                             f"EAS reads whole numbers as 64-bit integers: {INT64_MIN} to {INT64_MAX}")]
+    return []
 
 
 def check_group(loaded: LoadedGroup, pattern: re.Pattern[str]) -> list[Problem]:
