@@ -8,12 +8,14 @@ one per line as `file:line:col: message (hint)`, and exits 1. Neither command ta
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from reconciler.cli import gha
 from reconciler.errors import SpecError
 from reconciler.spec.desired import DesiredState, LoadedGroup
 from reconciler.spec.loader import DEFAULT_NAME_PATTERN, load_paths, notes_of
@@ -22,6 +24,11 @@ from reconciler.spec.schema import SCHEMA_FILE, schema_text
 from reconciler.spec.shares import desired_shares, percent
 
 ENV_NAME_PATTERN = "EAS_GITOPS_NAME_PATTERN"
+
+
+class ValidateFormat(StrEnum):
+    TEXT = "text"
+    GITHUB = "github"
 
 VALIDATE_HELP = """Check ServiceGroup files without contacting EAS.
 
@@ -103,10 +110,15 @@ def validate(
     name_pattern: str = typer.Option(
         DEFAULT_NAME_PATTERN, "--name-pattern", envvar=ENV_NAME_PATTERN, metavar="REGEX",
         help="Regular expression every group and service name must match."),
+    fmt: ValidateFormat = typer.Option(
+        ValidateFormat.TEXT, "--format", "-f",
+        help="github: also print each problem as a workflow annotation (::error file=...,line=...) on stdout."),
 ) -> None:
     try:
         state = load_paths(paths or [Path(".")], name_pattern=name_pattern)
     except SpecError as err:
+        if fmt is ValidateFormat.GITHUB:
+            gha.print_problems(err.problems)
         _print_notes(notes_of(err))
         for problem in err.problems:
             typer.echo(str(problem), err=True)

@@ -156,7 +156,8 @@ def _table_rows(shown: Sequence[GroupPlan], budget: Budget | None) -> tuple[list
 def _footer(details_left: Sequence[GroupPlan], rows_left: int, warnings_left: int) -> list[str]:
     parts = []
     if details_left:
-        parts.append(f"the details of {plural(len(details_left), 'group')} ({fit_items(_names(details_left), LIST_WIDTH)})")
+        names = fit_items(_names(details_left), LIST_WIDTH)
+        parts.append(f"the details of {plural(len(details_left), 'group')} ({names})")
     if rows_left:
         parts.append(f"the table rows of {plural(rows_left, 'group')}")
     if warnings_left:
