@@ -44,16 +44,20 @@ class ChartPoint:
 
 
 def hold_note(step: Step) -> str | None:
-    """`bake 10m: error_rate <= 1 %` for a step that holds the shares for a while; None for any other step."""
+    """`rollout step 1/3, c at 10 %, bake 10m; gates: error_rate <= 1 %` for a step that holds the shares for a
+    while (every part but the duration only when the parameters carry it); None for any other step."""
     params: Any = step.params
     seconds = getattr(params, "bake_seconds", None)
     if not isinstance(seconds, int | float):
         return None
     gates = [g.describe() for g in getattr(getattr(params, "analysis", None), "metrics", ()) or ()]
-    share = getattr(params, "share", None)
-    canary = getattr(params, "canary", None)
-    who = f"{canary} at {share:g} %, " if isinstance(share, int | float) and canary else ""
-    return f"{who}bake {format_duration(float(seconds))}" + (f"; gates: {', '.join(gates)}" if gates else "")
+    share, canary = getattr(params, "share", None), getattr(params, "canary", None)
+    number, total = getattr(params, "step", None), getattr(params, "of", None)
+    parts = [f"rollout step {number}/{total}"] if isinstance(number, int) and isinstance(total, int) else []
+    if isinstance(share, int | float) and canary:
+        parts.append(f"{canary} at {share:g} %")
+    parts.append(f"bake {format_duration(float(seconds))}")
+    return ", ".join(parts) + (f"; gates: {', '.join(gates)}" if gates else "")
 
 
 def chart_points(group: GroupPlan) -> list[ChartPoint]:
