@@ -21,7 +21,7 @@ from .test_plan_comment import many
 
 HERE = Path(__file__).parent / "github"
 ROOT = Path(__file__).parents[2]
-CORPUS = HERE / "several_problems.yaml"
+CORPUS = ROOT / "tests" / "spec" / "corpus" / "several_mistakes.yaml"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 runner = CliRunner()
 
@@ -48,7 +48,7 @@ def test_annotations_of_a_file_with_several_problems_golden() -> None:
         load_paths([CORPUS])
     lines = github.problem_annotations(err.value.problems, workspace=str(ROOT))
     assert len(lines) == len(err.value.problems) >= 3
-    assert all(line.startswith("::error file=tests/plan/github/several_problems.yaml,line=") for line in lines)
+    assert all(line.startswith("::error file=tests/spec/corpus/several_mistakes.yaml,line=") for line in lines)
     golden("annotations.txt", "\n".join(lines) + "\n")
 
 
@@ -164,7 +164,7 @@ def test_plan_error_under_actions_records_exit_1_and_annotates(tmp_path: Path) -
     result = runner.invoke(app, ["plan", str(CORPUS), "--state", str(tmp_path / "local.db"), "--format", "github"],
                            env=env)
     assert result.exit_code == 1
-    assert result.stdout.count("::error file=") == 4
+    assert result.stdout.count("::error file=") == 3
     assert (tmp_path / "output.txt").read_text() == "changes=false\nexitcode=1\n"
     assert not (tmp_path / "summary.md").exists()
 
