@@ -47,6 +47,10 @@ class Budget:
     def fits(self, lines: Sequence[str]) -> bool:
         return text_size(lines) <= self.left
 
+    def spend(self, lines: Sequence[str]) -> None:
+        """Spend unconditionally (the caller checked with `fits`); `left` may go below zero, never unnoticed."""
+        self.left -= text_size(lines)
+
     def take(self, lines: Sequence[str]) -> bool:
         if not self.fits(lines):
             return False

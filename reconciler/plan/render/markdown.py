@@ -143,13 +143,14 @@ def _table_rows(shown: Sequence[GroupPlan], budget: Budget | None) -> tuple[list
     rows = list(overview.HEADER)
     for index, group in enumerate(shown):
         line = overview.row(group, width)
-        if not budget.fits([*rows, line, "", "| … | | | | | |"]):
-            rows += [f"| … {plural(len(shown) - index, 'more group')} | | | | | |", ""]
-            budget.take(rows)
+        more = f"| … {plural(len(shown) - index, 'more group')} | | | | | |"  # the row that replaces the rest
+        if not budget.fits([*rows, line, more, ""]):
+            rows += [more, ""]
+            budget.spend(rows)
             return rows, len(shown) - index
         rows.append(line)
     rows.append("")
-    budget.take(rows)
+    budget.spend(rows)
     return rows, 0
 
 
@@ -180,7 +181,7 @@ def _warning_lines(plan: Plan, budget: Budget | None) -> tuple[list[str], int]:
             kept.append(line)
     block = kept + ([""] if kept else [])
     if budget is not None:
-        budget.take(block)
+        budget.spend(block)
     return block, len(lines) - len(kept)
 
 

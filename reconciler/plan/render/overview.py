@@ -97,8 +97,7 @@ def row(group: GroupPlan, width: int) -> str:
     shares, versions = share_items(group), version_items(group)
     room = max(width - len(fixed), 0)
     need_v = len(ITEM_SEP.join(versions))
-    need_s = len(ITEM_SEP.join(shares))
-    width_v = min(need_v, max(room // 2, room - need_s))
+    width_v = min(need_v, room)  # the versions first: what a reviewer must not miss
     width_s = max(room - width_v, 0)
     return (f"| `{cell(group.region)}/{cell(group.name)}` | {group.status.value} | {mode_text(group)} "
             f"| {fit_items(shares, width_s, ITEM_SEP) or '–'} | {fit_items(versions, width_v, ITEM_SEP) or '–'} "
