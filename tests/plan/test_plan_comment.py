@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from reconciler.analysis.gates import ErrorRateGate
+from reconciler.gitops import github
 from reconciler.plan import build_plan
 from reconciler.plan.model import Action, GroupPlan, Plan, Step, TimelineEntry
 from reconciler.plan.render import render_markdown
@@ -100,7 +101,9 @@ def test_truncated_comment_golden_and_its_full_summary() -> None:
     comment = render_markdown(plan, limit=MIN_LIMIT)
     assert len(comment) <= MIN_LIMIT
     golden("truncated_comment.md", comment)
-    golden("truncated_full.md", render_markdown(plan, limit=None))
+    summary = github.plan_summary(plan)  # the job summary: the same plan with nothing left out
+    assert "Left out" not in summary and summary.count("#### group ") == 6
+    golden("job_summary.md", summary)
 
 
 def test_fit_items_and_shorten() -> None:

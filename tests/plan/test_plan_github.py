@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from reconciler.apply.report import ApplyReport, GroupOutcome, GroupReport
+from reconciler.cli import gha
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.main import app
 from reconciler.errors import PlanError, SpecError
@@ -175,3 +177,12 @@ def test_outside_actions_nothing_is_written(tmp_path: Path) -> None:
                            env=_actions_env(tmp_path, on="false"))
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "summary.md").exists() and not (tmp_path / "output.txt").exists()
+
+
+def test_apply_outcome_goes_to_the_outputs_under_actions(tmp_path: Path) -> None:
+    report = ApplyReport(groups=[GroupReport(region="cn-shanghai", group="a", done=list(many(1).groups[0].steps)),
+                                 GroupReport(region="cn-shanghai", group="b", outcome=GroupOutcome.FAILED)])
+    gha.publish_apply(report, 1, env=_actions_env(tmp_path))
+    gha.publish_apply(None, 0, env=_actions_env(tmp_path, on="false"))  # outside Actions: nothing
+    assert (tmp_path / "output.txt").read_text() == (
+        "changes=true\nexitcode=1\ngroups=2\ngroups_done=1\ngroups_failed=1\nsteps_done=5\n")
