@@ -14,7 +14,7 @@ import pytest
 from reconciler.analysis.gates import ErrorRateGate
 from reconciler.gitops import github
 from reconciler.plan import build_plan
-from reconciler.plan.model import Action, GroupPlan, Plan, Step, TimelineEntry
+from reconciler.plan.model import Action, GroupPlan, Plan, PlanWarning, Step, TimelineEntry, WarningCode
 from reconciler.plan.render import render_markdown
 from reconciler.plan.render.chart import chart_block, chart_points, hold_note, mermaid_chart
 from reconciler.plan.render.fit import fit_items, shorten
@@ -94,6 +94,18 @@ def test_thousands_of_groups_still_fit_and_count_the_rows_left_out(groups: int, 
     shown = len([line for line in text.splitlines() if line.startswith("| `cn-shanghai/group_")])
     assert more is not None and shown + int(more.group(1)) == groups
     assert f"the table rows of {more.group(1)} groups" in text
+
+
+def test_many_plan_warnings_take_an_eighth_of_the_comment_and_are_counted() -> None:
+    plan = many(3)
+    warnings = tuple(PlanWarning(code=WarningCode.UNKNOWN_GROUP, region="cn-shanghai", group=f"nope_{i}",
+                                 message=f"no group nope_{i} is declared or live: check the name") for i in range(3000))
+    text = render_markdown(plan.model_copy(update={"warnings": warnings}))
+    assert len(text) <= COMMENT_BUDGET
+    kept = text.count("> ⚠️ no group nope_")
+    assert kept > 0 and kept * 60 <= COMMENT_BUDGET // 8 + 60
+    assert f"{3000 - kept} plan warnings" in text.splitlines()[-1]
+    assert all(f"`cn-shanghai/group_{i:03d}`" in text for i in range(3))
 
 
 def test_truncated_comment_golden_and_its_full_summary() -> None:

@@ -196,7 +196,7 @@ def render_markdown(plan: Plan, limit: int | None = COMMENT_BUDGET) -> str:
     warnings, warnings_left = _warning_lines(plan, budget)
     quiet_line = _quiet_line(quiet, LIST_WIDTH if budget is not None else 10**9)
     if budget is not None:
-        budget.left -= text_size(quiet_line)  # at most LIST_WIDTH + 40: always within the room MIN_LIMIT leaves
+        budget.spend(quiet_line)  # at most LIST_WIDTH + 40: always within the room MIN_LIMIT leaves
     rows, rows_left = _table_rows(shown, budget)
     out += warnings + rows + quiet_line
     if budget is not None:  # from here on, keep room for the longest note the details can need
