@@ -18,17 +18,15 @@ def text_size(lines: Sequence[str]) -> int:
 def fit_items(items: Sequence[str], width: int, sep: str = ", ") -> str:
     """`items` joined by `sep`, as many as fit in `width` characters, then `+N more` for the rest.
 
-    Always shows at least `+N more` (or the first item when it alone fits), so a cut is visible;
-    the result may exceed `width` only by that marker when even the marker does not fit.
+    A cut always shows (`+N more`); only that marker may exceed `width`, when even it does not fit.
     """
     if len(sep.join(items)) <= width:
         return sep.join(items)
-    for keep in range(len(items) - 1, -1, -1):
-        rest = f"+{len(items) - keep} more"
-        text = sep.join([*items[:keep], rest])
-        if len(text) <= width or keep == 0:
+    for keep in range(len(items) - 1, 0, -1):
+        text = sep.join([*items[:keep], f"+{len(items) - keep} more"])
+        if len(text) <= width:
             return text
-    return ""  # unreachable: keep == 0 returns
+    return f"+{len(items)} more"
 
 
 def shorten(text: str, width: int = 40) -> str:
