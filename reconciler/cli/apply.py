@@ -29,6 +29,7 @@ from reconciler.apply.journal import JOURNAL_DIR, Journal
 from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome
 from reconciler.apply.runtime import connect_all
 from reconciler.apply.secrets import check_env
+from reconciler.cli import gha
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
 from reconciler.cli.output import console, is_terminal
@@ -216,6 +217,7 @@ def apply(
         result, live = run(lambda: plan_cli.make_plan(req))
     plan_cli.show(result)
     if not result.has_changes:
+        gha.publish_apply(None, 0)  # under GitHub Actions: the outcome as step outputs
         return
     check_env(result)
     confirm(auto_approve)
@@ -229,6 +231,7 @@ def apply(
                  interrupted=f"interrupted: apply stopped; the journal under {journal_dir} records what was done. "
                              f"Run `{again}` to see what is left, then apply again")
     print_report(report)
+    gha.publish_apply(report, 0 if report.ok else 1)
     if not report.ok:
         failed = [f"{g.region}/{g.group}" for g in report.groups if g.outcome is not GroupOutcome.DONE]
         typer.echo(f"error: apply did not finish: {', '.join(failed)}", err=True)

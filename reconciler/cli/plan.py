@@ -24,6 +24,7 @@ from typing import Annotated
 import typer
 
 from reconciler.apply.runtime import Connector, RealTimer, Timer, connect_all, target_connector
+from reconciler.cli import gha
 from reconciler.cli.common import (
     ENV_REGION,
     RateLimitOpt,
@@ -31,7 +32,6 @@ from reconciler.cli.common import (
     TargetOpt,
     VpcOpt,
     retry_settings,
-    run,
 )
 from reconciler.cli.output import color_wanted, console, is_terminal
 from reconciler.cli.where import Where as Where  # re-exported: tests and commands use plan.Where
@@ -63,6 +63,7 @@ class PlanFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
     MARKDOWN = "markdown"
+    GITHUB = "github"  # the text plan, plus problems and warnings as workflow annotations
 
 
 PathsArg = Annotated[list[Path] | None, typer.Argument(
@@ -144,7 +145,7 @@ def show(plan: Plan, fmt: PlanFormat = PlanFormat.TEXT) -> None:
         typer.echo(render_json(plan), nl=False)
     elif fmt is PlanFormat.MARKDOWN:
         typer.echo(render_markdown(plan), nl=False)
-    elif is_terminal() and color_wanted():
+    elif is_terminal() and color_wanted() and fmt is not PlanFormat.GITHUB:
         console().print(render_rich(plan), soft_wrap=True)  # long lines wrap at the terminal, never cropped
     else:
         typer.echo(render_text(plan), nl=False)
@@ -162,7 +163,8 @@ def plan(
         "--out", "-o", dir_okay=False, metavar="FILE",
         help="Also save the plan as JSON (for `apply --plan FILE`); it carries the live fingerprint.")] = None,
     fmt: Annotated[PlanFormat, typer.Option(
-        "--format", "-f", help="text for people, markdown for pull requests, json for machines.")] = PlanFormat.TEXT,
+        "--format", "-f", help="text for people, markdown for a pull-request comment, json for machines, "
+                               "github: text plus workflow annotations.")] = PlanFormat.TEXT,
     detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode", help="Exit 2 when there are changes, 0 when there are none (1 stays error).")] = False,
     prune: PruneOpt = False,
@@ -177,14 +179,16 @@ def plan(
     """
     where = Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
     req = PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force, changed_since)
-    result, _ = run(lambda: make_plan(req))
+    result, _ = gha.run_reporting(lambda: make_plan(req), fmt.value)
     show(result, fmt)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(render_json(result), encoding="utf-8")
         typer.echo(f"saved plan to {out}", err=True)
-    if detailed_exitcode and result.has_changes:
-        raise typer.Exit(2)
+    code = 2 if detailed_exitcode and result.has_changes else 0
+    gha.publish_plan(result, code, fmt.value)  # annotations (--format github); under Actions: summary, outputs
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from reconciler.cli import gha
 from reconciler.cli.output import console as make_console
 from reconciler.errors import SpecError
 from reconciler.spec.desired import DesiredState, LoadedGroup
@@ -37,6 +38,11 @@ class View(StrEnum):
     AUTO = "auto"
     TABLES = "tables"
     SUMMARY = "summary"
+
+
+class ValidateFormat(StrEnum):
+    TEXT = "text"
+    GITHUB = "github"
 
 VALIDATE_HELP = """Check ServiceGroup files without contacting EAS.
 
@@ -140,10 +146,15 @@ def validate(
     view: View = typer.Option(
         View.AUTO, "--view", envvar=ENV_VIEW, case_sensitive=False,
         help=f"tables: one per group; summary: one row per region; auto: tables up to {TABLES_UP_TO} groups."),
+    fmt: ValidateFormat = typer.Option(
+        ValidateFormat.TEXT, "--format", "-f",
+        help="github: also print each problem as a workflow annotation (::error file=...,line=...) on stdout."),
 ) -> None:
     try:
         state = load_paths(paths or [Path(".")], name_pattern=name_pattern)
     except SpecError as err:
+        if fmt is ValidateFormat.GITHUB:
+            gha.print_problems(err.problems)
         _print_notes(notes_of(err))
         for problem in err.problems:
             typer.echo(str(problem), err=True)
