@@ -18,7 +18,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from reconciler.cli import gha
 from reconciler.cli.output import console as make_console
 from reconciler.errors import SpecError
 from reconciler.spec.desired import DesiredState, LoadedGroup
@@ -154,6 +153,8 @@ def validate(
         state = load_paths(paths or [Path(".")], name_pattern=name_pattern)
     except SpecError as err:
         if fmt is ValidateFormat.GITHUB:
+            from reconciler.cli import gha  # here: a plain validate never imports the plan engine
+
             gha.print_problems(err.problems)
         _print_notes(notes_of(err))
         for problem in err.problems:
