@@ -1,4 +1,4 @@
-"""The Plan: a frozen value the renderers and the executor only read (DESIGN.md §1).
+"""The Plan: a frozen value the renderers and the executor only read.
 
 Shape (JSON is the canonical form; `schemas/plan.schema.json` is generated from these models):
 

@@ -1,4 +1,4 @@
-"""The desired-state model: one `ServiceGroup` document per file (DESIGN.md §4).
+"""The desired-state model: one `ServiceGroup` document per file.
 
 Typed fields for what the tool reasons about (traffic, replicas, weights, billing, GPU type,
 code); `config` passes any other EAS service-config keys through untouched. Every model is
