@@ -164,7 +164,8 @@ class AliyunChainCredentials:
             from alibabacloud_credentials.client import Client as CredClient
         except ImportError as exc:
             raise CredentialsError("The aliyun target needs the package alibabacloud-credentials: "
-                                   "pip install 'eas-gitops[aliyun]'.") from exc
+                                   "pip install alibabacloud-credentials "
+                                   "(or the aliyun extra: pip install -e '.[aliyun]' in a checkout).") from exc
         # The library logs failed providers (with tracebacks) on its own stderr handler; our
         # CredentialsError says what to do in one sentence instead.
         logging.getLogger("credentials").setLevel(logging.CRITICAL)

@@ -100,7 +100,8 @@ class SdkCms:
             from alibabacloud_tea_openapi.models import Config
         except ImportError as exc:
             raise ConfigError("provider cloudmonitor on the aliyun target needs the CloudMonitor SDK: "
-                              "pip install 'eas-gitops[aliyun]'") from exc
+                              "pip install alibabacloud-cms20190101 "
+                              "(or the aliyun extra: pip install -e '.[aliyun]' in a checkout)") from exc
         if chain is None:
             from alibabacloud_credentials.client import Client as CredentialClient
 
