@@ -45,9 +45,10 @@ def _here(region_field: str, region: str) -> bool:
     return not region_field or region_field == region
 
 
-async def list_services(client: EasClient, *, group: str | None = None) -> list[Service]:
-    """Every service of the client's region (one listing, paged), optionally one group only."""
-    return [s async for s in client.list_services(group_name=group) if _here(s.region, client.region)]
+async def list_services(client: EasClient, *, group: str | None = None, service: str | None = None) -> list[Service]:
+    """Every service of the client's region (one listing, paged), optionally one group's or one name's only."""
+    return [s async for s in client.list_services(group_name=group, service_name=service)
+            if _here(s.region, client.region)]
 
 
 async def list_groups(client: EasClient) -> list[Group]:
