@@ -4,7 +4,8 @@ Run on purpose (not in pytest):
 
     .venv/bin/python benchmarks/cli_scale.py                       # 1,000 files x 10 services, 3 runs
     .venv/bin/python benchmarks/cli_scale.py --groups 100 --changed 10 --runs 5
-    .venv/bin/python benchmarks/cli_scale.py --profile /tmp/plan.prof  # also a cProfile of the phases
+    .venv/bin/python benchmarks/cli_scale.py --profile /tmp/plan.prof  # also a cProfile after the load
+    .venv/bin/python benchmarks/cli_scale.py --keep /tmp/fleet         # keep (or reuse) files and state
 
 Set-up (not timed): `--groups` files are written in a temporary directory (one ServiceGroup of
 `--members` services per file, auto mode, labels and a config key on each member), and a local
@@ -130,10 +131,15 @@ def timed(label: str, rows: list[tuple[str, float, float]], fn: Callable[[], T])
     return result
 
 
-def phases(files: Path, state: Path) -> tuple[list[tuple[str, float, float]], dict[str, int], int, int]:
-    """The command's phases in-process: (phase, wall, cpu) rows, API round trips, steps, rendered lines."""
+def phases(files: Path, state: Path, profile: str | None = None
+           ) -> tuple[list[tuple[str, float, float]], dict[str, int], int, int]:
+    """The command's phases in-process: (phase, wall, cpu) rows, API round trips, steps, rendered lines.
+    `profile`: a cProfile of every phase after the load (the YAML parser is a library) into that file."""
     rows: list[tuple[str, float, float]] = []
     desired = timed("load", rows, lambda: load_paths([files]))
+    profiler = cProfile.Profile()
+    if profile:
+        profiler.enable()
     trips: dict[str, int] = {}
 
     async def read() -> LiveState:
@@ -145,6 +151,9 @@ def phases(files: Path, state: Path) -> tuple[list[tuple[str, float, float]], di
     live = timed("read", rows, lambda: asyncio.run(read()))
     plan = timed("build_plan", rows, lambda: build_plan([g.group for g in desired.groups], live))
     text = timed("render (text)", rows, lambda: render_text(plan))
+    if profile:
+        profiler.disable()
+        profiler.dump_stats(profile)
     return rows, trips, sum(len(g.steps) for g in plan.groups), text.count("\n")
 
 
@@ -157,14 +166,9 @@ def report(args: argparse.Namespace, files: Path, state: Path) -> None:
         wall, cpu, code, tail = run_cli(files, state)
         print(f"| {i + 1} | {wall:.2f} | {cpu:.2f} | {code} | {tail[:60]} |", flush=True)
 
-    profiler = cProfile.Profile() if args.profile else None
-    if profiler:
-        profiler.enable()
-    rows, trips, steps, lines = phases(files, state)
-    if profiler:
-        profiler.disable()
-        profiler.dump_stats(args.profile)
-        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
+    rows, trips, steps, lines = phases(files, state, args.profile)
+    if args.profile:
+        pstats.Stats(args.profile).sort_stats("cumulative").print_stats("reconciler", 30)
     print(f"\nphases in-process: {steps} steps, {lines} lines of text; API round trips: "
           + ", ".join(f"{op} {n}" for op, n in sorted(trips.items())))
     print("| phase | wall (s) | CPU (s) |")
@@ -183,22 +187,29 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of the whole command")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the in-process phases into FILE")
     parser.add_argument("--keep", metavar="DIR", type=Path,
-                        help="write the files and the state under DIR and keep them (default: a temporary directory)")
+                        help="write the files and the state under DIR and keep them (default: a temporary "
+                             "directory); a DIR kept earlier is reused as it is, without set-up")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="eas-gitops-bench-") as tmp:
         root = args.keep or Path(tmp)
         files, state = root / "groups", root / "state" / "local.db"
-        files.mkdir(parents=True, exist_ok=True)
-        state.parent.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        write_files(files, args.groups, args.members)
-        made = fill_state(files, state)
-        if args.changed:
-            write_files(files, args.changed, args.members, changed=args.changed)
-        print(f"set-up: {args.groups:,} files, {made:,} services in {state.name} "
-              f"({time.perf_counter() - start:.1f} s, not counted)")
+        if state.exists():  # kept from an earlier run with the same arguments: no set-up
+            print(f"set-up: reusing {root}")
+        else:
+            set_up(args, files, state)
         report(args, files, state)
 
+
+def set_up(args: argparse.Namespace, files: Path, state: Path) -> None:
+    files.mkdir(parents=True, exist_ok=True)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    write_files(files, args.groups, args.members)
+    made = fill_state(files, state)
+    if args.changed:
+        write_files(files, args.changed, args.members, changed=args.changed)
+    print(f"set-up: {args.groups:,} files, {made:,} services in {state.name} "
+          f"({time.perf_counter() - start:.1f} s, not counted)")
 
 if __name__ == "__main__":
     main()
