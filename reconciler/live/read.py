@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group, Service
+from reconciler.gcpause import paused_gc
 from reconciler.live.model import LiveGroup, LiveService, LiveState
 from reconciler.spec.model import TrafficState
 
@@ -70,7 +71,9 @@ def merge(states: list[LiveState]) -> LiveState:
 
 
 async def read_live(clients: Mapping[str, EasClient]) -> LiveState:
-    """The live state of every region in `clients` (region -> client), read concurrently."""
+    """The live state of every region in `clients` (region -> client), read concurrently, with the
+    cyclic garbage collector paused (`reconciler.gcpause`: a third of the read's CPU at 10,000)."""
     regions = sorted(clients)
-    states = await asyncio.gather(*(read_region(clients[r]) for r in regions))
-    return merge(list(states))
+    with paused_gc():
+        states = await asyncio.gather(*(read_region(clients[r]) for r in regions))
+        return merge(list(states))

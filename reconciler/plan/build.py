@@ -1,21 +1,15 @@
 """`build_plan`: the single entry point from desired + live state to a checked Plan (pure).
 
-Planning 10,000 services allocates a few hundred thousand small objects (configs, deltas,
-simulation frames, plan models) next to the live state and the loaded files, which stay alive
-for the whole command. Python's cyclic collector, triggered by those allocations, kept walking
-all of them again: a quarter of the planning time at that size. The planner builds next to no
-reference cycles, so `build_plan` pauses the cyclic collector while it runs (reference counting
-still frees its garbage at once; a cycle, say of a raised error, waits for the next collection)
-and restores it after, whatever happens.
+It runs with the cyclic garbage collector paused (`reconciler.gcpause`): at 10,000 services the
+collector's full passes over the live state and the loaded files were half of the planning time.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from reconciler.errors import PlanError, StalePlanError
+from reconciler.gcpause import paused_gc
 from reconciler.live.model import LiveState, fingerprint
 from reconciler.plan.diff import GroupDelta, MemberKind, analyze, change_key
 from reconciler.plan.model import GroupPlan, GroupStatus, Plan, PlanOptions, PlanWarning, Summary, WarningCode
@@ -58,18 +52,6 @@ def _summary(deltas: Sequence[GroupDelta], groups: Sequence[GroupPlan], unknown:
     )
 
 
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused (if it was running), and resumed on exit."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def build_plan(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool = False,
                groups: set[str] | None = None, max_shift: int = DEFAULT_MAX_SHIFT, force: bool = False,
                adopt: bool = False) -> Plan:
@@ -82,7 +64,7 @@ def build_plan(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool 
     """
     if not 1 <= max_shift <= 100:
         raise PlanError(f"max_shift must be between 1 and 100 percentage points, not {max_shift}")
-    with _no_cyclic_gc():
+    with paused_gc():
         return _build(desired, live, prune=prune, groups=groups, max_shift=max_shift, force=force, adopt=adopt)
 
 
