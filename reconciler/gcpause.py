@@ -8,7 +8,8 @@ files / 10,000 services, about 30 % of the read's CPU and half of `build_plan`'s
 next to no reference cycles, so they run with the collector paused: reference counting still frees
 their garbage at once; a cycle (say, a raised error's traceback) waits for the next collection.
 
-The pause is process-wide. It resumes only if it was running when the step began, so nested or
+Use it as `with paused_gc():` (around awaits too) or as a decorator of a plain function,
+`@paused_gc()`. The pause is process-wide. It resumes only if it was running when the step began, so nested or
 concurrent pauses end with the collector as the outermost caller had it (two overlapping pauses:
 the one that began with it running resumes it, possibly while the other still runs).
 """

@@ -52,6 +52,7 @@ def _summary(deltas: Sequence[GroupDelta], groups: Sequence[GroupPlan], unknown:
     )
 
 
+@paused_gc()
 def build_plan(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool = False,
                groups: set[str] | None = None, max_shift: int = DEFAULT_MAX_SHIFT, force: bool = False,
                adopt: bool = False) -> Plan:
@@ -64,12 +65,6 @@ def build_plan(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool 
     """
     if not 1 <= max_shift <= 100:
         raise PlanError(f"max_shift must be between 1 and 100 percentage points, not {max_shift}")
-    with paused_gc():
-        return _build(desired, live, prune=prune, groups=groups, max_shift=max_shift, force=force, adopt=adopt)
-
-
-def _build(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool, groups: set[str] | None,
-           max_shift: int, force: bool, adopt: bool) -> Plan:
     deltas = analyze(desired, live, prune=prune, groups=groups, adopt=adopt)
     plans = [_group_plan(d, max_shift, force) for d in deltas]
     scope = [(d.region, d.name) for d in deltas]

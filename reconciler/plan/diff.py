@@ -35,7 +35,7 @@ from reconciler.spec.eas_config import Path, declared_paths, to_eas_config, valu
 from reconciler.spec.model import ServiceGroup, ServiceSpec, TrafficMode
 
 _NOT_COMPARED = {("metadata", "instance"), ("metadata", "group")}
-_SKIPPED: dict[Path, set[str]] = {("metadata",): {"instance", "group"}}  # _NOT_COMPARED by parent path, for `_covered`
+_SKIPPED: dict[Path, set[str]] = {("metadata",): {"instance", "group"}}  # _NOT_COMPARED by parent, for `_covered`
 _ABSENT = object()
 SECRET_MARK = "${env:"
 
@@ -107,6 +107,24 @@ def mask(value: Any) -> Any:
     return value
 
 
+def _covered(want: dict[str, Any], have: Any, prefix: Path = ()) -> bool:
+    """True only when `_GroupDiffer._config_changes` finds no change: every declared leaf of `want`
+    (see `declared_paths`) but `_NOT_COMPARED` is in `have`, equal. One walk, no sorted path list:
+    the common case of a member whose config did not change. Objects are matched as `dict` (what
+    JSON parsing and `to_eas_config` give): anything else is compared whole, which can only say
+    "differs" where the path-by-path comparison would not, never the reverse."""
+    if not isinstance(have, dict):
+        return False
+    skip = _SKIPPED.get(prefix, ())
+    for key, value in want.items():
+        if isinstance(value, dict) and value:
+            if not _covered(value, have.get(key), (*prefix, key)):
+                return False
+        elif key not in skip and have.get(key, _ABSENT) != value:
+            return False
+    return True
+
+
 def without_instance(config: dict[str, Any]) -> dict[str, Any]:
     """`config` without `metadata.instance`: replicas travel in scale steps, never with a new version
     (sending it with an update would undo what an autoscaler did)."""
@@ -116,18 +134,10 @@ def without_instance(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def canonical(config: dict[str, Any]) -> str:
-    """The unresolved EAS config without replicas as canonical JSON: what `spec_hash` hashes."""
-    return json.dumps(without_instance(config), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def digest_of(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
 def spec_hash(config: dict[str, Any]) -> str:
     """Short sha256 of the unresolved EAS config (without replicas): the `eas-gitops/spec-hash` label value."""
-    return digest_of(canonical(config))
+    text = json.dumps(without_instance(config), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _wanted(region: str, name: str, groups: set[str] | None) -> bool:
@@ -203,16 +213,9 @@ class _GroupDiffer:
              ) -> MemberDelta:
         start = len(self.changes)
         config = to_eas_config(group, spec)
-        text = canonical(config)
-        digest = digest_of(text)
-        # The JSON text rules secrets out cheaply (no reference in it, none in the config: the common case).
-        sensitive = SECRET_MARK in text and is_sensitive(config)
-        if not sensitive and _covered(config, live.config):  # the common case: one walk, no path lists
-            declared: set[Path] = set()
-            paths: tuple[str, ...] = ()
-        else:
-            declared = declared_paths(config)  # both the comparison and the secrets need it
-            paths = self._config_changes(spec.name, config, declared, live, digest)
+        digest = spec_hash(config)
+        declared = declared_paths(config)  # once per member: both the comparison and the secrets need it
+        paths = self._config_changes(spec.name, config, declared, live, digest)
         labels = self._label_changes(spec, live, digest, bool(paths))
         target = self._replica_change(spec, live)
         if spec.traffic is not live.traffic_state:
@@ -224,14 +227,15 @@ class _GroupDiffer:
         mine = tuple(self.changes[start:])
         return MemberDelta(name=spec.name, kind=MemberKind.UPDATE if mine else MemberKind.KEEP, spec=spec,
                            live=live, config=config, spec_hash=digest, config_paths=paths,
-                           sensitive_paths=_sensitive_paths(config, declared) if sensitive else (), labels=labels,
-                           target_replicas=target,
+                           sensitive_paths=_sensitive_paths(config, declared), labels=labels, target_replicas=target,
                            changes=mine)
 
     def _config_changes(self, name: str, config: dict[str, Any], declared: set[Path], live: LiveService,
                         digest: str) -> tuple[str, ...]:
         changed: list[str] = []
         secret: list[tuple[str, bool]] = []  # (path, present live)
+        if not is_sensitive(config) and _covered(config, live.config):
+            return ()  # the common case, checked in one walk: nothing differs and no secret hides a change
         for path in sorted(declared - _NOT_COMPARED):
             _, want = value_at(config, path)
             found, have = value_at(live.config, path)
@@ -277,23 +281,6 @@ class _GroupDiffer:
             return None
         self.change(spec.name, "replicas", ChangeOp.MODIFY, have, want)
         return want
-
-
-def _covered(want: dict[str, Any], have: Any, prefix: Path = ()) -> bool:
-    """True only when `_GroupDiffer._config_changes` finds no change: every declared leaf of `want`
-    (see `declared_paths`) but `_NOT_COMPARED` is in `have`, equal. One walk, no path set. Objects are
-    matched as `dict` (what JSON parsing and `to_eas_config` give): anything else is compared whole,
-    which can only say "differs" where the path-by-path comparison would not, never the reverse."""
-    if not isinstance(have, dict):
-        return False
-    skip = _SKIPPED.get(prefix, ())
-    for key, value in want.items():
-        if isinstance(value, dict) and value:
-            if not _covered(value, have.get(key), (*prefix, key)):
-                return False
-        elif key not in skip and have.get(key, _ABSENT) != value:
-            return False
-    return True
 
 
 def _sensitive_paths(config: dict[str, Any], declared: set[Path]) -> tuple[str, ...]:
