@@ -211,5 +211,6 @@ def set_up(args: argparse.Namespace, files: Path, state: Path) -> None:
     print(f"set-up: {args.groups:,} files, {made:,} services in {state.name} "
           f"({time.perf_counter() - start:.1f} s, not counted)")
 
+
 if __name__ == "__main__":
     main()
