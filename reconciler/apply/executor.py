@@ -5,11 +5,12 @@
 - Groups run concurrently; a group's steps run one after the other, each verified by read-back
   (`reconciler.apply.steps`). `parallel` (default 8) bounds how many groups carry out a step at
   the same time, but a group that waits for its members to be Running (WAIT_RUNNING) holds no slot:
-  the bound protects the API from bursts of writes, and waiting costs the API one shared listing
-  per round whatever the number of waiters. So 50 groups with `parallel` 8 take about as long as
-  the slowest group's own critical path, not 7 waves of it.
-- Waits of all groups of a region share one poller (`reconciler.apply.observe`): one listing per
-  round for every waiting service.
+  the bound protects the API from bursts of writes, and waiting costs the API at most one listing
+  per waiting group and round, whatever the number of waiters. So 50 groups with `parallel` 8 take
+  about as long as the slowest group's own critical path, not 7 waves of it.
+- Waits of all groups of a region share one poller (`reconciler.apply.observe`): each round, one
+  listing per waiting group, or one of the whole region when that costs fewer pages; never one per
+  waiting service.
 - A failed step stops its group; the group's traffic is restored to the snapshot taken before its
   first step where that is safe (`reconciler.apply.rollback`); other groups go on, unless
   `fail_fast`, in which case they stop at their next step boundary (every boundary is a safe
@@ -70,6 +71,9 @@ class Executor:
             raise ConfigError(f"parallel must be at least 1, not {self.settings.parallel}")
         self._gate = asyncio.Semaphore(self.settings.parallel)
         groups = [g for g in plan.groups if g.steps]
+        for region, observer in self.observers.items():  # what a whole-region listing would cost the poller
+            observer.region_size = sum(1 for s in live.services if s.region == region) + sum(
+                1 for g in groups if g.region == region for st in g.steps if st.action is Action.CREATE_SERVICE)
         reports = await asyncio.gather(*(self._group(g, live) for g in groups))
         return ApplyReport(list(reports), str(self.journal.path) if self.journal.path else None)
 

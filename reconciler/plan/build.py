@@ -1,10 +1,15 @@
-"""`build_plan`: the single entry point from desired + live state to a checked Plan (pure)."""
+"""`build_plan`: the single entry point from desired + live state to a checked Plan (pure).
+
+It runs with the cyclic garbage collector paused (`reconciler.gcpause`): at 10,000 services the
+collector's full passes over the live state and the loaded files were half of the planning time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from reconciler.errors import PlanError, StalePlanError
+from reconciler.gcpause import paused_gc
 from reconciler.live.model import LiveState, fingerprint
 from reconciler.plan.diff import GroupDelta, MemberKind, analyze, change_key
 from reconciler.plan.model import (
@@ -56,6 +61,7 @@ def _summary(deltas: Sequence[GroupDelta], groups: Sequence[GroupPlan], unknown:
     )
 
 
+@paused_gc()
 def build_plan(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool = False,
                groups: set[str] | None = None, max_shift: int = DEFAULT_MAX_SHIFT, force: bool = False,
                adopt: bool = False, commits: Mapping[tuple[str, str], str] | None = None,

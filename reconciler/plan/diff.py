@@ -51,6 +51,8 @@ from reconciler.spec.eas_config import Path, declared_paths, to_eas_config, valu
 from reconciler.spec.model import ServiceGroup, ServiceSpec, TrafficMode
 
 _NOT_COMPARED = {("metadata", "instance"), ("metadata", "group")}
+_SKIPPED: dict[Path, set[str]] = {("metadata",): {"instance", "group"}}  # _NOT_COMPARED by parent, for `_covered`
+_ABSENT = object()
 SECRET_MARK = "${env:"
 
 
@@ -125,6 +127,24 @@ def mask(value: Any) -> Any:
     if isinstance(value, list):
         return [mask(v) for v in value]
     return value
+
+
+def _covered(want: dict[str, Any], have: Any, prefix: Path = ()) -> bool:
+    """True only when `_GroupDiffer._config_changes` finds no change: every declared leaf of `want`
+    (see `declared_paths`) but `_NOT_COMPARED` is in `have`, equal. One walk, no sorted path list:
+    the common case of a member whose config did not change. Objects are matched as `dict` (what
+    JSON parsing and `to_eas_config` give): anything else is compared whole, which can only say
+    "differs" where the path-by-path comparison would not, never the reverse."""
+    if not isinstance(have, dict):
+        return False
+    skip = _SKIPPED.get(prefix, ())
+    for key, value in want.items():
+        if isinstance(value, dict) and value:
+            if not _covered(value, have.get(key), (*prefix, key)):
+                return False
+        elif key not in skip and have.get(key, _ABSENT) != value:
+            return False
+    return True
 
 
 def without_instance(config: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +272,8 @@ class _GroupDiffer(RecordDiffer):
                         digest: str, *, removing: bool = False) -> tuple[str, ...]:
         changed: list[str] = []
         secret: list[tuple[str, bool]] = []  # (path, present live)
+        if not is_sensitive(config) and _covered(config, live.config):
+            return ()  # the common case, checked in one walk: nothing differs and no secret hides a change
         for path in sorted(declared - _NOT_COMPARED):
             _, want = value_at(config, path)
             found, have = value_at(live.config, path)
