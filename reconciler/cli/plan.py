@@ -37,8 +37,9 @@ from reconciler.cli.where import probe_region, unserved_problems
 from reconciler.errors import SpecError
 from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
-from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan
+from reconciler.plan.build import DEFAULT_MAX_SHIFT
 from reconciler.plan.model import Plan
+from reconciler.plan.policy import plan_with_policy
 from reconciler.plan.render import render_json, render_markdown, render_rich, render_text
 from reconciler.spec.loader import load_paths
 
@@ -107,7 +108,7 @@ async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
     if unserved:  # before the live state is read: the target answers for another region
         raise SpecError(unserved)
     live = await read_regions(where, where.regions_to_read([*desired.regions(), *req.regions]))
-    plan = build_plan([g.group for g in desired.groups], live, prune=req.prune,
+    plan = plan_with_policy([g.group for g in desired.groups], live, prune=req.prune,
                       groups=set(req.groups) if req.groups else None, max_shift=req.max_shift,
                       force=req.force, adopt=req.adopt)
     return plan, live

@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
+from reconciler.spec.drift_policy import DriftPolicy
 from reconciler.traffic import TrafficMode as TrafficMode  # re-exported: the files use the EAS words
 from reconciler.traffic import TrafficState as TrafficState
 
@@ -359,6 +360,9 @@ class GroupSpec(_Strict):
         default=TrafficMode.AUTO, description="auto: shares follow running replicas; customized: weights."
     )
     services: list[ServiceSpec] = Field(min_length=1, description="The member services.")
+    drift: DriftPolicy = Field(
+        default_factory=DriftPolicy,
+        description="What to do with live values changed outside eas-gitops: ignore, report (default) or revert.")
 
 
 class ServiceGroup(_Strict):
