@@ -23,6 +23,7 @@ from typing import Annotated
 
 import typer
 
+from reconciler.apply.report import ApplyReport, GroupOutcome
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
 from reconciler.cli.where import unserved_problems
@@ -127,6 +128,20 @@ def write_back(desired: DesiredState, live: LiveState, items: Sequence[DriftItem
                 raise
             written.append((group.file, len(edits)))
     return written
+
+
+def write_back_unfinished(paths: Sequence[Path], where: plan_cli.Where, report: ApplyReport) -> None:
+    """After an apply: the groups that did not finish get every live value that differs written into their
+    files (by-hand fields whatever their policy, and the fields the file is ahead on)."""
+    unfinished = [f"{g.region}/{g.group}" for g in report.groups if g.outcome is not GroupOutcome.DONE]
+    if not unfinished:
+        return
+    desired, live, items = run(lambda: find(DriftRequest(paths, where, groups=unfinished)))
+    written = write_back(desired, live, items, include_pending=True, include_revert=True)
+    for file, count in written:
+        typer.echo(f"write-back: wrote {count} live value(s) to {file}", err=True)
+    if not written:
+        typer.echo(f"write-back: the files of {', '.join(unfinished)} already say what is live", err=True)
 
 
 def show(located: Sequence[Located], fmt: DriftFormat) -> None:
