@@ -23,12 +23,13 @@ next apply, an unmanaged member added to the group is never touched: both are al
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 FIELD_PATTERN = re.compile(
@@ -36,6 +37,9 @@ FIELD_PATTERN = re.compile(
     r"|(labels|config|resources|model|autoscaling)(\.[^.\s][^\s]*)?)$")
 VOCABULARY = ("replicas, weight, traffic, traffic_mode, labels[.<key>], config[.<path>], resources[.<key>], "
               "model[.<key>], containers, autoscaling[.<key>]")
+
+_WORDS = ("replicas", "weight", "traffic", "traffic_mode", "containers", "labels", "config", "resources", "model",
+          "autoscaling")
 
 
 class DriftAction(StrEnum):
@@ -46,12 +50,14 @@ class DriftAction(StrEnum):
 
 def _field_name(value: str) -> str:
     if FIELD_PATTERN.fullmatch(value) is None:
-        raise PydanticCustomError("drift_field", "{value!r} is not a drift field name (one of: {vocabulary})",
-                                  {"value": value, "vocabulary": VOCABULARY})
+        close = difflib.get_close_matches(value.split(".")[0], _WORDS, n=1, cutoff=0.6)
+        hint = (f"did you mean '{close[0]}'? " if close else "") + f"the names are {VOCABULARY}"
+        raise PydanticCustomError("drift_field", "not a drift field name", {"hint": hint})
     return value
 
 
-FieldName = Annotated[str, AfterValidator(_field_name)]
+FieldName = Annotated[str, AfterValidator(_field_name), WithJsonSchema(
+    {"type": "string", "pattern": FIELD_PATTERN.pattern, "description": f"A drift field name: {VOCABULARY}."})]
 
 
 def matches(pattern: str, name: str) -> bool:
