@@ -116,7 +116,8 @@ def test_deleting_keys_removes_their_lines_and_the_last_one_leaves_an_empty_mapp
 
 
 def test_a_block_collection_is_replaced_by_a_flow_value() -> None:
-    after = edit_text(COMMENTED, [Edit(("spec", "services", 0, "config", "metadata", "rpc"), {"keepalive": 1, "x": "a b"})])
+    rpc = ("spec", "services", 0, "config", "metadata", "rpc")
+    after = edit_text(COMMENTED, [Edit(rpc, {"keepalive": 1, "x": "a b"})])
     data = YAML(typ="safe").load(after)
     assert data["spec"]["services"][0]["config"]["metadata"]["rpc"] == {"keepalive": 1, "x": "a b"}
     assert "# the canary" in after and "# trailing comment" in after
