@@ -54,16 +54,30 @@ def _safe_load(text: str) -> Any:
         return object()  # reads back as something else: not safe
 
 
+def _printable(c: str) -> bool:
+    """Written as is inside double quotes: YAML's printable set (YAML 1.2, 5.1) without the line breaks
+    YAML folds (NEL, LS, PS); json.dumps already escapes tab, newline and carriage return."""
+    o = ord(c)
+    return (0x20 <= o <= 0x7E or 0xA0 <= o <= 0xD7FF or 0xE000 <= o <= 0xFFFD or o >= 0x10000) \
+        and o not in (0x2028, 0x2029)
+
+
+def _double_quoted(value: str) -> str:
+    return "".join(c if _printable(c) else f"\\u{ord(c):04x}" for c in json.dumps(value, ensure_ascii=False))
+
+
 def scalar_text(value: Any, style: str | None = None) -> str:
     """One scalar as YAML text; strings plain when they read back the same, else quoted."""
     if not isinstance(value, str):
         return json.dumps(value)  # null, true/false, numbers: the same in YAML
-    if style == "'" and "\n" not in value:
+    if style == "'" and "\n" not in value and all(_printable(c) for c in value):
         return "'" + value.replace("'", "''") + "'"
-    plain_ok = value and value == value.strip() and "\n" not in value and " #" not in value
+    # plain only where it reads back the same in block and in flow context (no flow indicators)
+    plain_ok = (value and value == value.strip() and "\n" not in value and " #" not in value
+                and not any(c in value for c in ",[]{}"))
     if style != '"' and plain_ok and _safe_load(f"k: {value}\n") == {"k": value}:
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return _double_quoted(value)
 
 
 def flow_text(value: Any) -> str:
@@ -72,8 +86,7 @@ def flow_text(value: Any) -> str:
         return "{" + ", ".join(f"{scalar_text(str(k))}: {flow_text(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(flow_text(v) for v in value) + "]"
-    text = scalar_text(value)
-    return json.dumps(value) if isinstance(value, str) and any(c in text for c in ",[]{}") else text
+    return scalar_text(value)
 
 
 def _child(node: Node, part: str | int) -> tuple[Node | None, Node | None]:

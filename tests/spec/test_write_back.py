@@ -6,6 +6,8 @@ import difflib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from reconciler.errors import ConfigError
@@ -139,3 +141,27 @@ def test_write_file_reports_whether_the_text_changed(tmp_path: Path) -> None:
     assert not write_file(path, [Edit(("spec", "services", 0, "replicas"), 2)])
     assert write_file(path, [Edit(("spec", "services", 0, "replicas"), 5)])
     assert "replicas: 5           # two of them" in path.read_text()
+
+
+def _scalar_leaves(node: object, loc: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    if isinstance(node, dict):
+        return [leaf for k, v in node.items() for leaf in _scalar_leaves(v, (*loc, k))]
+    if isinstance(node, list):
+        return [leaf for i, v in enumerate(node) for leaf in _scalar_leaves(v, (*loc, i))]
+    return [loc]
+
+
+LEAVES = [loc for loc in _scalar_leaves(YAML(typ="safe").load(COMMENTED)) if loc[-1] != "name"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(LEAVES), st.one_of(st.integers(-10**6, 10**6), st.text(max_size=12), st.booleans()))
+def test_any_scalar_edit_changes_that_value_and_one_line_only(loc: tuple[str | int, ...], value: object) -> None:
+    after = edit_text(COMMENTED, [Edit(loc, value)])
+    want = YAML(typ="safe").load(COMMENTED)
+    node = want
+    for part in loc[:-1]:
+        node = node[part]
+    node[loc[-1]] = value
+    assert YAML(typ="safe").load(after) == want
+    assert len(changed_lines(COMMENTED, after)) <= 1  # the value's own line, nothing else
