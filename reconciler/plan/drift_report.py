@@ -21,6 +21,7 @@ from typing import Any
 from reconciler.plan.drift import DriftClass, DriftItem, summary
 
 FORMAT_VERSION = 1
+MARKDOWN_LIMIT = 65_536  # a GitHub issue or pull-request comment body
 CLASS_WORDS = {
     DriftClass.BY_HAND: "changed by hand",
     DriftClass.PLATFORM: "moved by the platform (not drift)",
@@ -116,15 +117,23 @@ def _cell(value: Any) -> str:
     return "`" + text.replace("|", "\\|").replace("`", "'") + "`" if text else ""
 
 
-def render_markdown(located: Sequence[Located]) -> str:
+def render_markdown(located: Sequence[Located], limit: int = MARKDOWN_LIMIT) -> str:
+    """A table for an issue or a pull request; rows past `limit` characters are left out, with a note."""
     shown = _shown(located)
     out = ["### eas-gitops drift", "", _total_line([loc.item for loc in located]).strip(), ""]
     if shown:
         out += ["| group | member | field | file | live | cause | next apply |", "|---|---|---|---|---|---|---|"]
-        for loc in shown:
+        size = sum(len(line) + 1 for line in out)
+        for n, loc in enumerate(shown):
             i = loc.item
-            out.append(f"| {i.region}/{i.group} | {i.service or ''} | `{i.field}` | {_cell(i.file)} | "
-                       f"{_cell(i.live)} | {CLASS_WORDS[i.cls]} | {next_apply(i)} |")
+            row = (f"| {i.region}/{i.group} | {i.service or ''} | `{i.field}` | {_cell(i.file)} | "
+                   f"{_cell(i.live)} | {CLASS_WORDS[i.cls]} | {next_apply(i)} |")
+            if size + len(row) + 1 > limit - 200:  # room for the note
+                out += ["", f"{len(shown) - n} more item(s) left out to fit one comment: "
+                            "`eas-gitops drift --format json` lists every one."]
+                break
+            out.append(row)
+            size += len(row) + 1
     return "\n".join(out) + "\n"
 
 
