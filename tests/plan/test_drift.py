@@ -8,9 +8,11 @@ import pytest
 
 from reconciler.plan.drift import DriftClass, DriftItem, find_drift, summary
 from reconciler.plan.model import WarningCode
+from reconciler.plan.overlay import file_edits, overlaid
 from reconciler.plan.policy import plan_with_policy
 from reconciler.spec.drift_policy import DriftAction
 from reconciler.spec.model import ServiceGroup
+from reconciler.spec.write_back import DELETE
 
 from .harness import build_live
 
@@ -167,3 +169,44 @@ def test_customized_weight_and_mode() -> None:
 def test_policy_matching(policy: dict[str, Any], field: str, want: DriftAction) -> None:
     g = group(member("a"), drift=policy)
     assert g.spec.drift.action([field]) is want
+
+
+def without_label(live: Any, service: str, key: str) -> Any:
+    """`live` with one label deleted by hand (the declared-keys record still names it)."""
+    services = tuple(s.model_copy(update={"labels": {k: v for k, v in s.labels.items() if k != key}})
+                     if s.name == service else s for s in live.services)
+    return live.model_copy(update={"services": services})
+
+
+def test_a_label_deleted_by_hand_written_back_leaves_a_clean_plan() -> None:
+    live = without_label(live_of(member("a")), "a", "team")
+    items = find_drift([group(member("a"))], live)
+    assert [(i.field, i.cls, i.live) for i in items] == [("labels.team", DriftClass.BY_HAND, None)]
+    written = overlaid(group(member("a")), live, items)
+    assert written.spec.services[0].labels == {}
+    assert [(e.loc, e.value) for e in file_edits(group(member("a")), written)] == [
+        (("spec", "services", 0, "labels", "team"), DELETE)]
+    # the record still names `team`; it is gone from the file and from live: nothing to remove, no rewrite
+    assert not plan_with_policy([written], live).has_changes
+
+
+def test_config_written_back_leaves_a_clean_plan_although_the_hash_is_stale() -> None:
+    live = live_of(member("a", config_patch={"metadata": {"rpc": {"keepalive": 9000}}}))
+    written = overlaid(group(member("a")), live, find_drift([group(member("a"))], live))
+    assert written.spec.services[0].config == {"metadata": {"rpc": {"keepalive": 9000}}}
+    plan = plan_with_policy([written], live)
+    assert not plan.has_changes and not any(g.warnings for g in plan.groups)
+
+
+def test_the_groups_mode_written_back_brings_the_live_weights() -> None:
+    a, b = member("a", weight=100), member("b", weight=300)
+    live = live_of(a, b, mode="customized")
+    file = group(member("a"), member("b"))  # auto in the file
+    items = [i for i in find_drift([file], live) if i.field == "traffic_mode"]
+    written = overlaid(file, live, items)
+    assert written.spec.traffic_mode.value == "customized"
+    assert [s.weight for s in written.spec.services] == [100, 300]
+    back = overlaid(group(a, b, mode="customized"), live_of(member("a"), member("b")),
+                    [i for i in find_drift([group(a, b, mode="customized")], live_of(member("a"), member("b")))
+                     if i.field == "traffic_mode"])
+    assert back.spec.traffic_mode.value == "auto" and [s.weight for s in back.spec.services] == [None, None]
