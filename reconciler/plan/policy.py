@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, PlanError
 from reconciler.live.model import LiveState
 from reconciler.plan.build import build_plan
 from reconciler.plan.drift import DriftItem, find_drift
@@ -44,8 +44,28 @@ def _kept(items: Sequence[DriftItem]) -> dict[Key, list[DriftItem]]:
 
 def plan_with_policy(desired: Sequence[ServiceGroup], live: LiveState, *, groups: set[str] | None = None,
                      **options: Any) -> Plan:
-    """`build_plan` (same options) with the groups' drift policies applied (see the module docstring)."""
-    kept = _kept(find_drift(desired, live, groups=groups))
+    """`build_plan` (same options) with the groups' drift policies applied (see the module docstring).
+
+    Drift can only be where the plain plan has changes, so the plain plan comes first and only its
+    changed groups are classified; the plan is made again only when a live value must be kept (or
+    when the plain plan is refused: a kept value may be what made it unsafe)."""
+    try:
+        plain = build_plan(desired, live, groups=groups, **options)
+    except PlanError:
+        plain = None
+    if plain is not None:
+        changed = {(g.region, g.name) for g in plain.groups if g.changes}
+        suspects = [g for g in desired if (g.region, g.name) in changed]
+        kept = _kept(find_drift(suspects, live)) if suspects else {}
+        if not kept:
+            return plain
+    else:
+        kept = _kept(find_drift(desired, live, groups=groups))
+    return _replanned(desired, live, kept, groups, options)
+
+
+def _replanned(desired: Sequence[ServiceGroup], live: LiveState, kept: dict[Key, list[DriftItem]],
+               groups: set[str] | None, options: dict[str, Any]) -> Plan:
     notes: dict[Key, list[PlanWarning]] = {}
     planned: list[ServiceGroup] = []
     for group in desired:
