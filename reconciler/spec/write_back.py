@@ -123,7 +123,7 @@ def _replace(text: str, key: Node | None, node: Node, value: Any) -> tuple[int, 
         start, end = node.start_mark.index, node.end_mark.index
         rendered = scalar_text(value, node.style if node.style in ("'", '"') else None)
         if node.style in ("|", ">"):  # a block scalar spans whole lines: the new value stays on the key's line
-            start = key.end_mark.index + 1 if key is not None else start
+            start = text.index(":", key.end_mark.index) + 1 if key is not None else start
             return start, end, f" {rendered}\n"
         return start, end, rendered
     rendered = flow_text(value) if isinstance(value, dict | list) else scalar_text(value)

@@ -165,3 +165,10 @@ def test_any_scalar_edit_changes_that_value_and_one_line_only(loc: tuple[str | i
     node[loc[-1]] = value
     assert YAML(typ="safe").load(after) == want
     assert len(changed_lines(COMMENTED, after)) <= 1  # the value's own line, nothing else
+
+
+def test_a_block_scalar_becomes_a_one_line_value_and_the_next_comment_stays() -> None:
+    text = "a:\n  script: |\n    cd /app\n    ./run\n  # after\n  port: 1\n"
+    assert edit_text(text, [Edit(("a", "script"), "x y")]) == "a:\n  script: x y\n  # after\n  port: 1\n"
+    listed = "a:\n  - {x: 1}\n  - b: 2\n    c: 3\n"
+    assert edit_text(listed, [Edit(("a", 1), {"z": 1})]) == "a:\n  - {x: 1}\n  - {z: 1}\n"
