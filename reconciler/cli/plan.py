@@ -109,8 +109,8 @@ async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
         raise SpecError(unserved)
     live = await read_regions(where, where.regions_to_read([*desired.regions(), *req.regions]))
     plan = plan_with_policy([g.group for g in desired.groups], live, prune=req.prune,
-                      groups=set(req.groups) if req.groups else None, max_shift=req.max_shift,
-                      force=req.force, adopt=req.adopt)
+                            groups=set(req.groups) if req.groups else None, max_shift=req.max_shift,
+                            force=req.force, adopt=req.adopt)
     return plan, live
 
 
