@@ -7,6 +7,8 @@
   plan was made from (StalePlanError otherwise, zero writes).
 - Progress: a line per group with its current step and elapsed time (rich Live on a terminal,
   plain lines otherwise); the journal goes to `.eas-gitops/journal/<UTC timestamp>.jsonl`.
+- `--write-back`: a group that did not finish (failed, stopped, rolled back) gets its live state
+  written into its file (`reconciler.cli.drift.write_back_unfinished`), so git says what is live.
 - Exit codes: 0 every group done (or nothing to do), 1 a group failed or was stopped (its traffic
   restored where safe, see the report), or any error before the first write.
 """
@@ -201,6 +203,9 @@ def apply(
     = DEFAULT_TIMEOUT,
     journal_dir: Annotated[Path, typer.Option(
         "--journal-dir", file_okay=False, metavar="DIR", help="Where the apply journal is written.")] = JOURNAL_DIR,
+    write_back: Annotated[bool, typer.Option(
+        "--write-back", help="When a group does not finish, write its live state into its file (with --plan: "
+                             "the files under the current directory).")] = False,
 ) -> None:
     """Carry out the plan: safe order, every write read back, groups in parallel.
 
@@ -231,6 +236,10 @@ def apply(
                  interrupted=f"interrupted: apply stopped; the journal under {journal_dir} records what was done. "
                              f"Run `{again}` to see what is left, then apply again")
     print_report(report)
+    if write_back and not report.ok:
+        from reconciler.cli.drift import write_back_unfinished
+
+        write_back_unfinished(paths or [Path(".")], where, report)
     gha.publish_apply(report, 0 if report.ok else 1)
     if not report.ok:
         failed = [f"{g.region}/{g.group}" for g in report.groups if g.outcome is not GroupOutcome.DONE]

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("reconciler.cli.status", "Show live services, their traffic shares and group modes."),
     "plan": ("reconciler.cli.plan", "Show what apply would change, step by step."),
     "apply": ("reconciler.cli.apply", "Carry out the plan without dropping traffic."),
+    "drift": ("reconciler.cli.drift", "Show live changes the files do not say; --write records them."),
     "import": ("reconciler.cli.import_", "Write a group file from a live group, to adopt it."),
     "emulator": ("reconciler.cli.emulator", "Run and inspect the local PAI-EAS emulator."),
 }

@@ -40,8 +40,9 @@ from reconciler.errors import SpecError
 from reconciler.gitops.scope import git_inputs
 from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
-from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan
+from reconciler.plan.build import DEFAULT_MAX_SHIFT
 from reconciler.plan.model import Plan
+from reconciler.plan.policy import plan_with_policy
 from reconciler.plan.render import render_json, render_markdown, render_rich, render_text
 from reconciler.spec.loader import load_paths
 
@@ -120,9 +121,9 @@ async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
     if unserved:  # before the live state is read: the target answers for another region
         raise SpecError(unserved)
     live = await read_regions(where, where.regions_to_read(git.regions(desired.regions(), req.regions, groups)))
-    plan = build_plan([g.group for g in desired.groups], live, prune=req.prune, groups=groups,
-                      max_shift=req.max_shift, force=req.force, adopt=req.adopt, commits=git.commits,
-                      source=git.source)
+    plan = plan_with_policy([g.group for g in desired.groups], live, prune=req.prune, groups=groups,
+                            max_shift=req.max_shift, force=req.force, adopt=req.adopt, commits=git.commits,
+                            source=git.source)
     return plan, live
 
 

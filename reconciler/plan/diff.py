@@ -245,7 +245,10 @@ class _GroupDiffer(RecordDiffer):
         recorded = record.decode(live.labels)
         gone_labels, gone_paths = self.removals(spec, live, declared, recorded)
         paths = self._config_changes(spec.name, config, declared, live, digest, removing=bool(gone_paths))
-        labels = self._label_changes(spec, live, digest, bool(paths) or bool(gone_paths))
+        # A stale hash alone, with a readable record and no secret, is bookkeeping: the visible config
+        # already matches (e.g. after `drift --write`); it is refreshed with the next write.
+        settled = live.spec_hash is not None and not secret and recorded.state is RecordState.OK
+        labels = self._label_changes(spec, live, digest, bool(paths) or bool(gone_paths), settled)
         target = self._replica_change(spec, live)
         if spec.traffic is not live.traffic_state:
             self.change(spec.name, "traffic_state", ChangeOp.MODIFY, live.traffic_state.value, spec.traffic.value)
@@ -259,7 +262,14 @@ class _GroupDiffer(RecordDiffer):
         # a service without a record and without writes keeps none: nothing to compute for it
         wanted = (self.wanted_record(spec, declared, secret, recorded)
                   if writing or recorded.state is not RecordState.ABSENT else {})
-        new_record, stale = self.record_changes(spec.name, live, recorded, wanted, writing)
+        now = record.Declared(frozenset(spec.labels), frozenset(declared), frozenset(secret))
+        new_record: dict[str, str]
+        stale: tuple[str, ...]
+        if (not writing and recorded.declared is not None and record.covers(recorded.declared, now, live)
+                and not record.stale_pieces(live.labels, wanted)):
+            new_record, stale = {}, ()  # the record names more keys, all gone live: nothing to remove, no write
+        else:
+            new_record, stale = self.record_changes(spec.name, live, recorded, wanted, writing)
         labels.update(new_record)
         mine = tuple(self.changes[start:])
         return MemberDelta(name=spec.name, kind=MemberKind.UPDATE if mine else MemberKind.KEEP, spec=spec,
@@ -292,7 +302,8 @@ class _GroupDiffer(RecordDiffer):
             changed = [dotted for dotted, _ in secret]
         return tuple(changed)
 
-    def _label_changes(self, spec: ServiceSpec, live: LiveService, digest: str, new_version: bool) -> dict[str, str]:
+    def _label_changes(self, spec: ServiceSpec, live: LiveService, digest: str, new_version: bool,
+                       settled: bool = False) -> dict[str, str]:
         labels: dict[str, str] = {}
         if not live.managed:  # adopted
             labels[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
@@ -302,7 +313,7 @@ class _GroupDiffer(RecordDiffer):
                 labels[key] = value
                 op = ChangeOp.MODIFY if key in live.labels else ChangeOp.ADD
                 self.change(spec.name, f"labels.{key}", op, live.labels.get(key), value)
-        if live.spec_hash != digest:
+        if live.spec_hash != digest and (new_version or labels or not settled):
             labels[SPEC_HASH_LABEL] = digest
             if not new_version:  # with a new version the hash follows silently
                 op = ChangeOp.MODIFY if live.spec_hash else ChangeOp.ADD

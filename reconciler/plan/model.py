@@ -85,6 +85,7 @@ class WarningCode(StrEnum):
     IN_PLACE_UPDATE = "in_place_update"  # a serving member gets its new version under traffic (too big to drain)
     UNKNOWN_GROUP = "unknown_group"  # a group asked for by name is neither declared nor live
     REMOVALS_NOT_TRACKED = "removals_not_tracked"  # declared-keys record too long or unreadable: nothing removed
+    DRIFT = "drift"  # a field changed outside eas-gitops that apply leaves alone (drift policy report)
 
 
 class _Frozen(BaseModel):

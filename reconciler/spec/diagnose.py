@@ -165,6 +165,7 @@ def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
         hint = f"quote it: '{value}'"
     elif kind == "string_pattern_mismatch" and loc:
         hint = _PATTERN_HINTS.get(str(loc[-1]), "")
+    hint = hint or str((err.get("ctx") or {}).get("hint", ""))  # a custom error may carry its own
     if not hint:
         field = _field_info(loc)
         hint = _range_hint(field) if kind in _RANGE_ERRORS | {"finite_number"} and field is not None else ""

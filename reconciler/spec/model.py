@@ -38,6 +38,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
+from reconciler.spec.drift_policy import DriftPolicy
 from reconciler.spec.limits import (
     MAX_CPU,
     MAX_GPU,
@@ -377,6 +378,9 @@ class GroupSpec(_Strict):
         default=TrafficMode.AUTO, description="auto: shares follow running replicas; customized: weights."
     )
     services: list[ServiceSpec] = Field(min_length=1, description="The member services.")
+    drift: DriftPolicy = Field(
+        default_factory=DriftPolicy,
+        description="What to do with live values changed outside eas-gitops: ignore, report (default) or revert.")
 
 
 class ServiceGroup(_Strict):
