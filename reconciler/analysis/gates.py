@@ -30,13 +30,15 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from reconciler.analysis.durations import Duration, format_duration
-from reconciler.eas.targets import TargetKind
+
+if TYPE_CHECKING:  # the spec model embeds these gates and reconciler.eas imports the spec model
+    from reconciler.eas.targets import TargetKind
 
 CLOUD_PERIOD = 60.0  # seconds: CloudMonitor's finest Period for acs_learn on the real cloud
 EMULATOR_PERIOD = 1.0  # seconds: the emulator's CloudMonitor default base period
@@ -227,6 +229,8 @@ def interval_problem(analysis: AnalysisSpec, target: TargetKind) -> str | None:
     The real CloudMonitor aggregates `acs_learn` per minute at the finest, so a check every few
     seconds would read no data; the emulator's CloudMonitor answers whole seconds.
     """
+    from reconciler.eas.targets import TargetKind  # here, not at the top: see the import above
+
     if analysis.provider is not ProviderName.CLOUDMONITOR:
         return None
     finest = CLOUD_PERIOD if target is TargetKind.ALIYUN else EMULATOR_PERIOD

@@ -27,6 +27,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from reconciler.spec.rollout import RolloutSpec
+
 API_VERSION = "eas-gitops/v1"
 KIND = "ServiceGroup"
 # EAS documents no name rule; this conservative default is a setting of the loader (see checks).
@@ -294,6 +296,9 @@ class GroupSpec(_Strict):
         default=TrafficMode.AUTO, description="auto: shares follow running replicas; customized: weights."
     )
     services: list[ServiceSpec] = Field(min_length=1, description="The member services.")
+    rollout: RolloutSpec | None = Field(
+        default=None, description="How a new version reaches traffic: through the canary, step by step on evidence."
+    )
 
 
 class ServiceGroup(_Strict):
