@@ -9,6 +9,7 @@ from reconciler.live.model import LiveState, fingerprint
 from reconciler.plan.diff import GroupDelta, MemberKind, analyze, change_key
 from reconciler.plan.model import GroupPlan, GroupStatus, Plan, PlanOptions, PlanWarning, Summary, WarningCode
 from reconciler.plan.order import GroupOrderer
+from reconciler.plan.release import rollout_plan
 from reconciler.plan.safety import check
 from reconciler.plan.simulate import member_views, run, timeline
 from reconciler.spec.model import ServiceGroup
@@ -30,6 +31,7 @@ def _group_plan(delta: GroupDelta, max_shift: int, force: bool) -> GroupPlan:
         changes=tuple(sorted(delta.changes, key=change_key)),
         steps=tuple(steps), timeline=timeline(frames),
         members_now=member_views(frames[0]), members_final=member_views(frames[-1]),
+        rollout=rollout_plan(delta, orderer.release, steps, frames),
     )
 
 

@@ -17,13 +17,19 @@ grouping member, not the only one; `max_shift`; the provider's interval on a tar
 The progress of an unfinished release lives in EAS, not on the machine that runs the tool: the
 reserved label `eas-gitops/rollout` on the canary, `<release>;<step>;<started>` (the canary's
 desired spec hash, the 1-based step reached or 0 for "start from step 1", unix seconds when that
-step's bake began). `ProgressLabel` reads and writes that value.
+step's bake began). `ProgressLabel` reads and writes that value. The plan writes it (at step 0)
+before the canary gets the new version, together with `eas-gitops/rollout-from`
+(`<version>;<spec-hash>` the canary had before: where a rollback returns it, also when the
+release is resumed by a later apply); the runner updates it at the start of every bake; the
+plan's last step deletes both. Both are reserved labels: never a change, never removed otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -32,6 +38,9 @@ from reconciler.analysis.durations import Duration
 from reconciler.analysis.gates import AnalysisSpec
 
 PROGRESS_LABEL = "eas-gitops/rollout"
+# `<version>;<spec-hash>` of the canary before the release: where `on_failure: rollback` returns it
+PREVIOUS_LABEL = "eas-gitops/rollout-from"
+CANARY_ROLE = "canary"
 
 
 class OnFailure(StrEnum):
@@ -75,6 +84,44 @@ class RolloutSpec(_Strict):
                                 f"{steps[index - 1].share:g}",
                     {"at": index, "hint": "list the canary's shares in rising order, e.g. 10, 25, 50"})
         return steps
+
+
+class _Member(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str | None: ...
+
+
+def resolve_canary(rollout: RolloutSpec, services: Sequence[_Member]) -> str | None:
+    """The canary's name: `rollout.canary`, else the one member with role: canary (None: none or several)."""
+    if rollout.canary is not None:
+        return rollout.canary
+    named = [s.name for s in services if s.role == CANARY_ROLE]
+    return named[0] if len(named) == 1 else None
+
+
+def step_rises(shares: Sequence[float], start: float = 0.0) -> list[float]:
+    """How many points each step raises the canary's share, from `start` (0: out of group traffic)."""
+    return [share - before for share, before in zip(shares, [start, *shares[:-1]], strict=True)]
+
+
+@dataclass(frozen=True)
+class PreviousVersion:
+    """The value of `eas-gitops/rollout-from`: the canary's version and spec hash before the release."""
+
+    version: int
+    spec_hash: str | None
+
+    def format(self) -> str:
+        return f"{self.version};{self.spec_hash or ''}"
+
+    @classmethod
+    def parse(cls, value: str | None) -> PreviousVersion | None:
+        parts = (value or "").split(";")
+        if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) < 1:
+            return None
+        return cls(int(parts[0]), parts[1] or None)
 
 
 @dataclass(frozen=True)
