@@ -19,8 +19,8 @@ steps here. What this module adds:
 - **Interrupt** (`interrupt`): only the canary's drain (one call, read back) and the label at
   step 0; the rest is left for the next apply, which starts the release from step 1.
 
-The rollout *phase* is from the group's first step on the canary to its last bake: a failure in
-it aborts the release (instead of the executor's generic traffic restore), a cancellation in it
+The rollout *phase* is from the release's start (the first write of the progress label, or for a
+resumed release the first step on the canary) to its last bake: a failure in it aborts the release (instead of the executor's generic traffic restore), a cancellation in it
 takes the canary out. After the last bake the promotion runs as ordinary steps.
 """
 
@@ -53,15 +53,21 @@ class RolloutOutcome:
 
 
 def rollout_phase(plan: GroupPlan) -> range:
-    """Indices of the steps from the first one on the canary to the last bake (empty without a rollout)."""
+    """Indices of the steps from the release's start to its last bake (empty without a rollout).
+
+    The release starts where the plan first writes the canary's progress label (before the canary
+    changes); a resumed release, whose canary already runs the new version, at its first step on
+    the canary. Steps before (the switch to weights in auto mode) are ordinary steps."""
     rollout = plan.rollout
     if rollout is None:
         return range(0)
     bakes = [i for i, s in enumerate(plan.steps) if s.action is Action.BAKE]
-    touching = [i for i, s in enumerate(plan.steps) if s.service == rollout.canary]
-    if not bakes or not touching:
+    on_canary = [i for i, s in enumerate(plan.steps) if s.service == rollout.canary]
+    labelled = [i for i in on_canary if plan.steps[i].action is Action.UPDATE_LABELS
+                and PROGRESS_LABEL in getattr(plan.steps[i].params, "labels", {})]
+    if not bakes or not on_canary:
         return range(0)
-    return range(min(touching), max(bakes) + 1)
+    return range((labelled or on_canary)[0], max(bakes) + 1)
 
 
 def tick_text(t: BakeTick) -> str:
