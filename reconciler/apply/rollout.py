@@ -20,8 +20,9 @@ steps here. What this module adds:
   step 0; the rest is left for the next apply, which starts the release from step 1.
 
 The rollout *phase* is from the release's start (the first write of the progress label, or for a
-resumed release the first step on the canary) to its last bake: a failure in it aborts the release (instead of the executor's generic traffic restore), a cancellation in it
-takes the canary out. After the last bake the promotion runs as ordinary steps.
+resumed release the first step on the canary) to its last bake: a failure in it aborts the
+release (instead of the executor's generic traffic restore), a cancellation in it takes the
+canary out. After the last bake the promotion runs as ordinary steps.
 """
 
 from __future__ import annotations
