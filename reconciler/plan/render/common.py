@@ -118,7 +118,7 @@ def abort_text(group: GroupPlan) -> str:
     if any(s.action is Action.UPDATE_VERSION for s in r.abort_steps):
         text += f", {r.canary} back to version {r.previous_version}"
     elif r.on_failure is OnFailure.ROLLBACK:
-        text += f" (its previous version is unknown: it stays standalone on the new one)"
+        text += " (its previous version is unknown: it stays standalone on the new one)"
     return text
 
 
