@@ -34,11 +34,13 @@ from reconciler.cli.common import (
     run,
 )
 from reconciler.eas.targets import DEFAULT_REGION, TargetKind, resolve_target
+from reconciler.errors import SpecError
 from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
 from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.render import render_json, render_markdown, render_rich, render_text
+from reconciler.spec.checks import check_rollout_target
 from reconciler.spec.loader import load_paths
 
 POLL_INTERVALS = {TargetKind.LOCAL: 0.25, TargetKind.URL: 1.0, TargetKind.ALIYUN: 5.0}
@@ -114,8 +116,13 @@ async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
 
 
 async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
-    """Load (SpecError lists every problem), read live, build the plan (PlanError when unsafe)."""
+    """Load (SpecError lists every problem, also the rollout rules of the target and max_shift), read live,
+    build the plan (PlanError when unsafe)."""
     desired = load_paths(list(req.paths) or [Path(".")])
+    kind = resolve_target(req.where.target, DEFAULT_REGION, req.where.vpc).kind
+    problems = [p for g in desired.groups for p in check_rollout_target(g, kind, req.max_shift)]
+    if problems:  # rollout rules that need the target and max_shift, before any call to EAS
+        raise SpecError(problems)
     regions = sorted({*desired.regions(), *req.regions})
     live = await read_regions(req.where, regions)
     plan = build_plan([g.group for g in desired.groups], live, prune=req.prune,

@@ -95,7 +95,8 @@ class ReleaseSteps:
             step = spec.steps[k - 1]
             self.check_rise(k, weights[k - 1])
             if self.member(canary).weight != weights[k - 1]:
-                self.set_weight(canary, weights[k - 1], f"rollout step {k}: the canary's share at most {step.share:g} %")
+                self.set_weight(canary, weights[k - 1],
+                                f"rollout step {k}: the canary's share at most {step.share:g} %")
             if self.member(canary).state is not TrafficState.GROUPING:
                 self.set_state(canary, TrafficState.GROUPING, f"rollout step {k}: the canary joins group traffic")
             shares = self.sim.shares()
@@ -203,7 +204,8 @@ def _ready_canary(o: ReleaseOrderer, r: rules.Release) -> None:
         if r.previous is not None:
             labels[PREVIOUS_LABEL] = r.previous.format()
         o.add(c.name, LabelsParams(labels=labels),
-              "release: its progress is kept on the canary from now on (a later apply resumes it)", Expect(labels=labels))
+              "release: its progress is kept on the canary from now on (a later apply resumes it)",
+              Expect(labels=labels))
         if o.member(c).eligible:
             o.add(c.name, DrainParams(), "release: out of group traffic until the new version is Running and tested",
                   Expect(traffic_state=TrafficState.STANDALONE))
@@ -266,6 +268,6 @@ def _check_abort(delta: GroupDelta, r: rules.Release, bake: Step, frame: Frame) 
     after = frame.group.copy()
     after.members[r.canary.name].state = TrafficState.STANDALONE
     if not any(after.shares().values()):
-        raise PlanError(f"{_where(delta)}: an abort at step {bake.index} would take {r.canary.name} out of group traffic with "
-                        "no other member serving (the group would answer 503): keep a primary serving during the "
-                        "release")
+        raise PlanError(f"{_where(delta)}: an abort at step {bake.index} would take {r.canary.name} out of group "
+                        "traffic with no other member serving (the group would answer 503): keep a primary serving "
+                        "during the release")

@@ -17,6 +17,8 @@ from reconciler.plan.render.common import (
     member_pairs,
     pct,
     plural,
+    rollout_notes,
+    rollout_rows,
     state_of,
     step_summary,
 )
@@ -80,6 +82,11 @@ def _group(group: GroupPlan) -> list[str]:
         out.append("Shares follow running replicas (auto mode).")
         out.append("")
     out += _table(group)
+    if group.rollout is not None:
+        rows = rollout_rows(group)
+        out += ["", "**Rollout**", "", "| " + " | ".join(rows[0]) + " |", "|---:|---:|---:|---:|"]
+        out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+        out += ["", *(f"- {_cell(note)}" for note in rollout_notes(group))]
     if group.steps or group.changes:
         counts = f"{plural(len(group.changes), 'change')}, {plural(len(group.steps), 'step')}"
         out += ["", f"<details><summary>{counts}</summary>", ""]
