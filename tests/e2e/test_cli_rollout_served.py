@@ -8,8 +8,10 @@ aborted at the first step (exit 3); the same release with a healthy canary promo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +25,10 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli.main import app
+from reconciler.eas.targets import open_client
+from reconciler.spec.rollout import PROGRESS_LABEL
+
+pytestmark = pytest.mark.slow  # real time: about 20 s each (a served emulator, bakes of 4 s)
 
 ROLLOUT = """
   rollout:
@@ -186,3 +192,68 @@ def test_a_healthy_canary_ramps_promotes_and_settles(served: str, tmp_path: Path
     assert updated == {"pmml_prod", "pmml_grey"}  # both members on the new version
     assert not any(s["black_hole"] for s in data["Shares"]["pmml"] if s["event_seq"] > start)
     assert run(tmp_path, served, "plan", str(target.parent), "--detailed-exitcode").exit_code == 0
+
+
+def apply_until(url: str, files: Path, needle: str, journal: Path) -> subprocess.Popen[str]:
+    """`eas-gitops apply` in a subprocess, returned once its output shows `needle` (a line while baking)."""
+    process = subprocess.Popen(eas_gitops("apply", str(files), "--auto-approve", "--target", url,
+                                          "--journal-dir", str(journal)),
+                               env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    seen: list[str] = []
+    for line in process.stdout:
+        seen.append(line)
+        if needle in line:
+            return process
+    process.wait(timeout=10)
+    raise AssertionError("".join(seen))
+
+
+def progress_label(url: str) -> str:
+    async def go() -> str:
+        async with open_client(url, "cn-shanghai") as client:
+            return (await client.describe_service("pmml_grey")).labels.get(PROGRESS_LABEL, "")
+    return asyncio.run(go())
+
+
+def bake_checks(journal: Path) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for path in sorted(journal.glob("*.jsonl")) for line in path.read_text().splitlines()]
+    return [line for line in lines if line["action"] == "bake_check"]
+
+
+def test_an_apply_killed_while_baking_resumes_at_that_step_counting_the_served_bake(
+        served: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target, _ = created(tmp_path, served, monkeypatch)
+    target.write_text(group_file("v4", rollout=True))
+    with Load(served):
+        killed = apply_until(served, target.parent, "bake 2/2", tmp_path / "j1")
+        killed.send_signal(signal.SIGKILL)  # no cleanup at all: a lost CI runner
+        killed.wait(timeout=10)
+        release, step, started = progress_label(served).split(";")
+        assert step == "2"
+        plan = run(tmp_path, served, "plan", str(target.parent))
+        assert plan.exit_code == 0 and "bake 1/2" not in plan.output.replace("rollout step 1 of 2", "")
+        again = run(tmp_path, served, "apply", str(target.parent), "--auto-approve", "--journal-dir",
+                    str(tmp_path / "j2"))
+    assert again.exit_code == 0, again.output
+    resumed = bake_checks(tmp_path / "j2")
+    assert {c["params"]["rollout_step"] for c in resumed} == {2}  # neither from 0 % nor straight to 100 %
+    assert resumed[0]["check"]["start"] == float(started)  # the bake served before the kill counts
+    assert run(tmp_path, served, "plan", str(target.parent), "--detailed-exitcode").exit_code == 0
+
+
+def test_sigterm_while_baking_takes_the_canary_out_and_exits_130(served: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    target, _ = created(tmp_path, served, monkeypatch)
+    target.write_text(group_file("v4", rollout=True))
+    with Load(served):
+        process = apply_until(served, target.parent, "bake 1/2", tmp_path / "j")
+        process.send_signal(signal.SIGTERM)  # a cancelled CI job
+        rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 130, rest
+    assert "interrupted: cn-shanghai/pmml: release of pmml_grey interrupted at step 1/2" in rest
+    assert "pmml_grey taken out of group traffic" in rest and "starts it from step 1" in rest
+    status = run(tmp_path, served, "status", "--format", "json")
+    grey = next(r for r in json.loads(status.output)["rows"] if r["service"] == "pmml_grey")
+    assert grey["traffic_state"] == "standalone"
+    assert progress_label(served).split(";")[1] == "0"
