@@ -6,9 +6,19 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from reconciler.analysis import AnalysisSpec, Fetched, MemberSample, StepOutcome, Verdict, Window
+from reconciler.analysis import (
+    AnalysisSpec,
+    CheckSamples,
+    Fetched,
+    MemberSample,
+    StepOutcome,
+    Verdict,
+    Window,
+    judge_check,
+)
 from reconciler.analysis.judge import AbortCause
 from reconciler.apply.bake import BakeResult, BakeTick, bake, windows
+from reconciler.apply.report import CheckRecord, check_lines
 from reconciler.apply.runtime import VirtualTimer
 from reconciler.errors import TransportError
 
@@ -144,3 +154,13 @@ def test_the_canary_failing_aborts_at_once() -> None:
 def test_a_bake_of_nothing_never_passes() -> None:
     result, _, _ = run_bake(lambda k: GOOD, inputs=Inputs(bake_seconds=0.0))
     assert result.verdict.outcome is StepOutcome.ABORTED
+
+
+def test_report_lines_show_time_metric_values_limit_and_verdict() -> None:
+    spec = AnalysisSpec.model_validate({"interval": "10s", "min_requests": 20, "metrics": [
+        {"name": "error_rate", "max_over_baseline": 0.5}, {"name": "latency_avg", "max": "300ms"}]})
+    samples = CheckSamples(MemberSample(100, 4.0, float("nan")), MemberSample(900, 1.0, 0.1), T0, T0 + 10)
+    lines = check_lines(CheckRecord(1, 2, 10.0, judge_check(samples, spec)))
+    assert lines[0] == "2023-11-14T22:13:30Z step 1/2 (10 %): fail, canary 100 requests, baseline 900"
+    assert lines[1] == "    error_rate: canary 4.00%, baseline 1.00%, limit max_over_baseline 0.5 pp -> fail"
+    assert lines[2] == "    latency_avg: canary NaN, baseline -, limit max 300ms -> fail"
