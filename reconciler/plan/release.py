@@ -48,7 +48,7 @@ from reconciler.plan.model import (
     WaitParams,
 )
 from reconciler.plan.simulate import Frame, SimGroup, SimMember
-from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
 from reconciler.spec.rollout import PREVIOUS_LABEL, PROGRESS_LABEL, OnFailure, ProgressLabel
 from reconciler.spec.shares import percent
 
@@ -124,10 +124,13 @@ class ReleaseSteps:
         factor = rules.baseline_factor(shares, [m.weight or 0 for m in others.values()])
         canary_out = not self.member(r.canary).eligible
         if factor is None or not canary_out or any(not m.managed for m in others.values()):
-            raise PlanError(f"{_where(self.delta)}: the weights of {', '.join(others) or 'the baseline'} (total "
-                            f"{base}) cannot give the canary {r.canary.name} the step shares "
-                            f"{', '.join(f'{s:g} %' for s in shares)} with weights from 1 to 1000: give the primaries "
-                            "weights between 10 and 500, or choose step shares between 1 and 90")
+            top = max(shares)
+            most = math.floor(MAX_WEIGHT * (100 - top) / top)
+            raise PlanError(f"{_where(self.delta)}: on the baseline {', '.join(others) or '(none)'} of total weight "
+                            f"{base}, no canary weight from 1 to {MAX_WEIGHT} gives {r.canary.name} the step shares "
+                            f"{', '.join(f'{s:g} %' for s in shares)}: give the baseline a total weight between "
+                            f"{math.ceil((100 - shares[0]) / shares[0])} and {most} (step {top:g} % needs at most "
+                            f"{most}), or change the step shares")
         for m in self.delta.members:
             if m.name in others:
                 self.set_weight(m, factor * (others[m.name].weight or 0),
