@@ -160,7 +160,7 @@ class Executor:
                            message=str(err))
         if self.settings.fail_fast:
             self._stop.set()
-        self._emit(EventKind.ROLLBACK, group, self.timer.now(), step=step, message=f"release aborted: {err}")
+        self._emit(EventKind.ABORT, group, self.timer.now(), step=step, message=str(err))
         try:
             async with self._gate:
                 await rollout.abort(str(err))

@@ -27,6 +27,7 @@ class EventKind(StrEnum):
     STEP_DONE = "step_done"
     GROUP_DONE = "group_done"
     ROLLBACK = "rollback"
+    ABORT = "abort"  # a release is aborted: its abort path runs (`message`: why)
     BAKE_CHECK = "bake_check"  # a rollout check while a step bakes (`message`: step, share, elapsed, verdict)
 
 
@@ -84,7 +85,7 @@ def check_lines(record: CheckRecord) -> list[str]:
     lines = [head] + [f"    {m.metric.value}: canary {_number(m.metric, m.canary)}, baseline "
                       f"{_number(m.metric, m.baseline)}, limit {_limit(m)} -> {m.verdict.value}"
                       for m in r.measurements]
-    if r.verdict is not Verdict.PASS:
+    if r.verdict is Verdict.INCONCLUSIVE or not r.measurements:
         lines.append(f"    ({r.reason})")
     return lines
 

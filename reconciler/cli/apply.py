@@ -86,6 +86,8 @@ class PlainProgress:
             typer.echo(f"{where} step {e.step.index}/{e.total_steps} {what} ({e.elapsed:.1f}s)")
         elif e.kind is EventKind.BAKE_CHECK:
             typer.echo(f"{where} {e.message} ({e.elapsed:.1f}s)")
+        elif e.kind is EventKind.ABORT:
+            typer.echo(f"{where} RELEASE ABORTED: {e.message}; running the abort path")
         elif e.kind is EventKind.ROLLBACK:
             typer.echo(f"{where} FAILED: {e.message}; restoring traffic ({e.elapsed:.1f}s)")
         elif e.kind is EventKind.GROUP_DONE:
@@ -113,6 +115,8 @@ class LiveProgress:
             text = f"{e.step.index}/{e.total_steps} {e.step.action.value} {e.step.service or ''}".rstrip()
         elif e.kind is EventKind.BAKE_CHECK:
             text = e.message
+        elif e.kind is EventKind.ABORT:
+            text = f"release aborted: {e.message}; running the abort path"
         elif e.kind is EventKind.ROLLBACK:
             text = f"failed: {e.message}; restoring traffic"
         elif e.kind is EventKind.GROUP_DONE:
