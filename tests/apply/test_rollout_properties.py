@@ -62,6 +62,16 @@ def faults(seed: int) -> list[Fault]:
             Fault("DescribeMetricList", FaultKind.ERROR503, rate=0.3, remaining=2, seed=seed)]
 
 
+def reached(events: list[dict[str, Any]], canary: str, seq: int) -> int:
+    """The rollout step the canary's progress label recorded last before event `seq` (0: none yet)."""
+    step = 0
+    for e in events:
+        label = (e["detail"].get("Labels") or {}).get(PROGRESS_LABEL) if e["action"] == "UpdateServiceLabel" else None
+        if e["service"] == canary and e["seq"] <= seq and label:
+            step = int(label.split(";")[1])
+    return step
+
+
 async def scenario(s: dict[str, Any]) -> None:
     world = MetricsWorld()
     assert (await world.converge([group_file(s, "v1")])).ok
@@ -89,6 +99,10 @@ async def scenario(s: dict[str, Any]) -> None:
     promoted = [e["seq"] for e in events if e["service"] in primaries and e["action"] == "UpdateService"
                 and e["seq"] > start]
     ramp = [x["shares"].get(canary, 0.0) * 100 for x in snaps if new < x["event_seq"] < min(promoted, default=1 << 60)]
+    for x in snaps:  # the current step: the one after the last bake the label records (it moves only up)
+        if new < x["event_seq"] < min(promoted, default=1 << 60):
+            step = reached(events, canary, x["event_seq"])
+            assert x["shares"].get(canary, 0.0) * 100 <= planned[min(step, len(planned) - 1)] + 1e-6, (step, x)
     if s["bad"]:
         assert outcome.outcome is GroupOutcome.ROLLED_BACK, outcome.error
         assert promoted == []  # never promoted
