@@ -149,18 +149,24 @@ class Executor:
         self._emit(EventKind.GROUP_DONE, group, start, outcome=report.outcome, message=report.error)
         return report
 
+    def _stopped(self, report: GroupReport, group: GroupPlan, index: int, err: EasGitopsError,
+                 outcome: GroupOutcome, kind: EventKind) -> Step:
+        """Record that `group` stopped at step `index` on `err` (report, journal, event); the failed step."""
+        step = group.steps[index]
+        report.outcome, report.failed_step, report.error = outcome, step, str(err)
+        report.left = list(group.steps[index:])
+        self.journal.write(region=group.region, group=group.name, step=step.index, action=step.action.value,
+                           service=step.service, request_id=getattr(err, "request_id", ""),
+                           outcome="aborted" if outcome is GroupOutcome.ROLLED_BACK else "failed", message=str(err))
+        if self.settings.fail_fast:
+            self._stop.set()
+        self._emit(kind, group, self.timer.now(), step=step, message=str(err))
+        return step
+
     async def _abort(self, rollout: RolloutRun, report: GroupReport, group: GroupPlan, index: int,
                      err: EasGitopsError) -> None:
         """A release that failed in its rollout phase: the plan's abort path (primaries untouched)."""
-        step = group.steps[index]
-        report.outcome, report.failed_step, report.error = GroupOutcome.ROLLED_BACK, step, str(err)
-        report.left = list(group.steps[index:])
-        self.journal.write(region=group.region, group=group.name, step=step.index, action=step.action.value,
-                           service=step.service, request_id=getattr(err, "request_id", ""), outcome="aborted",
-                           message=str(err))
-        if self.settings.fail_fast:
-            self._stop.set()
-        self._emit(EventKind.ABORT, group, self.timer.now(), step=step, message=str(err))
+        self._stopped(report, group, index, err, GroupOutcome.ROLLED_BACK, EventKind.ABORT)
         try:
             async with self._gate:
                 await rollout.abort(str(err))
@@ -171,15 +177,7 @@ class Executor:
 
     async def _fail(self, run: GroupRun, report: GroupReport, group: GroupPlan, index: int, err: EasGitopsError,
                     snap: Snapshot) -> None:
-        step = group.steps[index]
-        report.outcome, report.failed_step, report.error = GroupOutcome.FAILED, step, str(err)
-        report.left = list(group.steps[index:])
-        self.journal.write(region=group.region, group=group.name, step=step.index, action=step.action.value,
-                           service=step.service, request_id=getattr(err, "request_id", ""), outcome="failed",
-                           message=str(err))
-        if self.settings.fail_fast:
-            self._stop.set()
-        self._emit(EventKind.ROLLBACK, group, self.timer.now(), step=step, message=str(err))
+        self._stopped(report, group, index, err, GroupOutcome.FAILED, EventKind.ROLLBACK)
         restorer = Restorer(run, snap)
         async with self._gate:
             await restorer.restore()

@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from reconciler.analysis import AnalysisSpec
-from reconciler.apply import Link
-from reconciler.apply.runtime import http_smoke, metrics_opener
-from reconciler.eas.auth import StaticCredentials
-from reconciler.eas.targets import LOCAL_BASE_URL, local_credentials, open_client
 from reconciler.emulator.gateway import ERROR_RATE_LABEL
 from reconciler.live.model import ServiceStatus
 from reconciler.plan.model import (
@@ -47,7 +40,7 @@ from reconciler.plan.model import (
 from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
 from reconciler.spec.rollout import PROGRESS_LABEL, OnFailure
 
-from .harness import RETRY, World
+from .harness import World
 
 REGION = "cn-shanghai"
 RELEASE = "release-v2"
@@ -150,15 +143,7 @@ def release_plan(release: Release, model: str = "v2", resumed_from: int | None =
 
 
 class MetricsWorld(World):
-    """The apply harness's world, whose links also read the emulator's CloudMonitor (in process)."""
-
-    @asynccontextmanager
-    async def link(self, region: str) -> AsyncIterator[Link]:
-        transport = httpx.ASGITransport(app=self.app(region))
-        async with (open_client("local", region, transport=transport, settings=RETRY, sleep=self.timer.sleep,
-                                clock=self.timer.now, credentials=StaticCredentials(local_credentials())) as client,
-                    httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as http):
-            yield Link(region, client, http_smoke(client, http), metrics_opener("local", region, transport))
+    """The apply harness's world (its links read the emulator's CloudMonitor in process), with label edits."""
 
     def set_label(self, service: str, key: str, value: str) -> None:
         backend = self.emulator(REGION).backend
