@@ -112,8 +112,8 @@ def detect(delta: GroupDelta) -> Release | None:
     live_labels = canary.live.labels if canary.live is not None and canary.managed else {}
     label = ProgressLabel.parse(live_labels.get(PROGRESS_LABEL))
     unfinished = label is not None and label.release == canary.spec_hash and not canary.config_paths
-    assert canary.spec is not None
-    own = bool(canary.config_paths) and canary.spec.traffic is TrafficState.GROUPING
+    # an unmanaged canary has no spec in its delta (it is never changed) and no config change
+    own = canary.spec is not None and bool(canary.config_paths) and canary.spec.traffic is TrafficState.GROUPING
     if primaries and not canary.config_paths and not unfinished:
         raise _refuse_primaries(delta, canary, primaries)
     if not (own or primaries or unfinished):
