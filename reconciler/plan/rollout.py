@@ -23,8 +23,9 @@ The ramp runs in `customized` mode (`reconciler.plan.release` builds the steps).
 weight at a step is the largest whose share stays at or below the step's share (weights are whole
 numbers, so 10 % on a baseline of weight 400 is 44 / 444 = 9.9 %): the canary never carries more
 than the file allows. Where the baseline's weights are too coarse for the first step (weight 0),
-they are multiplied by the smallest whole factor that fits (while the canary is out of traffic:
-nothing moves); where even that cannot work, the plan is refused.
+they are multiplied by the smallest whole factor that fits, while the canary is out of traffic (once
+all are set, the baseline's shares are as before; with several baseline members the steps in between
+are checked by the safety rules like any other); where even that cannot work, the plan is refused.
 """
 
 from __future__ import annotations
