@@ -134,7 +134,7 @@ class ReleaseSteps:
         for m in self.delta.members:
             if m.name in others:
                 self.set_weight(m, factor * (others[m.name].weight or 0),
-                                "finer weights for the ramp (all in proportion: no share moves)")
+                                "finer weights for the ramp, all multiplied alike (the canary is out of traffic)")
         weights = rules.ramp_weights(shares, factor * base)
         assert weights is not None  # baseline_factor
         return weights

@@ -23,8 +23,9 @@ The ramp runs in `customized` mode (`reconciler.plan.release` builds the steps).
 weight at a step is the largest whose share stays at or below the step's share (weights are whole
 numbers, so 10 % on a baseline of weight 400 is 44 / 444 = 9.9 %): the canary never carries more
 than the file allows. Where the baseline's weights are too coarse for the first step (weight 0),
-they are multiplied by the smallest whole factor that fits (while the canary is out of traffic:
-nothing moves); where even that cannot work, the plan is refused.
+they are multiplied by the smallest whole factor that fits, while the canary is out of traffic (once
+all are set, the baseline's shares are as before; with several baseline members the steps in between
+are checked by the safety rules like any other); where even that cannot work, the plan is refused.
 """
 
 from __future__ import annotations
@@ -112,8 +113,8 @@ def detect(delta: GroupDelta) -> Release | None:
     live_labels = canary.live.labels if canary.live is not None and canary.managed else {}
     label = ProgressLabel.parse(live_labels.get(PROGRESS_LABEL))
     unfinished = label is not None and label.release == canary.spec_hash and not canary.config_paths
-    assert canary.spec is not None
-    own = bool(canary.config_paths) and canary.spec.traffic is TrafficState.GROUPING
+    # an unmanaged canary has no spec in its delta (it is never changed) and no config change
+    own = canary.spec is not None and bool(canary.config_paths) and canary.spec.traffic is TrafficState.GROUPING
     if primaries and not canary.config_paths and not unfinished:
         raise _refuse_primaries(delta, canary, primaries)
     if not (own or primaries or unfinished):

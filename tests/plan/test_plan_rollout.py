@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.errors import PlanError
 from reconciler.live.model import SPEC_HASH_LABEL, LiveState
-from reconciler.plan import build_plan
+from reconciler.plan import build_plan, record
 from reconciler.plan.diff import spec_hash
 from reconciler.plan.model import Action, GroupPlan, Plan
 from reconciler.plan.render import render_json
@@ -113,6 +113,13 @@ def test_a_primary_change_with_the_canary_not_created_yet_is_refused() -> None:
         plan_of(desired([prod("v2"), grey("v2")]), live(("g", [prod()], "auto")))
 
 
+def test_an_unmanaged_canary_cannot_carry_a_release() -> None:
+    have = live(("g", [prod(), grey(managed=False)], "auto"))
+    with pytest.raises(PlanError, match="the canary grey is not managed by eas-gitops"):
+        plan_of(desired([prod("v2"), grey("v2")]), have)
+    assert plan_of(desired([prod(), grey("v2")]), have).rollout is None  # untouched: no release through it
+
+
 def test_a_canary_without_replicas_cannot_carry_a_release() -> None:
     have = live(("g", [prod(), grey(replicas=0)], "auto"))
     with pytest.raises(PlanError, match="has no replica to carry the release"):
@@ -169,6 +176,12 @@ def test_the_progress_labels_are_never_a_change_and_never_removed_otherwise() ->
     have = live(("g", [prod(), grey(extra_labels=labels, record=True)], "auto"))
     plan = build_plan([desired([prod(), grey()])], have)
     assert not plan.has_changes and not plan.groups[0].changes
+    # a (hand-edited) declared-keys record that names them, and a file that dropped a label: only that one goes
+    named = record.encode(record.Declared(frozenset({PROGRESS_LABEL, PREVIOUS_LABEL, "team"}), frozenset()))
+    have = live(("g", [prod(), grey(extra_labels={**labels, **named, "team": "risk"})], "auto"))
+    g = build_plan([desired([prod(), grey()])], have).groups[0]
+    deleted = [k for s in g.steps if s.params.action is Action.DELETE_LABELS for k in s.params.keys]
+    assert deleted == ["team"]
 
 
 # ---- the abort path ----------------------------------------------------------------------------------------

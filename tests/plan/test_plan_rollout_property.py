@@ -29,7 +29,7 @@ TOLERANCE = 0.11  # timeline shares are rounded to 0.1
 @st.composite
 def releases(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str, ServiceGroup]:
     live_mode, want_mode = draw(st.sampled_from(["auto", "customized"])), draw(st.sampled_from(["auto", "customized"]))
-    names = ["p0", "p1"][: draw(st.integers(1, 2))] + ["c"]
+    names = [*["p0", "p1"][: draw(st.integers(1, 2))], "c"]
     have, want = [], []
     for name in names:
         replicas = draw(st.integers(1, 4))
