@@ -169,7 +169,7 @@ class Executor:
         self._stopped(report, group, index, err, GroupOutcome.ROLLED_BACK, EventKind.ABORT)
         try:
             async with self._gate:
-                await rollout.abort(str(err))
+                await rollout.abort()
         except EasGitopsError as abort_err:
             report.outcome = GroupOutcome.FAILED
             report.not_restored.append(f"the abort path stopped: {abort_err}")

@@ -48,7 +48,6 @@ from reconciler.spec.rollout import PROGRESS_LABEL, ProgressLabel
 @dataclass
 class RolloutOutcome:
     checks: list[CheckRecord] = field(default_factory=list)
-    aborted: str = ""  # why the release was aborted ("" when it was not)
     abort_done: list[str] = field(default_factory=list)  # the abort path's steps, as done
     left: str = ""  # after an interrupt: what is left, for people
 
@@ -148,10 +147,9 @@ class RolloutRun:
 
     # ---- abort / interrupt --------------------------------------------------------------------------------
 
-    async def abort(self, why: str) -> None:
+    async def abort(self) -> None:
         """The plan's abort path, every step read back; EasGitopsError when a step of it fails (the rest is
         not attempted: a canary that could not leave group traffic is not given another version)."""
-        self.outcome.aborted = why
         for step in self.rollout.abort_steps:
             await self.run.run_step(step)
             self.outcome.abort_done.append(_describe_step(step))

@@ -11,6 +11,7 @@ from reconciler.analysis import Verdict
 from reconciler.apply import ApplySettings, EventKind, Executor, Journal, connect_all
 from reconciler.apply.report import ApplyReport, Event, GroupOutcome
 from reconciler.eas.models import Service
+from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.emulator.gateway import ERROR_RATE_LABEL
 from reconciler.live.read import list_services
 from reconciler.plan.model import Plan
@@ -181,3 +182,14 @@ def test_a_resumed_bake_counts_the_part_already_served() -> None:
     assert {c.step for c in checks} == {2}
     assert checks[0].result.start == started and checks[-1].result.end == started + 60  # the step's own grid
     assert len(checks) == 6 and checks[-1].result.verdict is Verdict.PASS
+
+
+def test_an_abort_path_that_cannot_finish_fails_the_group_and_says_so() -> None:
+    world = prepared(canary_error_rate="0.5")
+    world.emulator(REGION).faults.add(Fault("UpdateServiceVersion", FaultKind.ERROR500))
+    report = asyncio.run(applied(world, release_plan(RELEASE_SPEC)))
+    group = report.groups[0]
+    assert group.outcome is GroupOutcome.FAILED
+    assert group.rollback == ["drain shop_grey"]  # the canary did leave group traffic first
+    assert len(group.not_restored) == 1 and "UpdateServiceVersion" in group.not_restored[0]
+    assert services(world)["shop_grey"].traffic_state == TrafficState.STANDALONE

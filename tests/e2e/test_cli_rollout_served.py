@@ -47,12 +47,12 @@ ROLLOUT = """
 """
 
 
-def group_file(model: str, rollout: bool, canary_labels: str = "{}") -> str:
+def group_file(model: str, rollout: bool, canary_labels: str = "{}", rollout_text: str = ROLLOUT) -> str:
     return f"""apiVersion: eas-gitops/v1
 kind: ServiceGroup
 metadata: {{name: pmml, region: cn-shanghai}}
 spec:
-  traffic_mode: auto{ROLLOUT if rollout else ""}
+  traffic_mode: auto{rollout_text if rollout else ""}
   services:
     - {{name: pmml_prod, role: primary, traffic: grouping, replicas: 4, resources: {{cpu: 1, memory: 1000}},
        model: {{path: "oss://examplebucket/models/lr_{model}.pmml", processor: pmml}}}}
