@@ -9,10 +9,11 @@ import pytest
 
 from reconciler.analysis import Verdict
 from reconciler.apply import ApplySettings, EventKind, Executor, Journal, connect_all
-from reconciler.apply.report import ApplyReport, Event, GroupOutcome
+from reconciler.apply.report import ApplyReport, Event, GroupOutcome, Progress, no_progress
 from reconciler.eas.models import Service
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.emulator.gateway import ERROR_RATE_LABEL
+from reconciler.emulator.lifecycle import FAIL_LABEL
 from reconciler.live.read import list_services
 from reconciler.plan.model import Plan
 from reconciler.spec.model import TrafficState
@@ -35,13 +36,14 @@ def prepared(canary_error_rate: str | None = None) -> MetricsWorld:
 
 
 async def applied(world: MetricsWorld, plan: Plan, events: list[Event] | None = None,
-                  journal: Journal | None = None) -> ApplyReport:
+                  journal: Journal | None = None, progress: Progress | None = None) -> ApplyReport:
     live = await world.live([REGION])
+    if progress is None:
+        progress = events.append if events is not None else no_progress
     with Traffic(world, GROUP):
         async with connect_all(world.connector, [REGION]) as links:
             executor = Executor(links, world.timer, settings=ApplySettings(poll_interval=1.0),
-                                journal=journal or Journal(None), progress=(events.append if events is not None
-                                                                            else lambda e: None))
+                                journal=journal or Journal(None), progress=progress)
             return await executor.run(plan, live)
 
 
@@ -192,4 +194,51 @@ def test_an_abort_path_that_cannot_finish_fails_the_group_and_says_so() -> None:
     assert group.outcome is GroupOutcome.FAILED
     assert group.rollback == ["drain shop_grey"]  # the canary did leave group traffic first
     assert len(group.not_restored) == 1 and "UpdateServiceVersion" in group.not_restored[0]
+    assert services(world)["shop_grey"].traffic_state == TrafficState.STANDALONE
+
+
+def test_a_canary_that_goes_failed_is_rolled_back() -> None:
+    world = prepared()
+    world.set_label("shop_grey", FAIL_LABEL, "OOMKilled")  # its next update ends Failed
+    start = last_seq(world)
+    events: list[Event] = []
+
+    def heal(event: Event) -> None:  # once the release is aborted, the old version can start again
+        events.append(event)
+        if event.kind is EventKind.ABORT:
+            world.emulator(REGION).backend.delete_service_label(REGION, "shop_grey", [FAIL_LABEL])
+
+    async def go() -> ApplyReport:
+        live = await world.live([REGION])
+        async with connect_all(world.connector, [REGION]) as links:
+            return await Executor(links, world.timer, settings=ApplySettings(poll_interval=1.0),
+                                  journal=Journal(None), progress=heal).run(release_plan(RELEASE_SPEC), live)
+
+    group = asyncio.run(go()).groups[0]
+    assert group.outcome is GroupOutcome.ROLLED_BACK, (group.error, group.not_restored)
+    assert group.failed_step is not None and group.failed_step.action.value in ("update_config", "wait_running")
+    assert "Failed" in group.error
+    live = services(world)
+    assert live["shop_grey"].current_version == 1 and live["shop_grey"].status == "Running"
+    assert writes_on(world, "shop_prod", start) == [] and not black_holed(world, start)
+
+
+def test_a_canary_that_fails_while_baking_aborts_at_its_next_check() -> None:
+    world = prepared()
+    events: list[Event] = []
+
+    def breaks(event: Event) -> None:  # someone scales the canary mid-bake, and that update fails
+        events.append(event)
+        if event.kind is EventKind.BAKE_CHECK and sum(e.kind is EventKind.BAKE_CHECK for e in events) == 1:
+            backend = world.emulator(REGION).backend
+            backend.update_service_label(REGION, "shop_grey", {FAIL_LABEL: "OOMKilled"})
+            backend.update_service(REGION, "shop_grey", {"metadata": {"instance": 2}})
+        if event.kind is EventKind.ABORT:
+            world.emulator(REGION).backend.delete_service_label(REGION, "shop_grey", [FAIL_LABEL])
+
+    report = asyncio.run(applied(world, release_plan(RELEASE_SPEC), progress=breaks))
+    events_seen = [e for e in events if e.kind is EventKind.BAKE_CHECK]
+    group = report.groups[0]
+    assert group.outcome is GroupOutcome.ROLLED_BACK, (group.error, group.not_restored)
+    assert "is Failed" in group.error and len(group.checks) == 1 == len(events_seen)
     assert services(world)["shop_grey"].traffic_state == TrafficState.STANDALONE
