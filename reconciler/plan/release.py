@@ -59,6 +59,7 @@ class ReleaseOrderer(Protocol):
     sim: SimGroup
     max_shift: int
     steps: list[Step]
+    declared: list[MemberDelta]
     release: rules.Release | None
 
     @property
@@ -165,9 +166,15 @@ class ReleaseSteps:
                      "direct endpoint answers before the release goes on", Expect(http_status=t.expect_status))
 
     def finish_release(self: ReleaseOrderer) -> None:
-        """The last step of a release: its progress labels go (the release is done)."""
+        """The last step of a release: its progress labels go (the release is done). Without a release, labels
+        an earlier one left behind (an abort, then a file that no longer makes the release) go too."""
         r = self.release
         if r is None:
+            for m in self.declared:
+                stale = tuple(k for k in (PROGRESS_LABEL, PREVIOUS_LABEL) if m.live is not None and k in m.live.labels)
+                if stale:
+                    self.add(m.name, DeleteLabelsParams(keys=stale), "no release is under way: leftover progress "
+                                                                     "labels of an earlier one go")
             return
         written = any(s.action is Action.UPDATE_LABELS and PROGRESS_LABEL in getattr(s.params, "labels", {})
                       for s in self.steps)

@@ -171,17 +171,27 @@ def test_a_finished_release_only_deletes_its_labels() -> None:
         (Action.DELETE_LABELS, (PROGRESS_LABEL, PREVIOUS_LABEL))]
 
 
-def test_the_progress_labels_are_never_a_change_and_never_removed_otherwise() -> None:
-    labels = {PROGRESS_LABEL: "0123456789abcdef;1;5", PREVIOUS_LABEL: "1;abc"}
+def _deleted(g: GroupPlan) -> list[str]:
+    return [k for s in g.steps if s.params.action is Action.DELETE_LABELS for k in s.params.keys]
+
+
+def test_the_progress_labels_are_never_a_change_and_only_go_as_leftovers() -> None:
+    labels = {PROGRESS_LABEL: "0123456789abcdef;0;5", PREVIOUS_LABEL: "1;abc"}
     have = live(("g", [prod(), grey(extra_labels=labels, record=True)], "auto"))
-    plan = build_plan([desired([prod(), grey()])], have)
-    assert not plan.has_changes and not plan.groups[0].changes
-    # a (hand-edited) declared-keys record that names them, and a file that dropped a label: only that one goes
+    for want in (desired([prod(), grey()]), ServiceGroup.model_validate(
+            {**desired([prod(), grey()]).model_dump(by_alias=True, mode="json"), "spec": {
+                "traffic_mode": "auto", "services": [prod(), grey()]}})):  # with and without spec.rollout
+        g = build_plan([want], have).groups[0]
+        assert not g.changes and g.rollout is None
+        assert [s.action for s in g.steps] == [Action.DELETE_LABELS]
+        assert _deleted(g) == [PROGRESS_LABEL, PREVIOUS_LABEL]  # left by an aborted release: no release now
+    # a (hand-edited) declared-keys record that names them, and a file that dropped a label: the record
+    # removes only that label; the progress labels go as leftovers, in their own step
     named = record.encode(record.Declared(frozenset({PROGRESS_LABEL, PREVIOUS_LABEL, "team"}), frozenset()))
     have = live(("g", [prod(), grey(extra_labels={**labels, **named, "team": "risk"})], "auto"))
     g = build_plan([desired([prod(), grey()])], have).groups[0]
-    deleted = [k for s in g.steps if s.params.action is Action.DELETE_LABELS for k in s.params.keys]
-    assert deleted == ["team"]
+    removed = [s for s in g.steps if s.reason == "removed from the file"]
+    assert [k for s in removed if s.params.action is Action.DELETE_LABELS for k in s.params.keys] == ["team"]
 
 
 # ---- the abort path ----------------------------------------------------------------------------------------
