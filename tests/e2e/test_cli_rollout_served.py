@@ -157,7 +157,9 @@ def test_a_canary_answering_500s_is_aborted_at_the_first_step(served: str, tmp_p
     assert bad.exit_code == 3, bad.output
     assert "bake 1/2 at 9.9 %" in bad.output and "rolled_back" in bad.output
     assert "error_rate: canary" in bad.output and "-> fail" in bad.output  # every check in the report
-    assert "bake 2/2" not in bad.output
+    assert "bake 2/2" not in bad.output and "RELEASE ABORTED: step 1/2 (9.9 %) of pmml_grey" in bad.output
+    assert "abort path: update_version pmml_grey" in bad.output
+    assert "error: release rolled back: cn-shanghai/pmml" in bad.output
     data = history(served, tmp_path)
     canary_new = new_version_seq(data, "pmml_grey", start)
     assert max(canary_shares_since(data, canary_new)) <= 0.1  # never above the first step's share
