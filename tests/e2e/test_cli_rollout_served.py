@@ -101,13 +101,24 @@ class Load:
     """`eas-gitops emulator load` in the background for the duration of a block."""
 
     def __init__(self, url: str, rps: int = 60) -> None:
+        self.url = url
         self.argv = eas_gitops("emulator", "load", "pmml", "--rps", str(rps), "--duration", "2m", "--target", url)
         self.process: subprocess.Popen[str] | None = None
 
+    def answered(self) -> float:
+        """Requests the served emulator's gateway has answered for the group so far (its /metrics)."""
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        return sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+                   if line.startswith("eas_emulator_gateway_requests_total{") and 'group="pmml"' in line)
+
     def __enter__(self) -> Load:
+        before = self.answered()
         self.process = subprocess.Popen(self.argv, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True)
-        time.sleep(1.5)  # the interpreter starts and the first requests flow
+        deadline = time.monotonic() + 30
+        while self.answered() < before + 20:  # the interpreter has started and requests flow
+            assert time.monotonic() < deadline, "emulator load sent nothing"
+            time.sleep(0.2)
         return self
 
     def __exit__(self, *exc: object) -> None:
