@@ -1,11 +1,14 @@
 """Property: for random groups and random rollouts, the plan of a release keeps its promises on the timeline.
 
 - the new version never carries more than the current step's share before that step's bake (from the
-  canary's new version on, every share up to bake k is at most step k's share);
+  canary's new version on, no step up to bake k raises the canary above step k's share, and at bake k it
+  is at most that share);
 - the canary's share never rises by more than max_shift in one step (or the plan refuses, naming it);
 - never a black hole, also on the abort path: at every bake, a member other than the canary serves;
 - the primaries get their new version only after the last bake, and the abort path touches only the canary;
-- the group ends on the shares its file declares.
+- the group ends on the shares its file declares;
+- an unfinished release (the canary on its new version with the progress label at step k) resumes at
+  step k while the canary serves, else from step 1.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from hypothesis import strategies as st
 
 from reconciler.errors import PlanError
 from reconciler.plan import Action, build_plan
+from reconciler.plan.diff import spec_hash
 from reconciler.plan.model import GroupPlan
+from reconciler.spec.eas_config import to_eas_config
 from reconciler.spec.model import ServiceGroup
+from reconciler.spec.rollout import PROGRESS_LABEL
 from reconciler.spec.shares import desired_shares, percent
 
 from .factory import live, svc
@@ -46,6 +52,14 @@ def releases(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str, ServiceGroup]:
     group = ServiceGroup.model_validate({
         "apiVersion": "eas-gitops/v1", "kind": "ServiceGroup", "metadata": {"name": "g", "region": "cn-shanghai"},
         "spec": {"traffic_mode": want_mode, "services": want, "rollout": rollout}})
+    if draw(st.booleans()):  # an unfinished release: the canary already on v2, its label at some step
+        canary = group.service("c")
+        assert canary is not None
+        label = f"{spec_hash(to_eas_config(group, canary))};{draw(st.integers(0, len(shares)))};1700000000"
+        state = draw(st.sampled_from(["grouping", "standalone"]))
+        have[-1] = {**svc("c", have[-1]["replicas"], state, weight=have[-1]["weight"], version="v2", role="canary"),
+                    "extra_labels": {PROGRESS_LABEL: label}}
+        live_mode = "customized"  # a ramp runs in customized mode
     return have, live_mode, group
 
 
@@ -53,15 +67,18 @@ def _check_ramp(g: GroupPlan, group: ServiceGroup) -> None:
     assert g.rollout is not None and group.spec.rollout is not None
     declared = [s.share for s in group.spec.rollout.steps]
     by_step = {t.step: t for t in g.timeline}
-    new_from = next(s.index for s in g.steps if s.service == "c" and s.action is Action.UPDATE_CONFIG)
+    # from the canary's new version on (a resumed release: from the first step)
+    start = next((s.index for s in g.steps if s.service == "c" and s.action is Action.UPDATE_CONFIG), 1)
     bakes = [s for s in g.steps if s.params.action is Action.BAKE]
-    assert [b.params.step for b in bakes if b.params.action is Action.BAKE] == list(range(1, len(declared) + 1))
-    start = new_from
+    first = g.rollout.resumed_from or 1
+    assert [b.params.step for b in bakes if b.params.action is Action.BAKE] == list(range(first, len(declared) + 1))
     for bake in bakes:
         assert bake.params.action is Action.BAKE
         limit = declared[bake.params.step - 1]
-        for index in range(start, bake.index + 1):
-            assert by_step[index].shares["c"] <= limit + TOLERANCE, (index, limit)
+        assert by_step[bake.index].shares["c"] <= limit + TOLERANCE, (bake.index, limit)
+        for index in range(start, bake.index + 1):  # no step before the bake raises the canary above the limit
+            if by_step[index].shares["c"] > by_step[index - 1].shares["c"]:
+                assert by_step[index].shares["c"] <= limit + TOLERANCE, (index, limit)
         others = sum(v for n, v in by_step[bake.index].shares.items() if n != "c")
         assert others > 0, f"an abort at step {bake.index} would black-hole the group"
         start = bake.index + 1
@@ -85,5 +102,11 @@ def test_release_plans_keep_their_promises(case: tuple[list[dict[str, Any]], str
     for before, after in zip(g.timeline, g.timeline[1:], strict=False):
         assert after.shares["c"] - before.shares["c"] <= max_shift + TOLERANCE
     _check_ramp(g, group)
+    canary = next(m for m in have if m["name"] == "c")
+    label = canary.get("extra_labels", {}).get(PROGRESS_LABEL)
+    if label is not None:  # resumed at the label's step exactly when the canary serves and the step is >= 1
+        step = int(label.split(";")[1])
+        serving = canary["traffic"] == "grouping"
+        assert g.rollout.resumed_from == (step if serving and step > 1 else None)
     want = {n: percent(s) for n, s in desired_shares(group).items()}
     assert {m.name: m.share for m in g.members_final} == want
