@@ -9,12 +9,18 @@
   plain lines otherwise); the journal goes to `.eas-gitops/journal/<UTC timestamp>.jsonl`.
 - `--write-back`: a group that did not finish (failed, stopped, rolled back) gets its live state
   written into its file (`reconciler.cli.drift.write_back_unfinished`), so git says what is live.
+- Rollouts: while a step bakes, a progress line after every check (step k/n, the canary's share,
+  elapsed/bake, the last verdict); the report lists every check (time, metric, canary and baseline
+  values, limit, verdict). Interrupted (Ctrl-C, SIGTERM) during a rollout: the canary leaves group
+  traffic first, then the command says what is left and exits 130.
 - Exit codes: 0 every group done (or nothing to do), 1 a group failed or was stopped (its traffic
-  restored where safe, see the report), or any error before the first write.
+  restored where safe, see the report), or any error before the first write; 3 a release was
+  aborted and rolled back (no group failed otherwise: a failure's 1 wins over 3).
 """
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import sys
 import time
@@ -28,14 +34,14 @@ from rich.table import Table
 
 from reconciler.apply.executor import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, ApplySettings, Executor
 from reconciler.apply.journal import JOURNAL_DIR, Journal
-from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome
+from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome, check_lines
 from reconciler.apply.runtime import connect_all
 from reconciler.apply.secrets import check_env
 from reconciler.cli import gha
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
 from reconciler.cli.output import console, is_terminal
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, RolloutAbortedError
 from reconciler.live.model import LiveState
 from reconciler.plan.build import DEFAULT_MAX_SHIFT, ensure_fresh
 from reconciler.plan.model import Plan, Step, load_plan
@@ -90,6 +96,10 @@ class PlainProgress:
         if e.kind is EventKind.STEP_START and e.step is not None:
             what = f"{e.step.action.value} {e.step.service or '(group)'}"
             typer.echo(f"{where} step {e.step.index}/{e.total_steps} {what} ({e.elapsed:.1f}s)")
+        elif e.kind is EventKind.BAKE_CHECK:
+            typer.echo(f"{where} {e.message} ({e.elapsed:.1f}s)")
+        elif e.kind is EventKind.ABORT:
+            typer.echo(f"{where} RELEASE ABORTED: {e.message}; running the abort path")
         elif e.kind is EventKind.ROLLBACK:
             typer.echo(f"{where} FAILED: {e.message}; restoring traffic ({e.elapsed:.1f}s)")
         elif e.kind is EventKind.GROUP_DONE:
@@ -115,6 +125,10 @@ class LiveProgress:
         text, start, end = self.rows.get(key, ("starting", self.clock() - e.elapsed, None))
         if e.step is not None and e.kind is EventKind.STEP_START:
             text = f"{e.step.index}/{e.total_steps} {e.step.action.value} {e.step.service or ''}".rstrip()
+        elif e.kind is EventKind.BAKE_CHECK:
+            text = e.message
+        elif e.kind is EventKind.ABORT:
+            text = f"release aborted: {e.message}; running the abort path"
         elif e.kind is EventKind.ROLLBACK:
             text = f"failed: {e.message}; restoring traffic"
         elif e.kind is EventKind.GROUP_DONE:
@@ -135,8 +149,11 @@ def print_report(report: ApplyReport) -> None:
         if g.failed_step is not None:
             typer.echo(f"  failed at step {g.failed_step.index} ({g.failed_step.action.value} "
                        f"{g.failed_step.service or ''}): {g.error}")
+        for record in g.checks:
+            for line in check_lines(record):
+                typer.echo(f"  check {line}" if not line.startswith(" ") else f"  {line}")
         for line in g.rollback:
-            typer.echo(f"  restored: {line}")
+            typer.echo(f"  {'abort path' if g.outcome is GroupOutcome.ROLLED_BACK else 'restored'}: {line}")
         for line in g.not_restored:
             typer.echo(f"  not restored: {line}")
         if g.left:
@@ -169,10 +186,15 @@ async def execute(plan: Plan, live: LiveState, where: plan_cli.Where, settings: 
     try:
         async with connect_all(plan_cli.WIRING.connector(where), {g.region for g in plan.groups if g.steps}) as links:
             executor = Executor(links, plan_cli.WIRING.timer, settings=settings, journal=journal, progress=progress)
-            if live_view is not None:
-                with live_view.live:
-                    return await executor.run(plan, live)
-            return await executor.run(plan, live)
+            try:
+                if live_view is not None:
+                    with live_view.live:
+                        return await executor.run(plan, live)
+                return await executor.run(plan, live)
+            except asyncio.CancelledError:
+                for line in executor.interrupted:
+                    typer.echo(f"interrupted: {line}", err=True)
+                raise
     finally:
         journal.close()
 
@@ -242,7 +264,12 @@ def apply(
         write_back_unfinished(paths or [Path(".")], where, report)
     gha.publish_apply(report, 0 if report.ok else 1)
     if not report.ok:
-        failed = [f"{g.region}/{g.group}" for g in report.groups if g.outcome is not GroupOutcome.DONE]
+        failed = [f"{g.region}/{g.group}" for g in report.groups
+                  if g.outcome not in (GroupOutcome.DONE, GroupOutcome.ROLLED_BACK)]
+        if not failed:
+            rolled = ", ".join(f"{g.region}/{g.group}" for g in report.rolled_back)
+            raise RolloutAbortedError(f"release rolled back: {rolled} (the files are ahead of live: the next "
+                                      "apply starts the release again from its first step)")
         typer.echo(f"error: apply did not finish: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
 

@@ -10,12 +10,15 @@ same way:
 
 `report_error` is the one printer of an `EasGitopsError`; the root app (`main._Root`) calls it and
 exits with the error's code (0 ok, 1 error, 3 rollout aborted; commands add 2 for
-`--detailed-exitcode` themselves). `run` runs async work and maps Ctrl-C to 130.
+`--detailed-exitcode` themselves). `run` runs async work and maps Ctrl-C and SIGTERM (a cancelled
+CI job) to 130: both cancel the work, so it can clean up (an apply takes a rollout's canary out of
+group traffic) before the command exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -87,11 +90,24 @@ def run(work: Callable[[], Awaitable[T]], interrupted: str = "interrupted: nothi
     `interrupted`, which says what happened and what to run next."""
     try:
         return asyncio.run(_await(work))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         typer.echo(interrupted, err=True)
         raise typer.Exit(130) from None
 
 
 async def _await(work: Callable[[], Awaitable[T]]) -> T:
-    return await work()
+    """`work`, cancelled by SIGTERM like asyncio.run cancels it on Ctrl-C (where signals can be caught)."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    handled = False
+    if task is not None:
+        try:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+            handled = True
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+    try:
+        return await work()
+    finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGTERM)
 

@@ -44,7 +44,9 @@ from reconciler.plan.build import DEFAULT_MAX_SHIFT
 from reconciler.plan.model import Plan
 from reconciler.plan.policy import plan_with_policy
 from reconciler.plan.render import render_json, render_markdown, render_rich, render_text
+from reconciler.spec.checks import check_rollout_target
 from reconciler.spec.loader import load_paths
+from reconciler.targets import TargetKind
 
 
 @dataclass
@@ -109,9 +111,14 @@ async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
 
 
 async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
-    """Load (SpecError lists every problem), say the target, read live, build the plan (PlanError when unsafe)."""
+    """Load (SpecError lists every problem, also the rollout rules of the target and max_shift), say the
+    target, read live, build the plan (PlanError when unsafe)."""
     roots = list(req.paths) or [Path(".")]
     desired = load_paths(roots)
+    cloud = req.where.kind is TargetKind.ALIYUN
+    problems = [p for g in desired.groups for p in check_rollout_target(g, cloud, req.max_shift)]
+    if problems:  # rollout rules that need the target and max_shift, before any call to EAS
+        raise SpecError(problems)
     git = git_inputs(roots, desired, req.changed_since)  # commit labels; the scope with --changed-since
     groups = git.groups(req.groups)
     where = await served_region(req.where)

@@ -18,11 +18,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from reconciler.analysis.durations import format_duration
 from reconciler.cli.output import console as make_console
 from reconciler.errors import SpecError
 from reconciler.spec.desired import DesiredState, LoadedGroup
 from reconciler.spec.loader import DEFAULT_NAME_PATTERN, load_paths, notes_of
 from reconciler.spec.model import Resources, ServiceSpec, TrafficMode, TrafficState
+from reconciler.spec.rollout import RolloutSpec, resolve_canary
 from reconciler.spec.schema import SCHEMA_FILE, schema_text
 from reconciler.spec.shares import desired_shares, percent
 
@@ -125,11 +127,23 @@ def summary_table(state: DesiredState) -> Table:
     return table
 
 
+def _rollout_text(rollout: RolloutSpec, services: Sequence[ServiceSpec]) -> str:
+    """`rollout: canary b, 10 % for 10m -> 50 % for 20m (at least 30m), cloudmonitor every 1m, on failure rollback`."""
+    steps = " -> ".join(f"{s.share:g} % for {format_duration(s.bake)}" for s in rollout.steps)
+    least = format_duration(sum(s.bake for s in rollout.steps))
+    return (f"rollout: canary {resolve_canary(rollout, services)}, {steps} (at least {least}), "
+            f"{rollout.analysis.provider} every {format_duration(rollout.analysis.interval)}, "
+            f"on failure {rollout.on_failure}")
+
+
 def _print_state(state: DesiredState, view: View) -> None:
     console = make_console()  # pipes and CI logs: wide enough that rows never wrap
     if view is View.TABLES or (view is View.AUTO and len(state) <= TABLES_UP_TO):
         for loaded in state.groups:
             console.print(group_table(loaded))
+            if loaded.group.spec.rollout is not None:
+                console.print(_rollout_text(loaded.group.spec.rollout, loaded.group.spec.services), soft_wrap=True,
+                              markup=False)
     else:
         console.print(summary_table(state))
     members = sum(len(g.group.spec.services) for g in state.groups)

@@ -23,6 +23,7 @@ from reconciler.plan.model import (
     WarningCode,
 )
 from reconciler.plan.order import GroupOrderer
+from reconciler.plan.release import rollout_plan
 from reconciler.plan.safety import check
 from reconciler.plan.simulate import member_views, run, timeline
 from reconciler.spec.model import ServiceGroup
@@ -44,6 +45,7 @@ def _group_plan(delta: GroupDelta, max_shift: int, force: bool) -> GroupPlan:
         changes=tuple(sorted(delta.changes, key=change_key)),
         steps=tuple(steps), timeline=timeline(frames),
         members_now=member_views(frames[0]), members_final=member_views(frames[-1]), commit=delta.commit,
+        rollout=rollout_plan(delta, orderer.release, steps, frames),
     )
 
 

@@ -8,6 +8,7 @@ Shape (JSON is the canonical form; `schemas/plan.schema.json` is generated from 
         Change(service, field, op + ~ -, before, after)          what differs, for people
         Step(index, action, service, params, reason, expect)      what to do, for the executor
         TimelineEntry(step, shares, black_hole)                   every member's share after each step
+        RolloutPlan(canary, baseline, steps, abort_steps, ...)    a release carried by the canary, or None
 
 Invariants:
 - `Step.action` is a closed enum and `Step.params.action` repeats it (a tagged union, so every
@@ -36,9 +37,11 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.analysis.gates import AnalysisSpec
 from reconciler.errors import PlanError
 from reconciler.live.model import ServiceStatus
 from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.spec.rollout import OnFailure
 
 FORMAT_VERSION: Literal[1] = 1
 SENSITIVE = "(sensitive)"
@@ -57,6 +60,8 @@ class Action(StrEnum):
     DELETE_SERVICE = "delete_service"  # only after a verified drain
     UPDATE_LABELS = "update_labels"  # ownership / spec-hash / declared-keys record / declared labels
     DELETE_LABELS = "delete_labels"  # DeleteServiceLabel: labels removed from the file, stale record pieces
+    BAKE = "bake"  # a rollout step: the canary holds its share while the analysis judges it (runner decides)
+    UPDATE_VERSION = "update_version"  # UpdateServiceVersion: back to an earlier version (a rollout's abort path)
 
 
 class ChangeOp(StrEnum):
@@ -200,9 +205,28 @@ class DeleteLabelsParams(_Frozen):
     keys: tuple[str, ...] = Field(min_length=1, description="Label keys to delete (DeleteServiceLabel).")
 
 
+class BakeParams(_Frozen):
+    """Rollout step `step` of `of`: the canary holds `share` % for `bake_seconds`, judged against `baseline`."""
+
+    action: Literal[Action.BAKE] = Action.BAKE
+    step: int = Field(ge=1, description="The rollout step, 1-based.")
+    of: int = Field(ge=1, description="How many rollout steps the release has.")
+    share: float = Field(description="The canary's share of group traffic during the bake, in percent.")
+    bake_seconds: float = Field(ge=0, description="How long the step bakes (the full bake, even when resumed).")
+    canary: str
+    baseline: list[str] = Field(description="The members the canary is compared with (still on the old version).")
+    analysis: AnalysisSpec
+
+
+class VersionParams(_Frozen):
+    action: Literal[Action.UPDATE_VERSION] = Action.UPDATE_VERSION
+    version: int = Field(ge=1, description="The service version to return to (UpdateServiceVersion).")
+
+
 StepParams = Annotated[
     CreateParams | UpdateConfigParams | ScaleParams | WaitParams | SmokeTestParams | WeightParams
-    | TrafficStateParams | ModeParams | DrainParams | DeleteParams | LabelsParams | DeleteLabelsParams,
+    | TrafficStateParams | ModeParams | DrainParams | DeleteParams | LabelsParams | DeleteLabelsParams
+    | BakeParams | VersionParams,
     Field(discriminator="action"),
 ]
 
@@ -257,6 +281,34 @@ class MemberView(_Frozen):
     status: ServiceStatus | None = None
 
 
+class RolloutStepPlan(_Frozen):
+    share: float = Field(description="The canary's share of group traffic in percent.")
+    bake_seconds: float = Field(ge=0)
+
+
+class RolloutPlan(_Frozen):
+    """A release carried by the canary: the ramp, the promotion and the abort path, planned together.
+
+    The ramp's steps are ordinary steps of the group (`bake` steps among them); `abort_steps` are
+    not in `steps`: the runner runs them only when a bake, the canary or its smoke test fails.
+    """
+
+    canary: str
+    baseline: list[str] = Field(description="Grouping members still on the old version during the ramp.")
+    release: str = Field(description="The canary's desired spec hash: identifies the release in the progress label.")
+    steps: list[RolloutStepPlan] = Field(description="Every rollout step of the release (also those already done).")
+    analysis: AnalysisSpec
+    on_failure: OnFailure
+    previous_version: int | None = Field(description="The canary's version before the release (None: unknown).")
+    abort_steps: list[Step] = Field(description="Run on an abort: the canary standalone (read back), its previous "
+                                                "version for on_failure rollback, the progress label at step 0.")
+    min_duration_seconds: float = Field(ge=0, description="The sum of the bakes still to run: the least time "
+                                                          "the release takes.")
+    resumed_from: int | None = Field(default=None, description="The step an unfinished release resumes at.")
+    promotes: list[str] = Field(default_factory=list,
+                                description="Primaries that get the new version after the last bake.")
+
+
 class GroupPlan(_Frozen):
     region: str
     name: str
@@ -272,10 +324,13 @@ class GroupPlan(_Frozen):
     commit: str | None = Field(default=None, description=(
         "The eas-gitops/commit label value this plan writes on the group's services: the sha of the commit the "
         "group's file comes from, with the suffix -dirty when the file differs from it. Omitted outside git."))
+    rollout: RolloutPlan | None = Field(default=None, description="The release the canary carries, if any "
+                                                                  "(omitted when there is none).")
 
     @model_serializer(mode="wrap")
-    def _omit_no_commit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_none(handler(self), "commit")
+    def _omit_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without a commit or a rollout the group reads exactly as before those fields existed (byte-stable)."""
+        return _without_none(_without_none(handler(self), "commit"), "rollout")
 
     @property
     def has_changes(self) -> bool:

@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reconciler.live.model import COMMIT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
-from reconciler.plan import ramp, readiness
+from reconciler.plan import ramp, readiness, rollout
 from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, dotted, without_instance
 from reconciler.plan.model import (
     Action,
@@ -67,6 +67,7 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.moves import EQUALISE_SCALE, Moves
 from reconciler.plan.record import RECORD_LABEL
+from reconciler.plan.release import ReleaseSteps
 from reconciler.plan.simulate import SimGroup, SimMember
 from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
 
@@ -85,7 +86,7 @@ def initial_sim(delta: GroupDelta) -> SimGroup:
     return sim
 
 
-class GroupOrderer(Moves):
+class GroupOrderer(Moves, ReleaseSteps):
     """Builds the steps of one group; `sim` always holds the state after the last step."""
 
     def __init__(self, delta: GroupDelta, max_shift: int) -> None:
@@ -98,6 +99,8 @@ class GroupOrderer(Moves):
         # live members serving with some replicas, not all: waited for right before the first share move
         self.settling = readiness.settling(delta, self.initial)
         self.ramps: dict[str, ramp.Ramp] = {}  # auto-mode joins split by replicas, decided in `prepare`
+        # a release carries new versions through the canary (reconciler.plan.release), after `prepare`
+        self.release = rollout.detect(delta) if delta.status is not GroupStatus.DELETE else None
 
     # ---- helpers ------------------------------------------------------------------------------------------
 
@@ -178,13 +181,19 @@ class GroupOrderer(Moves):
             self.adopt()
             self.park()
             self.prepare()
+            self.release_phase()
             if self.delta.mode_after is TrafficMode.CUSTOMIZED:
                 self.traffic_customized()
             else:
                 self.traffic_auto()
             self.remove()
             self.settle()
+            self.finish_release()
         return self.steps
+
+    def in_release(self, m: MemberDelta) -> bool:
+        """Its new version and labels are the release phase's (not prepare's)."""
+        return self.release is not None and not self.release.finished and m.name in self.release.members
 
     def settle(self) -> None:
         """A group the plan writes to ends settled: members still on their way up are waited for last."""
@@ -219,8 +228,8 @@ class GroupOrderer(Moves):
         created = [m for m in self.declared if m.kind is MemberKind.CREATE]
         grown = [m for m in self.declared if m.kind is not MemberKind.CREATE
                  and m.target_replicas is not None and m.target_replicas > self.member(m).replicas]
-        updated = [m for m in self.declared if m.config_paths]
-        if self.sim.mode is TrafficMode.AUTO and self.delta.mode_after is TrafficMode.AUTO:
+        updated = [m for m in self.declared if m.config_paths and not self.in_release(m)]
+        if self.sim.mode is TrafficMode.AUTO and self.delta.mode_after is TrafficMode.AUTO and self.release is None:
             self.ramps = ramp.plan_ramps(self.joiners(), self.sim, self.target_replicas, self.max_shift,
                                          {m.name: self.target_replicas(m) for m in grown}, self.settling)
         for r in self.ramps.values():
@@ -253,7 +262,8 @@ class GroupOrderer(Moves):
                 self.add(m.name, SmokeTestParams(path=t.path, body=t.body, expect_status=t.expect_status),
                          "direct endpoint answers before any group traffic", Expect(http_status=t.expect_status))
         for m in self.declared:
-            self.relabel(m)
+            if not self.in_release(m):
+                self.relabel(m)
 
     def relabel(self, m: MemberDelta) -> None:
         """Label writes of one member, after its new version: removed labels go first, then the labels

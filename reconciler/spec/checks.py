@@ -3,8 +3,13 @@
 The models check each object on its own; these rules need the whole group or the whole run:
 names against the configurable pattern, reserved labels, weights against the traffic mode,
 black holes (desired shares all zero, computed by `shares.desired_shares`, the one implementation),
-typed fields repeated inside `config`, and names that EAS requires to be unique (a group per
-region; a service per region, across all groups and files).
+typed fields repeated inside `config`, names that EAS requires to be unique (a group per
+region; a service per region, across all groups and files), and the rollout's canary (named or
+the one `role: canary`, declared, not the only grouping member).
+
+`check_rollout_target` holds the rollout rules that need the plan's settings, run by `plan` (and
+`apply`) before anything is read: every step within `max_shift` of the one before, and the
+provider's interval on the target (CloudMonitor on the real cloud answers whole minutes).
 """
 
 from __future__ import annotations
@@ -13,15 +18,18 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
+from reconciler.analysis.gates import interval_problem
 from reconciler.errors import Problem
 from reconciler.spec.desired import LoadedGroup
 from reconciler.spec.eas_config import TYPED_PATHS, declared_paths, to_eas_config, value_at
 from reconciler.spec.limits import INT64_MAX, INT64_MIN
 from reconciler.spec.model import RESERVED_LABEL_PREFIX, ServiceSpec, TrafficMode, TrafficState
 from reconciler.spec.positions import Loc, Positions, dotted
+from reconciler.spec.rollout import CANARY_ROLE, resolve_canary, step_rises
 from reconciler.spec.shares import desired_shares, is_black_hole
 
 _SERVICES = ("spec", "services")
+_ROLLOUT = ("spec", "rollout")
 
 
 def _pos(loaded: LoadedGroup) -> Positions:
@@ -141,10 +149,59 @@ def _config_numbers(pos: Positions, loc: tuple[str | int, ...], value: object) -
     return []
 
 
+def check_rollout(loaded: LoadedGroup) -> list[Problem]:
+    """The canary of `spec.rollout`: named or the one `role: canary`, declared, not the only grouping member."""
+    spec, pos = loaded.group.spec, _pos(loaded)
+    if spec.rollout is None:
+        return []
+    names = [s.name for s in spec.services]
+    canary = resolve_canary(spec.rollout, spec.services)
+    if canary is None:
+        roles = [s.name for s in spec.services if s.role == CANARY_ROLE]
+        found = f"{len(roles)} members have it ({', '.join(roles)})" if roles else "no member has it"
+        return [pos.at_key(_ROLLOUT, f"spec.rollout has no canary: none is named and {found}",
+                           f"name it with canary: <member>, or give exactly one member role: {CANARY_ROLE}")]
+    if canary not in names:
+        return [pos.at_value((*_ROLLOUT, "canary"), f"spec.rollout.canary '{canary}' is not a member of the group",
+                             f"name one of {', '.join(names)}")]
+    others = [s.name for s in spec.services if s.name != canary and s.traffic is TrafficState.GROUPING]
+    if not others:
+        loc = (*_ROLLOUT, "canary") if pos.exists((*_ROLLOUT, "canary")) else _ROLLOUT
+        return [pos.at_key(loc, f"the canary {canary} is the only grouping member: no baseline to compare it "
+                                "with, and nothing to carry the traffic when it aborts",
+                           "declare a primary member with traffic: grouping")]
+    return []
+
+
+def check_rollout_target(loaded: LoadedGroup, cloud: bool, max_shift: int) -> list[Problem]:
+    """The rollout rules that need the plan's settings: each step within max_shift, the interval on the
+    real cloud (`cloud`) or an emulator."""
+    rollout, pos = loaded.group.spec.rollout, _pos(loaded)
+    if rollout is None:
+        return []
+    problems = []
+    shares = [s.share for s in rollout.steps]
+    for i, rise in enumerate(step_rises(shares)):
+        if rise > max_shift:
+            before = shares[i - 1] if i else 0.0
+            problems.append(pos.at_value(
+                (*_ROLLOUT, "steps", i, "share"),
+                f"rollout step {i + 1} raises the canary's share by {rise:g} points ({before:g} -> {shares[i]:g}), "
+                f"more than max_shift {max_shift}",
+                f"add a step in between, e.g. share: {(before + shares[i]) // 2:g}, or plan with --max-shift "
+                f"{math.ceil(rise)}"))
+    why = interval_problem(rollout.analysis, cloud)
+    if why is not None:
+        problems.append(pos.at_value((*_ROLLOUT, "analysis", "interval"), why,
+                                     "CloudMonitor publishes acs_learn per minute: use interval: 1m or more"))
+    return problems
+
+
 def check_group(loaded: LoadedGroup, pattern: re.Pattern[str]) -> list[Problem]:
     """Every rule that looks at one group only."""
     weights = check_weights(loaded)
     problems = check_names(loaded, pattern) + check_labels(loaded) + weights + check_config(loaded)
+    problems += check_rollout(loaded)
     if not weights:  # a missing weight already explains a zero share
         problems += check_black_hole(loaded)
     return problems

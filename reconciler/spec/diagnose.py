@@ -155,10 +155,18 @@ def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
         message = f"{path} has {ctx.get('actual_length')} item(s): needs at least {ctx.get('min_length')}"
     elif kind == "literal_error":
         message = f"{path} must be {(err.get('ctx') or {}).get('expected', '')}, got {_short(value)}"
+    elif kind == "union_tag_invalid":  # a tagged union such as a metric gate: the tag names the kind
+        ctx = err.get("ctx") or {}
+        tag_key = str(ctx.get("discriminator", "")).strip("'")
+        message = f"{path}: {tag_key} {ctx.get('tag')!r} is not known"
+        msg = f"known: {ctx.get('expected_tags', '')}"
+        loc = (*loc, tag_key) if pos.exists((*loc, tag_key)) else loc
     else:
         msg = msg.replace("Input should", "should").replace("String should", "should")
         message = f"{path} is {_short(value)}: {msg}"
     hint = _enum_hint(loc, value) if kind == "enum" else ""
+    if kind == "union_tag_invalid":
+        hint = msg
     if kind in ("int_type", "float_type") and isinstance(value, str):
         hint = _number_text_hint(value, kind, loc)
     elif kind == "string_type" and isinstance(value, int | float | bool):

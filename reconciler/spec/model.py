@@ -48,6 +48,7 @@ from reconciler.spec.limits import (
     MAX_SPOT_PRICE,
     MAX_THRESHOLD,
 )
+from reconciler.spec.rollout import RolloutSpec
 from reconciler.traffic import TrafficMode as TrafficMode  # re-exported: the files use the EAS words
 from reconciler.traffic import TrafficState as TrafficState
 
@@ -381,6 +382,9 @@ class GroupSpec(_Strict):
     drift: DriftPolicy = Field(
         default_factory=DriftPolicy,
         description="What to do with live values changed outside eas-gitops: ignore, report (default) or revert.")
+    rollout: RolloutSpec | None = Field(
+        default=None, description="How a new version reaches traffic: through the canary, step by step on evidence."
+    )
 
 
 class ServiceGroup(_Strict):

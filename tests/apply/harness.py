@@ -1,4 +1,6 @@
-"""A fast in-process world for apply tests: emulator apps per region on a VirtualTimer, no real sleeps."""
+"""A fast in-process world for apply tests: emulator apps per region on a VirtualTimer, no real sleeps.
+
+Its links also read each app's own CloudMonitor, so a release's bakes can be judged in process."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import httpx
 
 from reconciler.apply import ApplySettings, Executor, Journal, Link, VirtualTimer, connect_all
 from reconciler.apply.report import ApplyReport, Progress, no_progress
-from reconciler.apply.runtime import Connector, http_smoke
+from reconciler.apply.runtime import Connector, http_smoke, metrics_opener
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.retry import RetrySettings
 from reconciler.emulator.app import create_app
@@ -56,7 +58,7 @@ class World:
         async with (open_client("local", region, transport=transport, settings=RETRY, sleep=self.timer.sleep,
                                 clock=self.timer.now, credentials=StaticCredentials(local_credentials())) as client,
                     httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as http):
-            yield Link(region, client, http_smoke(client, http))
+            yield Link(region, client, http_smoke(client, http), metrics_opener("local", region, transport))
 
     @property
     def connector(self) -> Connector:

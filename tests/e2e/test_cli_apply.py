@@ -61,7 +61,7 @@ def test_apply_examples_then_nothing_left_to_do(cli: Cli) -> None:
     journals = list(Path(".eas-gitops/journal").glob("*.jsonl"))
     assert len(journals) == 1  # the second apply had nothing to do: no journal
     lines = [json.loads(line) for line in journals[0].read_text().splitlines()]
-    assert {entry["group"] for entry in lines} == {"pmml", "ranker", "fraud", "llm_chat", "recsys"}
+    assert {entry["group"] for entry in lines} == {"pmml", "ranker", "fraud", "llm_chat", "recsys", "credit"}
     assert all(entry["outcome"] == "ok" for entry in lines)
 
 

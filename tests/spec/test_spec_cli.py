@@ -32,7 +32,10 @@ def test_validate_examples_shows_every_group_and_the_pmml_shares() -> None:
     assert row(result.stdout, "recsys_burst")[3] == "0-10 (auto)"
     assert row(result.stdout, "fraud_v3")[5] == "0 % (direct only)"
     assert "ecs.gn7i-c8g1.2xlarge" in row(result.stdout, "llm_chat_a10")[7]
-    assert "OK: 5 groups, 10 services" in result.stdout
+    assert row(result.stdout, "credit_grey")[5] == "20 %"
+    assert ("rollout: canary credit_grey, 10 % for 10m -> 50 % for 20m (at least 30m), cloudmonitor every 1m, "
+            "on failure rollback") in result.stdout
+    assert "OK: 6 groups, 12 services" in result.stdout
 
 
 def test_validate_defaults_to_the_current_directory(monkeypatch: pytest.MonkeyPatch) -> None:

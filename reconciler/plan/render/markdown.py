@@ -36,6 +36,8 @@ from reconciler.plan.render.common import (
     member_pairs,
     pct,
     plural,
+    rollout_notes,
+    rollout_rows,
     state_of,
     step_summary,
 )
@@ -109,6 +111,11 @@ def group_details(group: GroupPlan) -> list[str]:
     if mode is TrafficMode.AUTO:
         out += ["Shares follow running replicas (auto mode).", ""]
     out += _table(group)
+    if group.rollout is not None:
+        rows = rollout_rows(group)
+        out += ["", "**Rollout**", "", "| " + " | ".join(rows[0]) + " |", "|---:|---:|---:|---:|"]
+        out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+        out += ["", *(f"- {_cell(note)}" for note in rollout_notes(group))]
     chart = chart_block(group)
     if chart:
         out += ["", *chart]
