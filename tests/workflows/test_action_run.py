@@ -19,9 +19,9 @@ from reconciler.cli.main import app
 
 from .helpers import action_steps, run_action
 
-PENDING_COMMANDS = {"drift"}
+PENDING_COMMANDS: set[str] = set()
 # command -> options it does not have yet (once it has one, its values are checked like any other)
-PENDING_OPTIONS: dict[str, set[str]] = {"validate": {"--format"}, "apply": {"--lock-timeout"}}
+PENDING_OPTIONS: dict[str, set[str]] = {"apply": {"--lock-timeout"}}
 
 
 def _root() -> tuple[Any, Any]:
