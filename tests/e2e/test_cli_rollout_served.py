@@ -181,7 +181,7 @@ def test_a_canary_answering_500s_is_aborted_at_the_first_step(served: str, tmp_p
     assert not any(s["black_hole"] for s in data["Shares"]["pmml"] if s["event_seq"] > start)
     status = run(tmp_path, served, "status", "--format", "json")
     assert status.exit_code == 0, status.output
-    grey = next(r for r in json.loads(status.output)["rows"] if r["service"] == "pmml_grey")
+    grey = next(r for r in json.loads(status.stdout)["rows"] if r["service"] == "pmml_grey")
     assert grey["traffic_state"] == "standalone"
     replan = run(tmp_path, served, "plan", str(target.parent), "--detailed-exitcode")
     assert replan.exit_code == 2  # the files are ahead of live: the release shows again
@@ -267,6 +267,6 @@ def test_sigterm_while_baking_takes_the_canary_out_and_exits_130(served: str, tm
     assert "interrupted: cn-shanghai/pmml: release of pmml_grey interrupted at step 1/2" in rest
     assert "pmml_grey taken out of group traffic" in rest and "starts it from step 1" in rest
     status = run(tmp_path, served, "status", "--format", "json")
-    grey = next(r for r in json.loads(status.output)["rows"] if r["service"] == "pmml_grey")
+    grey = next(r for r in json.loads(status.stdout)["rows"] if r["service"] == "pmml_grey")
     assert grey["traffic_state"] == "standalone"
     assert progress_label(served).split(";")[1] == "0"
