@@ -56,4 +56,4 @@ def test_load_is_bounded(tmp_path: Path) -> None:
     too_long = runner.invoke(app, ["emulator", "load", "pmml", "--duration", "2h", "--state", str(tmp_path / "x.db")])
     assert too_long.exit_code == 1 and "--duration must be in (0, 3600s]" in too_long.output
     bad = runner.invoke(app, ["emulator", "load", "pmml", "--duration", "60", "--state", str(tmp_path / "x.db")])
-    assert bad.exit_code == 2 and "not a duration" in bad.output
+    assert bad.exit_code == 1 and "not a duration" in bad.output  # a usage error: exit 1, never 2
