@@ -42,12 +42,17 @@ SMOKE_TIMEOUT = 30.0
 class Timer(Protocol):
     def now(self) -> float: ...
 
+    def wall(self) -> float: ...  # seconds since the epoch (lock expiry is compared across machines)
+
     async def sleep(self, seconds: float) -> None: ...
 
 
 class RealTimer:
     def now(self) -> float:
         return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -74,6 +79,9 @@ class VirtualTimer:
         return self.t
 
     def now(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
         return self.t
 
     def advance(self, seconds: float) -> None:

@@ -7,12 +7,15 @@
   plan was made from (StalePlanError otherwise, zero writes).
 - Progress: a line per group with its current step and elapsed time (rich Live on a terminal,
   plain lines otherwise); the journal goes to `.eas-gitops/journal/<UTC timestamp>.jsonl`.
+- One applier at a time: the groups the plan changes are locked in EAS before the live state that
+  is carried out is read (`reconciler.cli.lock`; `--lock-timeout`, `--lock-ttl`).
 - Exit codes: 0 every group done (or nothing to do), 1 a group failed or was stopped (its traffic
   restored where safe, see the report), or any error before the first write.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -23,11 +26,12 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from reconciler.apply.executor import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, ApplySettings, Executor
+from reconciler.apply.executor import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, ApplySettings, Executor, Guard
 from reconciler.apply.journal import JOURNAL_DIR, Journal
 from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome
 from reconciler.apply.runtime import connect_all
 from reconciler.apply.secrets import check_env
+from reconciler.cli import lock as lock_cli
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, is_terminal, run
 from reconciler.errors import ConfigError, StalePlanError
@@ -123,6 +127,8 @@ def print_report(report: ApplyReport) -> None:
         if g.failed_step is not None:
             typer.echo(f"  failed at step {g.failed_step.index} ({g.failed_step.action.value} "
                        f"{g.failed_step.service or ''}): {g.error}")
+        if g.failed_step is None and g.error:
+            typer.echo(f"  stopped: {g.error}")
         for line in g.rollback:
             typer.echo(f"  restored: {line}")
         for line in g.not_restored:
@@ -149,14 +155,26 @@ def confirm(auto_approve: bool) -> None:
         raise typer.Exit(1)
 
 
+async def replan(req: plan_cli.PlanRequest, first: Plan, first_live: LiveState) -> tuple[Plan, LiveState]:
+    """Under the lock: plan the locked groups again from what is live now (another apply may have
+    changed them while this one waited); the new plan is shown when it differs."""
+    groups = [f"{r}/{n}" for r, n in lock_cli.locked_keys(first)]
+    fresh, live = await plan_cli.make_plan(dataclasses.replace(req, groups=groups))
+    if fresh.live_fingerprint != fingerprint(first_live.only(fresh.group_keys())):
+        typer.echo("live state changed while waiting for the lock: planned again", err=True)
+        plan_cli.show(fresh)
+    return fresh, live
+
+
 async def execute(plan: Plan, live: LiveState, where: plan_cli.Where, settings: ApplySettings,
-                  journal_dir: Path) -> ApplyReport:
+                  journal_dir: Path, guard: Guard | None = None) -> ApplyReport:
     journal = Journal.in_dir(journal_dir)
     live_view = LiveProgress() if is_terminal() else None
     progress = live_view if live_view is not None else PlainProgress()
     try:
         async with connect_all(plan_cli.WIRING.connector(where), {g.region for g in plan.groups if g.steps}) as links:
-            executor = Executor(links, plan_cli.WIRING.timer, settings=settings, journal=journal, progress=progress)
+            executor = Executor(links, plan_cli.WIRING.timer, settings=settings, journal=journal, progress=progress,
+                                guard=guard)
             if live_view is not None:
                 with live_view.live:
                     return await executor.run(plan, live)
@@ -190,6 +208,8 @@ def apply(
     = DEFAULT_TIMEOUT,
     journal_dir: Annotated[Path, typer.Option(
         "--journal-dir", file_okay=False, metavar="DIR", help="Where the apply journal is written.")] = JOURNAL_DIR,
+    lock_timeout: lock_cli.LockTimeoutOpt = lock_cli.DEFAULT_LOCK_TIMEOUT,
+    lock_ttl: lock_cli.LockTtlOpt = lock_cli.DEFAULT_LOCK_TTL,
 ) -> None:
     """Carry out the plan: safe order, every write read back, groups in parallel.
 
@@ -207,11 +227,22 @@ def apply(
         return
     check_env(result)
     confirm(auto_approve)
-    if not auto_approve and saved is None:  # a person took time to read: the plan must still hold
-        live = run(lambda: live_now(result, where, "the plan you confirmed"))
     settings = ApplySettings(parallel=parallel, fail_fast=fail_fast, timeout=timeout,
                              poll_interval=where.poll_interval)
-    report = run(lambda: execute(result, live, where, settings, journal_dir))
+    first, first_live = result, live
+
+    async def read() -> tuple[Plan, LiveState]:  # under the lock: what is live now
+        if saved is None and auto_approve:
+            return await replan(req, first, first_live)
+        what = f"the saved plan {saved}" if saved is not None else "the plan you confirmed"
+        return first, await live_now(first, where, what)  # what was reviewed must still hold
+
+    report = run(lambda: lock_cli.under_lock(
+        result, where, lock_cli.lock_settings(lock_timeout, lock_ttl), read,
+        lambda todo, now, guard: execute(todo, now, where, settings, journal_dir, guard)))
+    if report is None:
+        typer.echo("No changes left: another apply did them while this one waited for the lock.")
+        return
     print_report(report)
     if not report.ok:
         failed = [f"{g.region}/{g.group}" for g in report.groups if g.outcome is not GroupOutcome.DONE]

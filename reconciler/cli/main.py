@@ -76,6 +76,9 @@ def _register_commands() -> None:
     from reconciler.cli import emulator
 
     emulator.register(app)
+    from reconciler.cli import lock
+
+    lock.register(app)
 
 
 _register_commands()
