@@ -227,6 +227,8 @@ def apply(
         return
     check_env(result)
     confirm(auto_approve)
+    if not auto_approve and saved is None:  # a person took time to read: refuse a moved state before locking
+        live = run(lambda: live_now(result, where, "the plan you confirmed"))
     settings = ApplySettings(parallel=parallel, fail_fast=fail_fast, timeout=timeout,
                              poll_interval=where.poll_interval)
     first, first_live = result, live
