@@ -58,7 +58,7 @@ from typing import Protocol
 
 from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group
-from reconciler.errors import EasGitopsError, LockError, LockLostError, NotFoundError
+from reconciler.errors import ConflictError, EasGitopsError, LockError, LockLostError, NotFoundError
 
 LOCK_PREFIX = "eas-gitops/lock"
 TOKEN_LABEL = LOCK_PREFIX
@@ -217,7 +217,10 @@ class Locks:
     async def _write(self, key: GroupKey, group: Group | None, holder: Holder) -> None:
         region, name = key
         if group is None:  # the lock's home: the group a new file declares
-            await self.clients[region].create_group(name, labels=holder.labels())
+            try:
+                await self.clients[region].create_group(name, labels=holder.labels())
+            except ConflictError:  # another acquirer created it first: its labels hold, the read-back says so
+                return
             self.created.add(key)
         else:
             await self.clients[region].update_group(name, labels=without_lock(group.labels) | holder.labels())
