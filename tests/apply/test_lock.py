@@ -160,10 +160,19 @@ def test_lock_labels_change_neither_the_fingerprint_nor_the_plan(world: World) -
 
 
 class ReadTogether:
-    """A client whose first DescribeGroup waits for the other acquirer's: both read "free" before either writes."""
+    """A client whose first DescribeGroup waits for the other acquirer's: both read "free" before either writes.
+    `slow` seconds pass between its read and its write (a slower network), less than the read-back delay."""
 
-    def __init__(self, client: Any, barrier: asyncio.Barrier) -> None:
-        self.client, self.barrier, self.first = client, barrier, True
+    def __init__(self, client: Any, barrier: asyncio.Barrier, timer: Any, slow: float = 0.0) -> None:
+        self.client, self.barrier, self.first, self.timer, self.slow = client, barrier, True, timer, slow
+
+    async def update_group(self, name: str, **kw: Any) -> Any:
+        await self.timer.sleep(self.slow)
+        return await self.client.update_group(name, **kw)
+
+    async def create_group(self, name: str, **kw: Any) -> Any:
+        await self.timer.sleep(self.slow)
+        return await self.client.create_group(name, **kw)
 
     async def describe_group(self, name: str) -> Any:
         try:
@@ -182,8 +191,10 @@ def test_two_acquirers_that_both_read_free_exactly_one_proceeds(world: World, gr
     async def go() -> None:
         async with clients(world) as c:
             barrier = asyncio.Barrier(2)
-            a = Locks({REGION: ReadTogether(c[REGION], barrier)}, [(REGION, group)], SETTINGS, world.timer, env={})
-            b = Locks({REGION: ReadTogether(c[REGION], barrier)}, [(REGION, group)], SETTINGS, world.timer, env={})
+            a = Locks({REGION: ReadTogether(c[REGION], barrier, world.timer)}, [(REGION, group)], SETTINGS,
+                      world.timer, env={})
+            b = Locks({REGION: ReadTogether(c[REGION], barrier, world.timer, slow=SETTINGS.settle / 2)},
+                      [(REGION, group)], SETTINGS, world.timer, env={})
             results = await asyncio.gather(a.acquire(), b.acquire(), return_exceptions=True)
             won = [lk for lk, r in zip((a, b), results, strict=True) if r is None]
             lost = [r for r in results if isinstance(r, LockError)]
