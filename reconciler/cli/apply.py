@@ -216,6 +216,7 @@ def apply(
     Example:  eas-gitops apply examples/groups --auto-approve
     """
     where = plan_cli.Where(target, state, vpc, rate_limit)
+    locking = lock_cli.lock_settings(lock_timeout, lock_ttl)
     req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
     if saved is not None:
         refuse_planning_options(req)
@@ -240,7 +241,7 @@ def apply(
         return first, await live_now(first, where, what)  # what was reviewed must still hold
 
     report = run(lambda: lock_cli.under_lock(
-        result, where, lock_cli.lock_settings(lock_timeout, lock_ttl), read,
+        result, where, locking, read,
         lambda todo, now, guard: execute(todo, now, where, settings, journal_dir, guard)))
     if report is None:
         typer.echo("No changes left: another apply did them while this one waited for the lock.")

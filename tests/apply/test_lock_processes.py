@@ -133,6 +133,15 @@ def _kill(proc: subprocess.Popen[str]) -> None:
     proc.communicate(timeout=30)
 
 
+def _dead_holder(site: Site, tmp_path: Path, ttl: str) -> tuple[Path, subprocess.Popen[str]]:
+    """An apply of other files SIGKILLed once it holds the lock (ttl `ttl`); (the second files, the dead process)."""
+    first = _folder(tmp_path / "first", _group(4, "v2"))
+    a = site.start("apply", first, "--auto-approve", "--lock-ttl", ttl)
+    _wait_for_lock(site.state, a)
+    _kill(a)
+    return _folder(tmp_path / "second", _group(3, "v3")), a
+
+
 def _no_changes(site: Site, folder: Path) -> None:
     result = site.run("plan", folder, "--detailed-exitcode")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -157,11 +166,7 @@ def test_two_applies_one_second_apart_the_second_waits_and_wins(site: Site, tmp_
 
 
 def test_a_dead_holders_lock_expires_and_the_next_apply_takes_it(site: Site, tmp_path: Path) -> None:
-    first = _folder(tmp_path / "first", _group(4, "v2"))
-    second = _folder(tmp_path / "second", _group(3, "v3"))
-    a = site.start("apply", first, "--auto-approve", "--lock-ttl", "8s")
-    _wait_for_lock(site.state, a)
-    _kill(a)
+    second, a = _dead_holder(site, tmp_path, "8s")
     killed = time.monotonic()
     b = site.run("apply", second, "--auto-approve", "--lock-timeout", "1m")
     assert b.returncode == 0, b.stdout + b.stderr
@@ -172,11 +177,7 @@ def test_a_dead_holders_lock_expires_and_the_next_apply_takes_it(site: Site, tmp
 
 
 def test_unlock_breaks_a_dead_holders_lock(site: Site, tmp_path: Path) -> None:
-    first = _folder(tmp_path / "first", _group(4, "v2"))
-    second = _folder(tmp_path / "second", _group(3, "v3"))
-    a = site.start("apply", first, "--auto-approve", "--lock-ttl", "10m")
-    _wait_for_lock(site.state, a)
-    _kill(a)
+    second, a = _dead_holder(site, tmp_path, "10m")
     refused = site.run("unlock", "duo", "--region", REGION)
     assert refused.returncode == 1 and "--yes" in refused.stderr and f"pid {a.pid}" in refused.stdout
     assert _lock_token(site.state)
@@ -189,11 +190,7 @@ def test_unlock_breaks_a_dead_holders_lock(site: Site, tmp_path: Path) -> None:
 
 
 def test_lock_timeout_zero_refuses_at_once_naming_the_holder_without_writing(site: Site, tmp_path: Path) -> None:
-    first = _folder(tmp_path / "first", _group(4, "v2"))
-    second = _folder(tmp_path / "second", _group(3, "v3"))
-    a = site.start("apply", first, "--auto-approve", "--lock-ttl", "10m")
-    _wait_for_lock(site.state, a)
-    _kill(a)
+    second, a = _dead_holder(site, tmp_path, "10m")
     before = _writes(site.state)
     started = time.monotonic()
     b = site.run("apply", second, "--auto-approve", "--lock-timeout", "0")
