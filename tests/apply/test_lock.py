@@ -8,6 +8,7 @@ next write; the lock never shows in the live state, the plan or its fingerprint.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -70,7 +71,7 @@ def test_the_lock_is_on_the_group_with_its_holder_and_release_keeps_other_labels
             await lock.acquire()
             got = labels(world, "pmml")
             assert got is not None and got[TOKEN_LABEL] == lock.me.token and got["team"] == "search"
-            assert got[HOLDER_LABEL].endswith(f"pid {__import__('os').getpid()}") and RUN_LABEL not in got
+            assert got[HOLDER_LABEL].endswith(f"pid {os.getpid()}") and RUN_LABEL not in got
             holder = await lock_holder(c[REGION], "pmml")
             assert holder is not None and holder.expires - holder.taken == pytest.approx(30, abs=1)
             await lock.release()
