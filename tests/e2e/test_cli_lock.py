@@ -64,3 +64,13 @@ def test_lock_durations_are_checked(cli: Cli) -> None:
     assert "Plan:" not in bad.output  # refused before reading anything
     assert cli("apply", EXAMPLES, "--auto-approve", "--lock-ttl", "0").exit_code == 1
     assert cli.writes() == 0 and cli.lock_writes() == 0
+
+
+def test_a_saved_plan_of_new_groups_is_applied_under_the_lock_after_its_fingerprint_check(cli: Cli) -> None:
+    out = cli.state.parent.parent / "plan.json"
+    assert cli("plan", EXAMPLES, "--out", out).exit_code == 0
+    applied = cli("apply", "--plan", out, "--auto-approve")
+    # the lock created the five groups (empty, auto) before the check: the fingerprint did not move
+    assert applied.exit_code == 0, applied.output
+    assert "locked 5 group(s)" in applied.output and cli.lock_writes() >= 10
+    assert cli("plan", EXAMPLES, "--detailed-exitcode").exit_code == 0
