@@ -38,7 +38,8 @@ while the apply runs, also while it waits for a member to be Running. A holder t
 cancelled CI job) stops renewing, and after `ttl` any waiter takes the lock over. Expiry is judged
 on the waiter's wall clock against the holder's: clocks must agree to well within `ttl` (NTP).
 `release` removes the lock labels (keeping every other label of the group); `break_lock` does the
-same by hand (`eas-gitops unlock`).
+same by hand (`eas-gitops unlock`). Both read back: should UpdateGroup merge labels instead of
+replacing them (undocumented; the emulator replaces), the token is overwritten with "", which is no lock.
 """
 
 from __future__ import annotations
@@ -319,7 +320,7 @@ class Locks:
                 await self.clients[region].delete_group(name)
                 self.created.discard(key)
             else:
-                await self.clients[region].update_group(name, labels=without_lock(group.labels))
+                await clear_lock(self.clients[region], name, group.labels)
 
     async def release(self) -> None:
         """Remove our lock labels everywhere we still hold them; a group the lock created and that is
@@ -355,5 +356,14 @@ async def break_lock(client: EasClient, group: str) -> Holder | None:
     found = await read_group(client, group)
     holder = Holder.of(found.labels) if found is not None else None
     if found is not None and holder is not None:
-        await client.update_group(group, labels=without_lock(found.labels))
+        await clear_lock(client, group, found.labels)
     return holder
+
+
+async def clear_lock(client: EasClient, group: str, labels: Mapping[str, str]) -> None:
+    """Write the group's labels without the lock's. Whether UpdateGroup replaces the labels (as the
+    emulator does) or merges them is not documented: when the token is still there after the write,
+    it is overwritten with "" (an empty token is no lock)."""
+    await client.update_group(group, labels=without_lock(labels))
+    if _token(await read_group(client, group)):
+        await client.update_group(group, labels=without_lock(labels) | {TOKEN_LABEL: ""})

@@ -245,3 +245,30 @@ def test_break_lock_removes_whoever_holds_it(world: World) -> None:
                 await held.check(REGION, "pmml")
             assert await break_lock(c[REGION], "pmml") is None
     asyncio.run(go())
+
+
+class MergingLabels:
+    """A client for an EAS whose UpdateGroup merges labels instead of replacing them (undocumented either way)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def update_group(self, name: str, *, labels: dict[str, str] | None = None, **kw: Any) -> Any:
+        if labels is not None:
+            labels = (await self.client.describe_group(name)).labels | labels
+        return await self.client.update_group(name, labels=labels, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_release_frees_the_lock_also_where_update_group_merges_labels(world: World) -> None:
+    async def go() -> None:
+        async with clients(world) as c:
+            merging = {REGION: MergingLabels(c[REGION])}
+            first = Locks(merging, [(REGION, "pmml")], SETTINGS, world.timer, env={})
+            await first.acquire()
+            await first.release()
+            assert await lock_holder(c[REGION], "pmml") is None
+            await Locks(merging, [(REGION, "pmml")], SETTINGS, world.timer, env={}).acquire()  # timeout 0: free
+    asyncio.run(go())
