@@ -47,7 +47,6 @@ import httpx
 from reconciler.eas import signing
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import local_credentials, open_client
 from reconciler.emulator.admin_api import AdminAuth
 from reconciler.emulator.app import create_app
 from reconciler.emulator.backend import Backend
@@ -55,6 +54,7 @@ from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.emulator.responses import Call, handle
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
 from reconciler.emulator.store import Store
+from reconciler.targets import local_credentials, open_client
 
 REGION = "cn-shanghai"
 

@@ -4,6 +4,8 @@ Run on purpose (not in pytest):
 
     .venv/bin/python benchmarks/plan_scale.py                 # 100, 1,000, 10,000 services; 50 groups
     .venv/bin/python benchmarks/plan_scale.py --sizes 100,1000 --groups 20
+    .venv/bin/python benchmarks/plan_scale.py --mode reads --sizes 1000,10000      # listing vs per-resource
+    .venv/bin/python benchmarks/plan_scale.py --mode big-region --sizes 0,10000    # apply into a full region
 
 Everything runs in-process against the embedded emulator (in-memory store) with a latency fault
 of `--latency-ms` (default 50) on every management call, through the real client (signing,
@@ -14,6 +16,15 @@ plan:  services in groups of 10, all Running and grouping; the desired state dec
 apply: `--groups` new groups of 2 members (2 + 1 replicas) with `--provision` seconds per instance;
        measured: the wall time of one group alone (its critical path), then of all groups with
        parallel 1, 8 and all at once.
+
+--mode reads: the same fleets read two ways in the same run, with the client's rate limit off for
+       both (at the default 20 calls/s the per-resource pattern is bounded by it: N calls take N/20 s):
+       ours, the listing (`read_live`: ListServices pages + ListGroups), against the pattern of a
+       per-resource tool refreshing its state (as Terraform does): one DescribeService per service,
+       10 in flight. Printed: calls and seconds of each, and their ratios.
+--mode big-region: 2 new groups (2 members, 2 + 1 replicas) applied into a region already holding
+       each of `--sizes` running services; measured: the apply's wall time and its ListServices
+       round trips (the plan's own read excluded), default client rate limit.
 """
 
 from __future__ import annotations
@@ -30,8 +41,8 @@ import httpx
 from reconciler.apply import ApplySettings, Executor, Journal, Link, RealTimer, connect_all
 from reconciler.apply.runtime import http_smoke
 from reconciler.eas.auth import StaticCredentials
+from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import LOCAL_BASE_URL, local_credentials, open_client
 from reconciler.emulator.app import create_app
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.emulator.settings import EmulatorSettings
@@ -40,6 +51,7 @@ from reconciler.live.read import read_live
 from reconciler.plan.build import build_plan
 from reconciler.spec.eas_config import to_eas_config
 from reconciler.spec.model import ServiceGroup
+from reconciler.targets import LOCAL_BASE_URL, local_credentials, open_client
 
 REGION = "cn-shanghai"
 
@@ -120,8 +132,84 @@ async def apply_once(groups: int, parallel: int, latency_ms: float, provision: f
             "slowest_group_s": max(g.elapsed for g in report.groups), "reads": calls.reads, "writes": calls.writes}
 
 
+async def per_resource(client: EasClient, names: list[str], parallel: int) -> int:
+    """One DescribeService per service, `parallel` in flight (a per-resource refresh)."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(name: str) -> None:
+        async with gate:
+            await client.describe_service(name)
+
+    await asyncio.gather(*(one(n) for n in names))
+    return len(names)
+
+
+async def reads_once(services: int, latency_ms: float, parallel: int) -> dict[str, Any]:
+    bench = Bench(latency_ms, rate_limit=0)
+    groups = [group(f"g{i:04d}", [1] * 10) for i in range(services // 10)]
+    bench.seed(groups)
+    names = [s.name for g in groups for s in g.spec.services]
+    async with connect_all(bench.link, [REGION]) as links:
+        client = links[REGION].client
+        start = time.perf_counter()
+        live = await read_live({REGION: client})
+        ours_s, ours_calls = time.perf_counter() - start, client.stats.reads
+        assert len(live.services) == services
+        client.stats.reset()
+        start = time.perf_counter()
+        await per_resource(client, names, parallel)
+        theirs_s, theirs_calls = time.perf_counter() - start, client.stats.reads
+    return {"services": services, "ours_calls": ours_calls, "ours_s": ours_s,
+            "theirs_calls": theirs_calls, "theirs_s": theirs_s}
+
+
+def reads_table(args: argparse.Namespace) -> None:
+    print(f"live read: listing (ours) vs one DescribeService per service, {args.parallel} in flight "
+          f"(latency {args.latency_ms:g} ms per call, client rate limit off)")
+    print("| services | listing calls | listing (s) | per-resource calls | per-resource (s) | calls ratio "
+          "| time ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        r = asyncio.run(reads_once(size, args.latency_ms, args.parallel))
+        print(f"| {size:,} | {r['ours_calls']} | {r['ours_s']:.2f} | {r['theirs_calls']:,} | {r['theirs_s']:.2f} "
+              f"| {r['theirs_calls'] / r['ours_calls']:.0f}x | {r['theirs_s'] / r['ours_s']:.1f}x |", flush=True)
+
+
+async def big_region_once(services: int, latency_ms: float, provision: float) -> dict[str, Any]:
+    bench = Bench(latency_ms, provision)
+    bench.seed([group(f"g{i:04d}", [1] * 10) for i in range(services // 10)])
+    desired = [group(f"new{i}", [2, 1]) for i in range(2)]
+    async with connect_all(bench.link, [REGION]) as links:
+        client = links[REGION].client
+        live = await read_live({REGION: client})
+        plan = build_plan(desired, live)
+        client.stats.reset()
+        executor = Executor(links, RealTimer(), settings=ApplySettings(poll_interval=provision / 2),
+                            journal=Journal(None))
+        start = time.perf_counter()
+        report = await executor.run(plan, live)
+        wall = time.perf_counter() - start
+    assert report.ok and len(live.services) == services
+    return {"services": services, "wall_s": wall, "lists": client.stats.round_trips["ListServices"],
+            "reads": client.stats.reads, "writes": client.stats.writes}
+
+
+def big_region_table(args: argparse.Namespace) -> None:
+    print(f"apply: 2 new groups (2 + 1 replicas) into a region of N running services, {args.provision:g} s per "
+          f"instance, latency {args.latency_ms:g} ms per call, default client rate limit")
+    print("| services already there | apply wall (s) | ListServices | reads | writes |")
+    print("|---:|---:|---:|---:|---:|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        r = asyncio.run(big_region_once(size, args.latency_ms, args.provision))
+        print(f"| {size:,} | {r['wall_s']:.2f} | {r['lists']} | {r['reads']} | {r['writes']} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=("plan-apply", "reads", "big-region"), default="plan-apply",
+                        help="plan-apply: the plan and apply tables; reads: listing vs per-resource reads; "
+                             "big-region: 2 new groups into a region of --sizes services")
+    parser.add_argument("--parallel", type=int, default=10, help="reads: per-resource calls in flight")
     parser.add_argument("--sizes", default="100,1000,10000", help="service counts to plan (groups of 10)")
     parser.add_argument("--groups", type=int, default=50, help="groups to apply")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="latency injected on every API call")
@@ -129,6 +217,10 @@ def main() -> None:
     parser.add_argument("--rate-limits", default="default,0",
                         help="client rate limits (calls/s) for apply: 'default' and/or numbers; 0 = off")
     args = parser.parse_args()
+    if args.mode == "reads":
+        return reads_table(args)
+    if args.mode == "big-region":
+        return big_region_table(args)
 
     print(f"plan (latency {args.latency_ms:g} ms per call)")
     print("| services | read calls | read (s) | read + plan (s) |")

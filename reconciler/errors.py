@@ -73,6 +73,7 @@ class ApiError(EasGitopsError):
     """EAS (or the emulator) answered with an error body."""
 
     retryable = False
+    host_id = ""  # the body's HostId (the endpoint's host, e.g. pai-eas.cn-shanghai.aliyuncs.com), when it had one
 
     def __init__(self, status: int, code: str, message: str, request_id: str = "", operation: str = "") -> None:
         self.status = status

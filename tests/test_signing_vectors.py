@@ -1,4 +1,4 @@
-"""The canonicaliser reproduces the official SDK's signatures (reference/eas-auth-vectors.json)."""
+"""The canonicaliser reproduces the official SDK's signatures (tests/data/eas-auth-vectors.json)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_vector_reproduced_byte_for_byte(name: str) -> None:
 
 
 def test_raw_query_is_decoded_form_style_then_reencoded() -> None:
-    # On the wire the SDK sends `+` for a space; it signs `%20` (eas-auth.md §1.3).
+    # On the wire the SDK sends `+` for a space; it signs `%20`.
     raw = "PageSize=10&Filter=a+b%2Ac~d%2F%C3%A9%2B"
     assert signing.canonical_query_from_raw(raw) == "Filter=a%20b%2Ac~d%2F%C3%A9%2B&PageSize=10"
 

@@ -41,15 +41,15 @@ from reconciler.analysis.provider import Fetched, Window
 from reconciler.eas import errormap
 from reconciler.eas.auth import AcsSigner, Credentials, StaticCredentials
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import (
+from reconciler.eas.transport import Caller, Request
+from reconciler.errors import ApiError, ConfigError, CredentialsError, TransportError
+from reconciler.targets import (
     MISSING_ALIYUN_CREDENTIALS,
     TargetKind,
     local_credentials,
     resolve_target,
     url_credentials,
 )
-from reconciler.eas.transport import Caller, Request
-from reconciler.errors import ApiError, ConfigError, CredentialsError, TransportError
 
 ACTION = "DescribeMetricList"
 API_VERSION = "2019-01-01"
@@ -100,7 +100,8 @@ class SdkCms:
             from alibabacloud_tea_openapi.models import Config
         except ImportError as exc:
             raise ConfigError("provider cloudmonitor on the aliyun target needs the CloudMonitor SDK: "
-                              "pip install 'eas-gitops[aliyun]'") from exc
+                              "pip install alibabacloud-cms20190101 "
+                              "(or the aliyun extra: pip install -e '.[aliyun]' in a checkout)") from exc
         if chain is None:
             from alibabacloud_credentials.client import Client as CredentialClient
 

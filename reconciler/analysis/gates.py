@@ -36,7 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from reconciler.analysis.durations import Duration, format_duration
-from reconciler.eas.targets import TargetKind
 
 CLOUD_PERIOD = 60.0  # seconds: CloudMonitor's finest Period for acs_learn on the real cloud
 EMULATOR_PERIOD = 1.0  # seconds: the emulator's CloudMonitor default base period
@@ -221,17 +220,17 @@ class AnalysisSpec(_Strict):
         return self
 
 
-def interval_problem(analysis: AnalysisSpec, target: TargetKind) -> str | None:
-    """Why `analysis.interval` cannot work against `target`, or None.
+def interval_problem(analysis: AnalysisSpec, cloud: bool) -> str | None:
+    """Why `analysis.interval` cannot work against the real cloud (`cloud`) or an emulator, or None.
 
     The real CloudMonitor aggregates `acs_learn` per minute at the finest, so a check every few
     seconds would read no data; the emulator's CloudMonitor answers whole seconds.
     """
     if analysis.provider is not ProviderName.CLOUDMONITOR:
         return None
-    finest = CLOUD_PERIOD if target is TargetKind.ALIYUN else EMULATOR_PERIOD
+    finest = CLOUD_PERIOD if cloud else EMULATOR_PERIOD
     if analysis.interval < finest:
-        where = "CloudMonitor on the aliyun target" if target is TargetKind.ALIYUN else "the emulator's CloudMonitor"
+        where = "CloudMonitor on the aliyun target" if cloud else "the emulator's CloudMonitor"
         return (f"interval {format_duration(analysis.interval)} is shorter than the finest period of {where} "
                 f"({format_duration(finest)})")
     return None

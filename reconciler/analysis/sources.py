@@ -16,8 +16,8 @@ from reconciler.analysis.cloudmonitor import open_cloudmonitor
 from reconciler.analysis.gates import AnalysisSpec, ProviderName, interval_problem
 from reconciler.analysis.prometheus import PrometheusProvider
 from reconciler.analysis.provider import MetricsProvider
-from reconciler.eas.targets import resolve_target
 from reconciler.errors import ConfigError
+from reconciler.targets import TargetKind, resolve_target
 
 
 @asynccontextmanager
@@ -25,7 +25,7 @@ async def open_provider(analysis: AnalysisSpec, target: str | None, region: str,
                         transport: httpx.AsyncBaseTransport | None = None,
                         env: Mapping[str, str] | None = None) -> AsyncIterator[MetricsProvider]:
     """The provider of `analysis` for `target`; `transport` reaches the embedded emulator (local target)."""
-    problem = interval_problem(analysis, resolve_target(target, region).kind)
+    problem = interval_problem(analysis, resolve_target(target, region).kind is TargetKind.ALIYUN)
     if problem:
         raise ConfigError(problem)
     if analysis.provider is ProviderName.CLOUDMONITOR:

@@ -87,13 +87,13 @@ class LockSettings:
 
 
 class LockClock(Protocol):
-    def wall(self) -> float: ...  # seconds since the epoch: the expiry is compared across machines
+    def epoch(self) -> float: ...  # seconds since the epoch: the expiry is compared across machines
 
     async def sleep(self, seconds: float) -> None: ...
 
 
 class WallClock:
-    def wall(self) -> float:
+    def epoch(self) -> float:
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
@@ -228,7 +228,7 @@ class Locks:
 
     async def _attempt(self) -> dict[GroupKey, Holder | None]:
         """One round: {} when every lock is ours now, else who blocks (None: the group vanished meanwhile)."""
-        now = self.clock.wall()
+        now = self.clock.epoch()
         seen = await self._read(self.keys)
         blockers = {k: h for k, g in seen.items() if (h := self._foreign(g, now, live_only=True)) is not None}
         if blockers:
@@ -245,13 +245,13 @@ class Locks:
 
     async def acquire(self) -> None:
         """Take every lock, waiting up to `settings.timeout`; LockError naming the holders when that runs out."""
-        start = self.clock.wall()
+        start = self.clock.epoch()
         while True:
             blockers = await self._attempt()
             if not blockers:
                 self.held = True
                 return
-            now = self.clock.wall()
+            now = self.clock.epoch()
             if now - start >= self.settings.timeout:
                 raise LockError(self._refusal(blockers, now))
             self.on_wait(Wait(blockers, now - start, now))
@@ -272,16 +272,16 @@ class Locks:
         if key in self.lost:
             raise LockLostError(self.lost[key])
         found = await read_group(self.clients[region], group)
-        holder = self._foreign(found, self.clock.wall(), live_only=False)
+        holder = self._foreign(found, self.clock.epoch(), live_only=False)
         if found is not None and (holder is not None or Holder.of(found.labels) is None):
             self.lost[key] = (f"lost the lock on {region}/{group} to "
-                              f"{holder.describe(self.clock.wall()) if holder else '(released by hand)'}: "
+                              f"{holder.describe(self.clock.epoch()) if holder else '(released by hand)'}: "
                               "stopped before the next write")
             raise LockLostError(self.lost[key])
 
     async def renew(self) -> None:
         """Push every held lock's expiry `ttl` ahead; a group that shows another token is marked lost."""
-        now = self.clock.wall()
+        now = self.clock.epoch()
         self.me = replace(self.me, expires=now + self.settings.ttl)
         seen = await self._read(self.keys)
         for key, group in seen.items():

@@ -1,10 +1,24 @@
 """Read-back: checking a step's `Expect` against what EAS lists, and one shared poller per region.
 
 `Observer.wait` parks a waiter until its predicate holds on the service as listed. One poll task
-per region serves every waiter of every group: each round it sleeps `interval`, then makes ONE
-ListServices listing (filtered by group when every waiter is in the same group) and settles all
-waiters from it. A waiter fails at once when its service reaches a failed status, and at its
-deadline otherwise; both messages name the service, its status and EAS's Reason.
+per region serves every waiter of every group: each round it sleeps `interval`, then lists, and
+settles every waiter from that round's listings. A round lists whichever costs fewer pages (round
+trips) of ListServices:
+- one listing per waiting group (`GroupName=<group>`, concurrently): pages of the waiting groups'
+  members only, whatever else the region holds: 2 groups waiting in a region of 10,000 services
+  cost 2 calls a round, not the 100 pages of the whole region;
+- or one listing of the whole region, when that is fewer pages: 50 new groups waiting in a region
+  of 100 services cost 1 call a round, not 50.
+Either way one listing per round serves every waiting service of a group, never one per service.
+The choice uses the sizes seen last (a group's members as listed; the region's size from the
+whole-region listing, or from `region_size`, which the executor sets from the plan's read plus the
+services it creates): an estimate only moves the cost, never the outcome, because a waiter finds
+its service only among its own group's members in both forms. A service is never moved between
+groups (the planner refuses that), so one that left its group counts as absent.
+A waiter that names no group (apply always names one; kept for callers that know only a name) gets
+a `ServiceName=<name>` listing of its own.
+A waiter fails at once when its service reaches a failed status, and at its deadline otherwise;
+both messages name the service, its status and EAS's Reason.
 """
 
 from __future__ import annotations
@@ -14,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.apply.runtime import Timer
-from reconciler.eas.client import EasClient
+from reconciler.eas.client import DEFAULT_PAGE_SIZE, EasClient
 from reconciler.eas.models import Service
 from reconciler.errors import ApplyError
 from reconciler.live.model import ServiceStatus
@@ -84,12 +98,36 @@ class _Waiter:
     last: Service | None = None
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What one listing of a round covers: a group's members, or one service by name."""
+
+    group: str | None
+    name: str = ""
+
+
+def scope_of(waiter: _Waiter) -> Scope:
+    return Scope(waiter.group) if waiter.group is not None else Scope(None, waiter.name)
+
+
+def pages(services: int) -> int:
+    """Round trips of a listing of `services` services (an empty listing still costs one)."""
+    return max(1, -(-services // DEFAULT_PAGE_SIZE))
+
+
+def within(scope: Scope, svc: Service) -> bool:
+    return svc.service_group == scope.group if scope.group is not None else svc.service_name == scope.name
+
+
 class Observer:
     """The shared poller of one region."""
 
     def __init__(self, client: EasClient, timer: Timer, interval: float) -> None:
         self.client, self.timer, self.interval = client, timer, interval
-        self.rounds = 0
+        self.rounds = 0  # polling rounds made
+        self.listings = 0  # ListServices listings made (one per waiting group a round; each may be several pages)
+        self.region_size = 0  # services the region is thought to hold (see the module docstring)
+        self._sizes: dict[str, int] = {}  # members of each group as last listed
         self._waiters: list[_Waiter] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -109,10 +147,8 @@ class Observer:
             waiters = list(self._waiters)  # a copy: waiters that arrive during the listing wait for the next round
             if not waiters:
                 return
-            groups = {w.group for w in waiters}
-            only = next(iter(groups)) if len(groups) == 1 else None
             try:
-                listed = {s.service_name: s for s in await list_services(self.client, group=only)}
+                listed = await self._list(waiters)
             except Exception as exc:  # every waiter learns why the poll failed
                 for w in waiters:
                     w.future.set_exception(exc)
@@ -121,12 +157,36 @@ class Observer:
             self.rounds += 1
             self._settle(waiters, listed)
 
-    def _settle(self, waiters: list[_Waiter], listed: dict[str, Service]) -> None:
+    async def _list(self, waiters: list[_Waiter]) -> dict[Scope, dict[str, Service]]:
+        """Each waiter's scope -> its services as listed this round (see the module docstring)."""
+        scopes = sorted({scope_of(w) for w in waiters}, key=lambda sc: (sc.group is None, sc.group or sc.name))
+        by_scope = sum(pages(self._sizes.get(sc.group, 0)) if sc.group is not None else 1 for sc in scopes)
+        if pages(self.region_size) < by_scope:
+            region = await list_services(self.client)
+            self.listings += 1
+            self.region_size = len(region)
+            return {sc: {s.service_name: s for s in region if within(sc, s)} for sc in scopes}
+        results = await asyncio.gather(*(self._list_one(sc) for sc in scopes), return_exceptions=True)
+        error = next((r for r in results if isinstance(r, BaseException)), None)
+        if error is not None:  # raised only once every listing ended: none is left running unwatched
+            raise error
+        return {sc: r for sc, r in zip(scopes, results, strict=True) if not isinstance(r, BaseException)}
+
+    async def _list_one(self, scope: Scope) -> dict[str, Service]:
+        if scope.group is not None:
+            found = await list_services(self.client, group=scope.group)
+            self._sizes[scope.group] = len(found)
+        else:
+            found = await list_services(self.client, service=scope.name)
+        self.listings += 1
+        return {s.service_name: s for s in found if within(scope, s)}
+
+    def _settle(self, waiters: list[_Waiter], listed: dict[Scope, dict[str, Service]]) -> None:
         now = self.timer.now()
         for w in waiters:
             if w.future.done():  # its group was cancelled during the listing
                 continue
-            svc = listed.get(w.name)
+            svc = listed[scope_of(w)].get(w.name)
             w.last = svc
             broken = failure(svc, w.expect_gone)
             missing = w.check(svc)

@@ -1,7 +1,7 @@
 """How apply reaches EAS and time: one `Link` (client + smoke tester) per region, and a `Timer`.
 
 `target_connector` builds links for a CLI target:
-- local: the embedded emulator in-process (`reconciler.eas.targets.local_app`: one app per region
+- local: the embedded emulator in-process (`reconciler.targets.local_app`: one app per region
   over the same SQLite state file); smoke tests go to the same app's gateway in-process.
 - http(s)://host:port: the served emulator or an EAS-compatible URL; smoke tests go to
   `<url>/api/predict/<group>.<service>`.
@@ -14,6 +14,12 @@
 A smoke test's `path` is appended to the direct endpoint unless it is `/` (the endpoint itself).
 `Timer` is injectable: tests pass a `VirtualTimer` whose `sleep` advances the emulated clock, so
 nothing really sleeps and the emulator (`EmulatorSettings.clock=timer`) sees the same time.
+`Timer.now` measures durations (monotonic); `Timer.epoch` is the wall clock a rollout reads its
+metric windows and writes its progress label on (unix seconds; the emulated time with a VirtualTimer).
+
+A link also opens the metrics provider a rollout's analysis names (`Link.metrics`), for the same
+target: on `local` the CloudMonitor queried is the embedded emulator's own app (same transport),
+since only that app has seen the traffic.
 """
 
 from __future__ import annotations
@@ -30,19 +36,23 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from reconciler.analysis.gates import AnalysisSpec
+from reconciler.analysis.provider import MetricsProvider
+from reconciler.analysis.sources import open_provider
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import LOCAL_BASE_URL, TargetKind, close_local_app, local_app, open_client, resolve_target
 from reconciler.errors import TransportError
+from reconciler.targets import LOCAL_BASE_URL, TargetKind, close_local_app, local_app, open_client, resolve_target
 
 SmokeTester = Callable[[str, str, str, str | None], Awaitable[int]]  # (group, service, path, body) -> HTTP status
+MetricsOpener = Callable[[AnalysisSpec], AbstractAsyncContextManager[MetricsProvider]]
 SMOKE_TIMEOUT = 30.0
 
 
 class Timer(Protocol):
     def now(self) -> float: ...
 
-    def wall(self) -> float: ...  # seconds since the epoch (lock expiry is compared across machines)
+    def epoch(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...
 
@@ -51,7 +61,7 @@ class RealTimer:
     def now(self) -> float:
         return time.monotonic()
 
-    def wall(self) -> float:
+    def epoch(self) -> float:
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
@@ -81,7 +91,7 @@ class VirtualTimer:
     def now(self) -> float:
         return self.t
 
-    def wall(self) -> float:
+    def epoch(self) -> float:
         return self.t
 
     def advance(self, seconds: float) -> None:
@@ -117,6 +127,14 @@ class Link:
     region: str
     client: EasClient
     smoke: SmokeTester
+    metrics: MetricsOpener | None = None  # None: this link cannot run a rollout's analysis
+
+
+def metrics_opener(target: str | None, region: str, transport: httpx.AsyncBaseTransport | None) -> MetricsOpener:
+    """The provider an analysis names, on `target` (`transport`: the embedded emulator of `local`)."""
+    def opener(analysis: AnalysisSpec) -> AbstractAsyncContextManager[MetricsProvider]:
+        return open_provider(analysis, target, region, transport=transport)
+    return opener
 
 
 Connector = Callable[[str], AbstractAsyncContextManager[Link]]
@@ -193,11 +211,12 @@ def target_connector(target: str | None, *, state: Path | None = None, vpc: bool
                                    **extra) as client:
                 if kind.kind is TargetKind.ALIYUN:
                     async with httpx.AsyncClient(timeout=SMOKE_TIMEOUT) as http:
-                        yield Link(region, client, aliyun_smoke(client, http))
+                        yield Link(region, client, aliyun_smoke(client, http), metrics_opener(target, region, None))
                 else:
                     base = LOCAL_BASE_URL if transport is not None else kind.base_url
                     async with httpx.AsyncClient(transport=transport, base_url=base, timeout=SMOKE_TIMEOUT) as http:
-                        yield Link(region, client, http_smoke(client, http))
+                        yield Link(region, client, http_smoke(client, http),
+                                   metrics_opener(target, region, transport))
         finally:
             if app is not None:
                 close_local_app(app)

@@ -22,6 +22,10 @@ live config as DescribeService returns it (platform defaults, keys set by others
 count an autoscaler chose: all kept), the desired config merged over it, minus the removed paths.
 After an unknown outcome it landed only when the desired keys are there and the removed ones gone.
 A label removal (DeleteServiceLabel) is verified by reading the labels back.
+
+UpdateServiceVersion (a rollout's way back to the canary's previous version) is read back until
+the service runs that version (CurrentVersion equal to it) and satisfies the step's `expect`.
+Rollout bakes are not carried out here (`reconciler.apply.rollout` does).
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ class GroupRun:
             Action.WAIT_RUNNING: self._wait, Action.SMOKE_TEST: self._smoke, Action.SET_WEIGHT: self._weight,
             Action.SET_TRAFFIC_STATE: self._traffic, Action.DRAIN: self._traffic, Action.SET_MODE: self._mode,
             Action.DELETE_SERVICE: self._delete, Action.UPDATE_LABELS: self._labels,
-            Action.DELETE_LABELS: self._delete_labels,
+            Action.DELETE_LABELS: self._delete_labels, Action.UPDATE_VERSION: self._version,
         }
 
     async def run_step(self, step: Step) -> None:
@@ -285,3 +289,20 @@ class GroupRun:
         assert p.action is Action.UPDATE_LABELS and name is not None
         before = await self.last(name)
         await self._written(step, self.client.update_service_label(name, p.labels), before)
+
+    async def _version(self, step: Step) -> None:
+        p, name = step.params, step.service
+        assert p.action is Action.UPDATE_VERSION and name is not None
+        before = await self.last(name)
+        ack = await self.client.update_service_version(name, p.version)
+
+        def lacking(svc: Service | None) -> str | None:
+            if svc is not None and svc.current_version != p.version:
+                return f"version {svc.current_version}, want {p.version}"
+            return unmet(step.expect, svc, self.mode)
+
+        after = await self.describe(name)
+        if lacking(after) is not None:
+            after = await self.observer.wait(name, self.plan.name, lacking, timeout=self.settings.timeout, last=after)
+            self.seen[name] = after
+        self._log(step, ack, before, after, outcome="ok")

@@ -7,15 +7,24 @@
   plan was made from (StalePlanError otherwise, zero writes).
 - Progress: a line per group with its current step and elapsed time (rich Live on a terminal,
   plain lines otherwise); the journal goes to `.eas-gitops/journal/<UTC timestamp>.jsonl`.
+- `--write-back`: a group that did not finish (failed, stopped, rolled back) gets its live state
+  written into its file (`reconciler.cli.drift.write_back_unfinished`), so git says what is live.
+- Rollouts: while a step bakes, a progress line after every check (step k/n, the canary's share,
+  elapsed/bake, the last verdict); the report lists every check (time, metric, canary and baseline
+  values, limit, verdict). Interrupted (Ctrl-C, SIGTERM) during a rollout: the canary leaves group
+  traffic first, then the command says what is left and exits 130.
 - One applier at a time: the groups the plan changes are locked in EAS before the live state that
   is carried out is read (`reconciler.cli.lock`; `--lock-timeout`, `--lock-ttl`).
 - Exit codes: 0 every group done (or nothing to do), 1 a group failed or was stopped (its traffic
-  restored where safe, see the report), or any error before the first write.
+  restored where safe, see the report), or any error before the first write; 3 a release was
+  aborted and rolled back (no group failed otherwise: a failure's 1 wins over 3).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -28,26 +37,24 @@ from rich.table import Table
 
 from reconciler.apply.executor import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, ApplySettings, Executor, Guard
 from reconciler.apply.journal import JOURNAL_DIR, Journal
-from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome
+from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome, check_lines
 from reconciler.apply.runtime import connect_all
 from reconciler.apply.secrets import check_env
+from reconciler.cli import gha
 from reconciler.cli import lock as lock_cli
 from reconciler.cli import plan as plan_cli
-from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, is_terminal, run
-from reconciler.errors import ConfigError, StalePlanError
+from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
+from reconciler.cli.output import console, is_terminal
+from reconciler.errors import ConfigError, RolloutAbortedError
 from reconciler.live.model import LiveState, fingerprint
-from reconciler.plan.build import DEFAULT_MAX_SHIFT
+from reconciler.plan.build import DEFAULT_MAX_SHIFT, ensure_fresh
 from reconciler.plan.model import Plan, Step, load_plan
 
 
 async def live_now(plan: Plan, where: plan_cli.Where, what: str) -> LiveState:
     """Live state now, for the plan's groups; StalePlanError when it moved since the plan was made."""
     live = await plan_cli.read_regions(where, sorted({g.region for g in plan.groups}))
-    now = fingerprint(live.only(plan.group_keys()))
-    if now != plan.live_fingerprint:
-        raise StalePlanError(
-            f"{what} was made from live state {plan.live_fingerprint[:19]}, but live state is now "
-            f"{now[:19]} (a console edit, an autoscaler or another apply changed it): run plan again")
+    ensure_fresh(plan, live, what)
     return live
 
 
@@ -57,7 +64,18 @@ async def load_saved(file: Path, where: plan_cli.Where) -> tuple[Plan, LiveState
         saved = load_plan(file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read the plan file {file}: {exc.strerror}") from exc
+    where = await plan_cli.served_region(where)
+    plan_cli.announce(where)
+    where.refuse_unserved((g.region for g in saved.groups), f"the saved plan {file}")
     return saved, await live_now(saved, where, f"the saved plan {file}")
+
+
+def refuse_saved_plan_as_path(paths: list[Path], saved: Path | None) -> None:
+    """`apply plan.json` means `apply --plan plan.json`: say so instead of "no yaml files"."""
+    plans = [p for p in paths if p.suffix == ".json"]
+    if plans and saved is None:
+        raise ConfigError(f"{plans[0]} is not a group file: to apply a saved plan, pass it with "
+                          f"--plan: eas-gitops apply --plan {shlex.quote(str(plans[0]))}")
 
 
 def refuse_planning_options(req: plan_cli.PlanRequest) -> None:
@@ -68,7 +86,7 @@ def refuse_planning_options(req: plan_cli.PlanRequest) -> None:
     given = [flag for flag, value in (
         ("PATHS", bool(req.paths)), ("--group", bool(req.groups)),
         ("--prune", req.prune), ("--adopt", req.adopt), ("--max-shift", req.max_shift != DEFAULT_MAX_SHIFT),
-        ("--force", req.force)) if value]
+        ("--force", req.force), ("--changed-since", bool(req.changed_since))) if value]
     if given:
         raise ConfigError(f"{', '.join(given)} shape a new plan and cannot change a saved one: give them to "
                           "`eas-gitops plan ... --out FILE` and apply that file, or apply PATHS without --plan")
@@ -82,6 +100,10 @@ class PlainProgress:
         if e.kind is EventKind.STEP_START and e.step is not None:
             what = f"{e.step.action.value} {e.step.service or '(group)'}"
             typer.echo(f"{where} step {e.step.index}/{e.total_steps} {what} ({e.elapsed:.1f}s)")
+        elif e.kind is EventKind.BAKE_CHECK:
+            typer.echo(f"{where} {e.message} ({e.elapsed:.1f}s)")
+        elif e.kind is EventKind.ABORT:
+            typer.echo(f"{where} RELEASE ABORTED: {e.message}; running the abort path")
         elif e.kind is EventKind.ROLLBACK:
             typer.echo(f"{where} FAILED: {e.message}; restoring traffic ({e.elapsed:.1f}s)")
         elif e.kind is EventKind.GROUP_DONE:
@@ -94,7 +116,7 @@ class LiveProgress:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.rows: dict[str, tuple[str, float, float | None]] = {}  # group -> (step text, start, end)
-        self.live = Live(get_renderable=self._table, refresh_per_second=4, transient=False)
+        self.live = Live(get_renderable=self._table, refresh_per_second=4, transient=False, console=console())
 
     def _table(self) -> Table:
         table = Table("group", "step", "elapsed", title="apply")
@@ -107,6 +129,10 @@ class LiveProgress:
         text, start, end = self.rows.get(key, ("starting", self.clock() - e.elapsed, None))
         if e.step is not None and e.kind is EventKind.STEP_START:
             text = f"{e.step.index}/{e.total_steps} {e.step.action.value} {e.step.service or ''}".rstrip()
+        elif e.kind is EventKind.BAKE_CHECK:
+            text = e.message
+        elif e.kind is EventKind.ABORT:
+            text = f"release aborted: {e.message}; running the abort path"
         elif e.kind is EventKind.ROLLBACK:
             text = f"failed: {e.message}; restoring traffic"
         elif e.kind is EventKind.GROUP_DONE:
@@ -127,10 +153,13 @@ def print_report(report: ApplyReport) -> None:
         if g.failed_step is not None:
             typer.echo(f"  failed at step {g.failed_step.index} ({g.failed_step.action.value} "
                        f"{g.failed_step.service or ''}): {g.error}")
-        if g.failed_step is None and g.error:
+        if g.outcome is GroupOutcome.STOPPED and g.error:
             typer.echo(f"  stopped: {g.error}")
+        for record in g.checks:
+            for line in check_lines(record):
+                typer.echo(f"  check {line}" if not line.startswith(" ") else f"  {line}")
         for line in g.rollback:
-            typer.echo(f"  restored: {line}")
+            typer.echo(f"  {'abort path' if g.outcome is GroupOutcome.ROLLED_BACK else 'restored'}: {line}")
         for line in g.not_restored:
             typer.echo(f"  not restored: {line}")
         if g.left:
@@ -175,10 +204,15 @@ async def execute(plan: Plan, live: LiveState, where: plan_cli.Where, settings: 
         async with connect_all(plan_cli.WIRING.connector(where), {g.region for g in plan.groups if g.steps}) as links:
             executor = Executor(links, plan_cli.WIRING.timer, settings=settings, journal=journal, progress=progress,
                                 guard=guard)
-            if live_view is not None:
-                with live_view.live:
-                    return await executor.run(plan, live)
-            return await executor.run(plan, live)
+            try:
+                if live_view is not None:
+                    with live_view.live:
+                        return await executor.run(plan, live)
+                return await executor.run(plan, live)
+            except asyncio.CancelledError:
+                for line in executor.interrupted:
+                    typer.echo(f"interrupted: {line}", err=True)
+                raise
     finally:
         journal.close()
 
@@ -203,11 +237,15 @@ def apply(
     adopt: plan_cli.AdoptOpt = False,
     max_shift: plan_cli.MaxShiftOpt = DEFAULT_MAX_SHIFT,
     force: plan_cli.ForceOpt = False,
+    changed_since: plan_cli.ChangedSinceOpt = None,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1, metavar="SECONDS", help="Longest wait for one step (e.g. a member to be Running).")]
     = DEFAULT_TIMEOUT,
     journal_dir: Annotated[Path, typer.Option(
         "--journal-dir", file_okay=False, metavar="DIR", help="Where the apply journal is written.")] = JOURNAL_DIR,
+    write_back: Annotated[bool, typer.Option(
+        "--write-back", help="When a group does not finish, write its live state into its file (with --plan: "
+                             "the files under the current directory).")] = False,
     lock_timeout: lock_cli.LockTimeoutOpt = lock_cli.DEFAULT_LOCK_TIMEOUT,
     lock_ttl: lock_cli.LockTtlOpt = lock_cli.DEFAULT_LOCK_TTL,
 ) -> None:
@@ -215,9 +253,11 @@ def apply(
 
     Example:  eas-gitops apply examples/groups --auto-approve
     """
-    where = plan_cli.Where(target, state, vpc, rate_limit)
+    refuse_saved_plan_as_path(paths or [], saved)
+    where = plan_cli.Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
     locking = lock_cli.lock_settings(lock_timeout, lock_ttl)
-    req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force)
+    req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force,
+                               changed_since)
     if saved is not None:
         refuse_planning_options(req)
         result, live = run(lambda: load_saved(saved, where))
@@ -225,6 +265,7 @@ def apply(
         result, live = run(lambda: plan_cli.make_plan(req))
     plan_cli.show(result)
     if not result.has_changes:
+        gha.publish_apply(None, 0)  # under GitHub Actions: the outcome as step outputs
         return
     check_env(result)
     confirm(auto_approve)
@@ -232,6 +273,8 @@ def apply(
         live = run(lambda: live_now(result, where, "the plan you confirmed"))
     settings = ApplySettings(parallel=parallel, fail_fast=fail_fast, timeout=timeout,
                              poll_interval=where.poll_interval)
+    again = " ".join(["eas-gitops plan", *(shlex.quote(str(p)) for p in paths or [])] if paths else
+                     ["eas-gitops plan PATHS"])
     first, first_live = result, live
 
     async def read() -> tuple[Plan, LiveState]:  # under the lock: what is live now
@@ -241,14 +284,26 @@ def apply(
         return first, await live_now(first, where, what)  # what was reviewed must still hold
 
     report = run(lambda: lock_cli.under_lock(
-        result, where, locking, read,
-        lambda todo, now, guard: execute(todo, now, where, settings, journal_dir, guard)))
+        result, where, locking, read, lambda todo, now, guard: execute(todo, now, where, settings, journal_dir, guard)),
+        interrupted=f"interrupted: apply stopped; the journal under {journal_dir} records what was done. "
+                    f"Run `{again}` to see what is left, then apply again")
     if report is None:
         typer.echo("No changes left: another apply did them while this one waited for the lock.")
+        gha.publish_apply(None, 0)
         return
     print_report(report)
+    if write_back and not report.ok:
+        from reconciler.cli.drift import write_back_unfinished
+
+        write_back_unfinished(paths or [Path(".")], where, report)
+    gha.publish_apply(report, 0 if report.ok else 1)
     if not report.ok:
-        failed = [f"{g.region}/{g.group}" for g in report.groups if g.outcome is not GroupOutcome.DONE]
+        failed = [f"{g.region}/{g.group}" for g in report.groups
+                  if g.outcome not in (GroupOutcome.DONE, GroupOutcome.ROLLED_BACK)]
+        if not failed:
+            rolled = ", ".join(f"{g.region}/{g.group}" for g in report.rolled_back)
+            raise RolloutAbortedError(f"release rolled back: {rolled} (the files are ahead of live: the next "
+                                      "apply starts the release again from its first step)")
         typer.echo(f"error: apply did not finish: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
 

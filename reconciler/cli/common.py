@@ -10,13 +10,15 @@ same way:
 
 `report_error` is the one printer of an `EasGitopsError`; the root app (`main._Root`) calls it and
 exits with the error's code (0 ok, 1 error, 3 rollout aborted; commands add 2 for
-`--detailed-exitcode` themselves). `run` runs async work and maps Ctrl-C to 130.
+`--detailed-exitcode` themselves). `run` runs async work and maps Ctrl-C and SIGTERM (a cancelled
+CI job) to 130: both cancel the work, so it can clean up (an apply takes a rollout's canary out of
+group traffic) before the command exits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,8 +29,8 @@ import typer
 
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import DEFAULT_REGION, ENV_TARGET, open_client
 from reconciler.errors import EasGitopsError, SpecError
+from reconciler.targets import DEFAULT_REGION, ENV_TARGET, open_client
 
 T = TypeVar("T")
 ENV_REGION = "EAS_GITOPS_REGION"
@@ -36,16 +38,16 @@ ENV_REGION = "EAS_GITOPS_REGION"
 TargetOpt = Annotated[str | None, typer.Option(
     "--target", envvar=ENV_TARGET, show_default=False, metavar="TARGET",
     help="Where EAS is: local (default; the embedded emulator), http(s)://host:port (a served emulator or "
-         "an EAS-compatible URL) or aliyun (the real API). Env: EAS_GITOPS_TARGET.")]
+         "an EAS-compatible URL) or aliyun (the real API).")]
 StateOpt = Annotated[Path | None, typer.Option(
     "--state", show_default=False, metavar="FILE", dir_okay=False,
-    help="SQLite state of the local target (default: .eas-gitops/local.db under the working directory).")]
+    help="SQLite state of the local target (default: .eas-gitops/local.db at the root of the git work tree "
+         "holding the files, or the working directory outside git).")]
 RegionOpt = Annotated[str, typer.Option(
-    "--region", envvar=ENV_REGION, metavar="REGION", help="EAS region, e.g. cn-shanghai. Env: EAS_GITOPS_REGION.")]
+    "--region", envvar=ENV_REGION, metavar="REGION", help="EAS region, e.g. cn-shanghai.")]
 RateLimitOpt = Annotated[float | None, typer.Option(
     "--rate-limit", envvar="EAS_GITOPS_RATE_LIMIT", min=0, metavar="CALLS_PER_S", show_default=False,
-    help="Client-side limit on EAS API calls per second (default 20; 0 turns it off). "
-         "Env: EAS_GITOPS_RATE_LIMIT.")]
+    help="Client-side limit on EAS API calls per second (default 20; 0 turns it off).")]
 VpcOpt = Annotated[bool, typer.Option(
     "--vpc", help="aliyun target: use the VPC management endpoint pai-eas-manage-vpc.<region>.aliyuncs.com.")]
 
@@ -82,19 +84,30 @@ def report_error(err: EasGitopsError) -> None:
             typer.echo(f"  {problem}", err=True)
 
 
-def run(work: Callable[[], Awaitable[T]]) -> T:
+def run(work: Callable[[], Awaitable[T]], interrupted: str = "interrupted: nothing was changed") -> T:
     """Run async `work`. An EasGitopsError propagates to the root app (main._Root), the one place that
-    turns it into a message on stderr (`report_error`) and its exit code."""
+    turns it into a message on stderr (`report_error`) and its exit code. Ctrl-C exits 130 after
+    `interrupted`, which says what happened and what to run next."""
     try:
         return asyncio.run(_await(work))
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        typer.echo(interrupted, err=True)
         raise typer.Exit(130) from None
 
 
 async def _await(work: Callable[[], Awaitable[T]]) -> T:
-    return await work()
+    """`work`, cancelled by SIGTERM like asyncio.run cancels it on Ctrl-C (where signals can be caught)."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    handled = False
+    if task is not None:
+        try:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+            handled = True
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+    try:
+        return await work()
+    finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGTERM)
 
-
-def is_terminal() -> bool:
-    return sys.stdout.isatty()

@@ -1,11 +1,13 @@
-"""`eas-gitops emulator serve | history | traffic`: run and inspect the local PAI-EAS emulator.
+"""`eas-gitops emulator serve | history | traffic | load`: run, inspect and drive the local PAI-EAS emulator.
 
 `history` and `traffic` talk to a target: `local` (default; the app in-process over the SQLite file
 `.eas-gitops/local.db` under the working directory, `--state` to move it) or the http://host:port
 URL of a served emulator. `open_target` is the only place that maps a target to a transport. Admin
 calls are ACS3-signed with the target's credentials (the local pair in-process; for a URL the
 ALIBABA_CLOUD_* variables, else the local pair on loopback), like every management call; `traffic`
-sends the group's AccessToken (DescribeGroup) in `Authorization` and never prints it.
+and `load` send the group's AccessToken (DescribeGroup) in `Authorization` and never print it.
+`load` sends real requests at a steady rate for a while (`reconciler.emulator.loadgen`), the
+traffic a rollout's analysis reads back from the emulator's CloudMonitor.
 
 `serve` takes its secret from `--secret-file`, from EAS_EMULATOR_ACCESS_KEY_SECRET, or (with a
 warning: other users see a command line in `ps`) from `--access-key-secret`.
@@ -26,10 +28,16 @@ from typing import Any
 import httpx
 import typer
 
-from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt
+from reconciler.analysis.durations import parse_duration
+from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt, run
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.client import EasClient
-from reconciler.eas.targets import (
+from reconciler.emulator.admin_api import AdminAuth
+from reconciler.emulator.app import create_app
+from reconciler.emulator.loadgen import LoadSummary, check_bounds, send_load
+from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
+from reconciler.errors import ConfigError, NotFoundError, TransportError
+from reconciler.targets import (
     DEFAULT_REGION,
     STATE_DIR,
     STATE_FILE,
@@ -41,10 +49,6 @@ from reconciler.eas.targets import (
     resolve_target,
     url_credentials,
 )
-from reconciler.emulator.admin_api import AdminAuth
-from reconciler.emulator.app import create_app
-from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
-from reconciler.errors import ConfigError, NotFoundError, TransportError
 
 DEFAULT_STATE = Path(STATE_DIR) / STATE_FILE
 SECRET_ENV = "EAS_EMULATOR_ACCESS_KEY_SECRET"
@@ -72,7 +76,7 @@ class Session:
 async def open_target(target: str | None, state: Path | None, region: str = DEFAULT_REGION) -> AsyncIterator[Session]:
     """A session with the emulator on `target`, closed on exit.
 
-    Target strings are resolved by `reconciler.eas.targets`, as for every other command: `local` is
+    Target strings are resolved by `reconciler.targets`, as for every other command: `local` is
     the embedded app over the state file (for `region`), a URL is a served emulator.
     """
     resolved = resolve_target(target, region)
@@ -283,3 +287,49 @@ def traffic(
         want = f"{expected[name] * 100:.1f}%" if name in expected else "-"
         typer.echo(f"{name:<24} {observed:>9} {observed * 100 / requests:>8.1f}% {want:>9}")
 
+
+
+def _seconds(text: str, option: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def _print_load(group: str, summary: LoadSummary) -> None:
+    typer.echo(f"sent {summary.sent} requests to {group} in {summary.seconds:.1f}s ({summary.rate:.1f}/s)")
+    typer.echo(f"{'member':<24} {'requests':>9} {'share':>7} {'5xx':>7} {'latency':>9}")
+    for name, tally in sorted(summary.members.items()):
+        share = tally.requests * 100 / summary.sent if summary.sent else 0.0
+        errors = tally.errors * 100 / tally.requests if tally.requests else 0.0
+        typer.echo(f"{name:<24} {tally.requests:>9} {share:>6.1f}% {errors:>6.1f}% {tally.latency_avg * 1000:>7.1f}ms")
+    refused = {status: n for status, n in summary.statuses.items() if status != 200 and status < 500}
+    if refused:
+        typer.echo("other answers: " + ", ".join(f"HTTP {s} x{n}" for s, n in sorted(refused.items())))
+
+
+@emulator_app.command()
+def load(
+    group: str = typer.Argument(..., help="Group to send requests to (its /api/predict/<group> endpoint)."),
+    rps: float = typer.Option(50.0, "--rps", help="Requests per second (at most 1000)."),
+    duration: str = typer.Option("5m", "--duration", help="How long to send, e.g. 30s, 5m (at most 1h)."),
+    target: TargetOpt = None,
+    state: StateOpt = None,
+    region: RegionOpt = DEFAULT_REGION,
+) -> None:
+    """Send real requests to a group at a steady rate; print, per member, requests, share, 5xx and latency.
+
+    For demos and tests of canary releases: run it beside `eas-gitops apply` against a served
+    emulator, and the rollout's checks read this traffic from the emulator's CloudMonitor.
+
+    Example:  eas-gitops emulator load pmml --rps 50 --duration 2m --target http://127.0.0.1:8080
+    """
+    seconds = _seconds(duration, "--duration")
+
+    async def work() -> LoadSummary:
+        check_bounds(rps, seconds)
+        async with open_target(target, state, region) as session:
+            token = await _group_token(session.eas, group)
+            return await send_load(session.http, group, token, rps, seconds)
+
+    _print_load(group, run(work))

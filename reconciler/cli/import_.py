@@ -18,9 +18,9 @@ import typer
 
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, VpcOpt, run
-from reconciler.eas.targets import DEFAULT_REGION
 from reconciler.spec.from_live import group_document, secret_looking, to_yaml
 from reconciler.spec.schema import SCHEMA_FILE
+from reconciler.targets import DEFAULT_REGION
 
 
 def schema_ref(out: Path | None) -> str:

@@ -25,10 +25,10 @@ from reconciler.apply.report import ApplyReport
 from reconciler.apply.runtime import connect_all
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import ENV_REGION, RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
-from reconciler.eas.targets import DEFAULT_REGION
 from reconciler.errors import ConfigError
 from reconciler.live.model import LiveState
 from reconciler.plan.model import Plan
+from reconciler.targets import DEFAULT_REGION
 
 NOTE_EVERY = 15.0  # seconds between two "still waiting" lines for the same holder
 
@@ -134,13 +134,14 @@ def unlock(
 
     Example:  eas-gitops unlock cn-shanghai/pmml --yes
     """
-    where, key = plan_cli.Where(target, state, vpc, rate_limit), _key(group, region)
+    key = _key(group, region)
+    where = plan_cli.Where(target, state, vpc, rate_limit).resolved([], [key[0]])
     name = f"{key[0]}/{key[1]}"
     holder = run(lambda: _holder(where, key))
     if holder is None:
         typer.echo(f"{name} is not locked: nothing to do")
         return
-    now = plan_cli.WIRING.timer.wall()
+    now = plan_cli.WIRING.timer.epoch()
     typer.echo(f"{name} is locked by {holder.describe(now)}")
     if not yes:
         if not sys.stdin.isatty():

@@ -1,12 +1,20 @@
 """The `eas-gitops` command: the root typer app.
 
-Each command lives in its own module under `reconciler.cli` and exposes `register(app)`; this
-module wires them together. The CLI is the only layer that prints or exits: library code raises
-`reconciler.errors.EasGitopsError` and `run()` maps it to an exit code.
+Each command lives in its own module under `reconciler.cli` and exposes `register(app)`. The root
+loads a command's module only when that command runs (or its help is shown): `eas-gitops --help`
+lists the commands from `COMMANDS` without importing any of them, and `eas-gitops validate` never
+imports the emulator or the apply engine. That keeps start-up fast (`--help` in well under 0.2 s).
+
+The CLI is the only layer that prints or exits: library code raises
+`reconciler.errors.EasGitopsError` and the root maps it to a message and an exit code. Usage errors
+(an unknown option, a bad value) exit 1, never click's 2: under `plan --detailed-exitcode`, 2 means
+"changes pending", and a typo must not look like that.
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 from typing import Any
 
 import typer
@@ -15,18 +23,101 @@ from typer.core import TyperGroup
 from reconciler import __version__
 from reconciler.errors import EasGitopsError
 
+USAGE_EXIT = 1
+# command -> (module that registers it, the one line the root help lists for it)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("reconciler.cli.validate", "Check ServiceGroup files without contacting EAS."),
+    "schema": ("reconciler.cli.validate", "Write the JSON Schema of a ServiceGroup file."),
+    "status": ("reconciler.cli.status", "Show live services, their traffic shares and group modes."),
+    "plan": ("reconciler.cli.plan", "Show what apply would change, step by step."),
+    "apply": ("reconciler.cli.apply", "Carry out the plan without dropping traffic."),
+    "drift": ("reconciler.cli.drift", "Show live changes the files do not say; --write records them."),
+    "import": ("reconciler.cli.import_", "Write a group file from a live group, to adopt it."),
+    "emulator": ("reconciler.cli.emulator", "Run and inspect the local PAI-EAS emulator."),
+    "unlock": ("reconciler.cli.lock", "Break a group's apply lock by hand (its holder died)."),
+}
+_SINGLE_DASH_LONG = re.compile(r"^-([a-z][a-z-]+)(=.*)?$")
+_SHORT_WITH_EQUALS = re.compile(r"^(-[a-zA-Z])=(.*)$")
+
 
 class _Root(TyperGroup):
-    """Maps any EasGitopsError a command lets through to a message on stderr and its exit code (no traceback)."""
+    """Loads commands on demand, maps errors to exit codes (no traceback), catches `-out=...`."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self._load(COMMANDS[cmd_name][0])
+        return self.commands.get(cmd_name)
+
+    def _load(self, module: str) -> None:
+        holder = typer.Typer(add_completion=False, rich_markup_mode=None)
+        importlib.import_module(module).register(holder)
+        for name, command in typer.main.get_group(holder).commands.items():
+            command.short_help = COMMANDS[name][1] if name in COMMANDS else command.short_help
+            self.add_command(command, name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list of `--help`, from `COMMANDS` (no module is imported for it)."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        _refuse_single_dash_long(self, ctx, args)
+        return super().parse_args(ctx, args)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        return _usage_exits_1(lambda: super(_Root, self).make_context(*args, **kwargs))
 
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
         try:
-            return super().invoke(ctx)
+            return _usage_exits_1(lambda: super(_Root, self).invoke(ctx))
         except EasGitopsError as err:
             from reconciler.cli.common import report_error
 
             report_error(err)
             raise typer.Exit(err.exit_code) from None
+
+
+def _usage_exits_1(call: Any) -> Any:
+    """Run `call`; a click usage error (exit code 2) leaves with exit code 1 instead."""
+    try:
+        return call()
+    except typer.TyperException as err:  # click's ClickException family (UsageError, BadParameter...)
+        if getattr(err, "exit_code", None) == 2:
+            err.exit_code = USAGE_EXIT
+        raise
+
+
+def _options(command: Any) -> set[str]:
+    """Every option spelling of a command: `--out`, `-o`, ..."""
+    return {opt for param in getattr(command, "params", ()) for opt in getattr(param, "opts", ())}
+
+
+def _refuse_single_dash_long(root: _Root, ctx: Any, args: list[str]) -> None:
+    """`-out=plan.json` parses as `-o` with the value `ut=plan.json`: refuse it and show `--out=plan.json`;
+    `-o=plan.json` would save to `=plan.json`: refuse it and show `-o plan.json`.
+
+    Looks up the command (and sub-command) named on the line and checks each single-dash word that
+    spells one of its long options.
+    """
+    command: Any = root
+    for arg in args:
+        if arg == "--":
+            return
+        if isinstance(command, TyperGroup) and not arg.startswith("-"):
+            command = command.get_command(ctx, arg) or command
+            continue
+        short_eq = _SHORT_WITH_EQUALS.match(arg)
+        if short_eq and short_eq.group(1) in _options(command):  # click would read the value as "=plan.json"
+            ctx.fail(f"{arg!r}: a short option takes its value after a space: {short_eq.group(1)} {short_eq.group(2)}")
+        match = _SINGLE_DASH_LONG.match(arg)
+        if match and f"--{match.group(1)}" in _options(command):
+            short = arg[:2]
+            read_as = (f" is read as the short option {short} with the value {arg[2:]!r}"
+                       if short in _options(command) else "")
+            ctx.fail(f"{arg!r}{read_as}: long options take two dashes: -{arg}")
 
 
 app = typer.Typer(
@@ -56,32 +147,13 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
     ),
+    no_color: bool = typer.Option(
+        False, "--no-color", help="Plain output without colour or other escape sequences (also: NO_COLOR=1)."),
 ) -> None:
     """Declarative GitOps for PAI-EAS service groups."""
+    from reconciler.cli.output import SETTINGS
 
-
-def _register_commands() -> None:
-    # One line per command module; each module adds its commands to `app`.
-    from reconciler.cli import validate
-
-    validate.register(app)
-    from reconciler.cli import status
-
-    status.register(app)
-    from reconciler.cli import apply, import_, plan
-
-    plan.register(app)
-    apply.register(app)
-    import_.register(app)
-    from reconciler.cli import emulator
-
-    emulator.register(app)
-    from reconciler.cli import lock
-
-    lock.register(app)
-
-
-_register_commands()
+    SETTINGS.no_color = no_color  # set on every invocation: one process may run several (tests)
 
 
 def main() -> None:

@@ -4,25 +4,33 @@ Reads only: one ListServices listing (paged) and one ListGroups listing (or one 
 `--group`). Shares are computed with `reconciler.spec.shares.compute_shares` from what EAS lists
 (traffic state, running instances, stored weight in customized mode), so they show what the
 gateway does now, including a black hole (every share 0).
+
+Commits: each service shows the `eas-gitops/commit` label the last apply that wrote to it left
+(`reconciler.gitops.commit`: the sha, `-dirty` when its file differed), `-` when it has none; each
+group shows the one commit all its managed members record, or every distinct one ("mixed") when
+they differ, e.g. while a rollout of a new commit is under way or a member was not touched.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, TargetOptions, VpcOpt, is_terminal, run
+from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, TargetOptions, VpcOpt, run
+from reconciler.cli.output import console as make_console
+from reconciler.cli.where import Where
 from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group, Service
-from reconciler.eas.targets import DEFAULT_REGION
+from reconciler.gitops.commit import label_value, parse_label
+from reconciler.live.model import COMMIT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from reconciler.spec.model import TrafficMode, TrafficState
 from reconciler.spec.shares import MemberTraffic, compute_shares, is_black_hole, percent
+from reconciler.targets import DEFAULT_REGION
 
 
 class OutputFormat(StrEnum):
@@ -44,6 +52,11 @@ class Row:
     weight: int | None
     traffic_state: str
     share_percent: float | None  # None: the service is in no group
+    commit: str | None = None  # the eas-gitops/commit label: the commit the last write came from
+
+
+def _commit(service: Service) -> str | None:
+    return service.labels.get(COMMIT_LABEL)
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,13 @@ class GroupView:
     name: str
     traffic_mode: str
     black_hole: bool
+    commit: str | None = None  # the commit every managed member records (None: none, or they differ)
+    commits: list[str] = field(default_factory=list)  # every distinct commit its managed members record
+
+
+def _group_commits(members: list[Service]) -> list[str]:
+    managed = [s for s in members if s.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE]
+    return sorted({c for s in managed if (c := _commit(s)) is not None})
 
 
 @dataclass(frozen=True)
@@ -78,9 +98,11 @@ def build_view(region: str, services: list[Service], groups: dict[str, Group]) -
         if name:
             mode = groups[name].mode if name in groups else TrafficMode.AUTO
             shares = compute_shares(mode, (_member(s) for s in members))
-            views.append(GroupView(name, mode.value, is_black_hole(shares)))
+            commits = _group_commits(members)
+            views.append(GroupView(name, mode.value, is_black_hole(shares),
+                                   commits[0] if len(commits) == 1 else None, commits))
         rows.extend(Row(s.service_name, name, s.status, s.running_instance, s.total_instance, s.cpu, s.memory,
-                        s.weight, s.traffic_state, percent(shares[s.service_name]) if name else None)
+                        s.weight, s.traffic_state, percent(shares[s.service_name]) if name else None, _commit(s))
                     for s in members)
     return StatusView(region, rows, views)
 
@@ -98,16 +120,34 @@ def _num(value: float) -> str:
 
 def render_table(view: StatusView) -> Table:
     table = Table(title=f"EAS services in {view.region}", title_justify="left")
-    for column in ("SERVICE", "GROUP", "MODE", "STATUS", "INSTANCES", "CPU", "MEMORY", "WEIGHT", "TRAFFIC", "SHARE"):
+    for column in ("SERVICE", "GROUP", "MODE", "STATUS", "INSTANCES", "CPU", "MEMORY", "WEIGHT", "TRAFFIC", "SHARE",
+                   "COMMIT"):
         table.add_column(column, justify="right" if column in ("CPU", "MEMORY", "WEIGHT", "SHARE") else "left",
-                         no_wrap=True)
+                         overflow="fold")  # a narrow terminal wraps a long name, never crops it
     modes = {g.name: g.traffic_mode for g in view.groups}
     for row in view.rows:
         share = "-" if row.share_percent is None else f"{row.share_percent:g}%"
         table.add_row(row.service, row.group or "-", modes.get(row.group, "-"), row.status,
                       f"{row.running}/{row.total}", _num(row.cpu), f"{row.memory}M",
-                      "-" if row.weight is None else str(row.weight), row.traffic_state or "-", share)
+                      "-" if row.weight is None else str(row.weight), row.traffic_state or "-", share,
+                      short_commit(row.commit))
     return table
+
+
+def short_commit(value: str | None) -> str:
+    """12 hex digits of the sha, keeping the `-dirty` suffix; `-` for none."""
+    if value is None:
+        return "-"
+    sha, dirty = parse_label(value)
+    return label_value(sha[:12], dirty)
+
+
+def group_commit_line(g: GroupView) -> str | None:
+    """`group NAME: commit X` (or `mixed: X, Y`) below the table; None when no member records one."""
+    if not g.commits:
+        return None
+    shown = ", ".join(short_commit(c) for c in g.commits)
+    return f"group {g.name}: commit {shown}" if g.commit else f"group {g.name}: mixed commits {shown}"
 
 
 def to_json(view: StatusView) -> str:
@@ -129,7 +169,9 @@ def status(
 
     Example:  eas-gitops status --group pmml --target http://127.0.0.1:8080
     """
-    opts = TargetOptions(target, region, state, vpc, rate_limit)
+    where = Where(target, state, vpc, rate_limit).resolved((), [region])
+    typer.echo(where.describe(), err=True)
+    opts = TargetOptions(target, region, where.state, vpc, rate_limit)
 
     async def work() -> StatusView:
         async with opts.client() as client:
@@ -139,11 +181,13 @@ def status(
     if output is OutputFormat.JSON:
         typer.echo(to_json(view))
         return
-    console = Console(width=None if is_terminal() else 160)
+    console = make_console()
     if not view.rows:
         console.print(f"no services in {view.region}" + (f" group {group}" if group else ""))
         return
     console.print(render_table(view))
+    for line in filter(None, map(group_commit_line, view.groups)):
+        console.print(line, highlight=False)
     for g in view.groups:
         if g.black_hole:
             console.print(f"warning: group {g.name} has no eligible member: its endpoint answers 503")

@@ -1,4 +1,4 @@
-"""Credentials and the ACS3-HMAC-SHA256 signer as an `httpx.Auth` (reference/eas-auth.md §1).
+"""Credentials and the ACS3-HMAC-SHA256 signer as an `httpx.Auth`.
 
 The signer sets and signs exactly: `host`, `x-acs-action`, `x-acs-version`, `x-acs-date`,
 `x-acs-signature-nonce`, `x-acs-content-sha256`, `content-type` (only when a body is sent), the STS

@@ -1,4 +1,4 @@
-"""`EasClient`: one typed async method per EAS operation (reference/eas-api.md §2), one region per client.
+"""`EasClient`: one typed async method per EAS operation, one region per client.
 
 Every target (embedded emulator, served emulator, Alibaba Cloud) goes through this code: the
 same signer (`AcsSigner`), the same retry loop (`Caller`), the same wire models. Paths are built
@@ -40,7 +40,7 @@ from reconciler.eas.models import (
 )
 from reconciler.eas.transport import Caller, CallStats, Json, Request, Resolver
 from reconciler.errors import ApiError, ConfigError, ConflictError, NotFoundError
-from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.traffic import TrafficMode, TrafficState
 
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_PAGE_SIZE = 100
@@ -305,7 +305,7 @@ class EasClient:
                            workspace_id: str | None = None) -> Ack:
         body: dict[str, Any] = {"Name": name}
         if workspace_id:
-            body["WorkSpaceId"] = workspace_id  # sic: capital S on the wire (eas-api.md §2.12)
+            body["WorkSpaceId"] = workspace_id  # sic: capital S on the wire, as the SDK sends it
         if labels:
             body["Labels"] = dict(labels)
         return await self._ack("CreateGroup", "POST", "/api/v2/groups", body=dump_json(body), resolve=_exists_is_done)

@@ -1,7 +1,7 @@
 """Map EAS error answers and httpx failures onto `reconciler.errors` (the one place this happens).
 
 Classification of an answer with HTTP status >= 400, or any answer carrying `x-acs-retry-after`
-(eas-auth.md §2.2: the SDK treats that header as throttling whatever the status), checked in order:
+(the official SDK treats that header as throttling whatever the status), checked in order:
 
 1. throttling: a positive `x-acs-retry-after`, a `Throttling*` code, or HTTP 429 -> ThrottledError
 2. authentication / permission: signature, access-key, timestamp, nonce, token codes, `Forbidden*`,
@@ -59,19 +59,35 @@ def is_error(response: httpx.Response) -> bool:
     return response.status_code >= 400 or retry_after_seconds(response) is not None
 
 
-def _error_fields(response: httpx.Response) -> tuple[str, str, str]:
-    """(Code, Message, RequestId) from a JSON error body; falls back to the status line."""
-    body: Any
+def _body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of an error answer, or {} (no body, not JSON, not an object)."""
     try:
         body = json.loads(response.content) if response.content else {}
     except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_fields(body: dict[str, Any], response: httpx.Response) -> tuple[str, str, str]:
+    """(Code, Message, RequestId) from a JSON error body; without one, a message that says what answered."""
     code = str(body.get("Code") or body.get("code") or f"HTTP{response.status_code}")
-    message = str(body.get("Message") or body.get("message") or response.reason_phrase or "")
+    message = str(body.get("Message") or body.get("message") or "") or _not_an_eas_answer(response)
     request_id = str(body.get("RequestId") or body.get("requestId") or response.headers.get("x-acs-request-id", ""))
     return code, message, request_id
+
+
+def _not_an_eas_answer(response: httpx.Response) -> str:
+    """An error answer without an EAS error body came from something else than EAS: say so, with the URL."""
+    try:
+        url = response.request.url
+    except RuntimeError:  # a response built by hand (tests) has no request
+        return response.reason_phrase or "no EAS error body"
+    base = f"{url.scheme}://{url.netloc.decode()}"
+    what = f"{response.request.method} {url.copy_with(query=None)} answered {response.status_code}"
+    what += f" {response.reason_phrase}" if response.reason_phrase else ""
+    if response.status_code in (404, 405):
+        return f"{what} without an EAS error body: {base} does not look like an EAS endpoint (check --target)"
+    return f"{what} without an EAS error body (is {base} an EAS endpoint, or a proxy in front of it?)"
 
 
 def error_class(status: int, code: str, throttled: bool) -> type[ApiError]:
@@ -91,17 +107,29 @@ def error_class(status: int, code: str, throttled: bool) -> type[ApiError]:
 
 def api_error(response: httpx.Response, operation: str) -> ApiError:
     """The error an EAS error answer stands for."""
-    code, message, request_id = _error_fields(response)
+    body = _body(response)
+    code, message, request_id = _error_fields(body, response)
     retry_after = retry_after_seconds(response)
     cls = error_class(response.status_code, code, retry_after is not None)
-    if cls is ThrottledError:
-        return ThrottledError(response.status_code, code, message, request_id, operation, retry_after=retry_after)
-    return cls(response.status_code, code, message, request_id, operation)
+    error = (ThrottledError(response.status_code, code, message, request_id, operation, retry_after=retry_after)
+             if cls is ThrottledError else cls(response.status_code, code, message, request_id, operation))
+    error.host_id = str(body.get("HostId") or "")
+    return error
 
 
 def transport_error(exc: httpx.HTTPError, operation: str) -> TransportError:
-    """A TransportError naming the operation and the kind of failure (never the request headers)."""
-    return TransportError(f"{operation}: no usable answer ({type(exc).__name__}: {exc})")
+    """A TransportError naming the operation, the URL's host and the kind of failure (never the headers)."""
+    try:
+        url = exc.request.url
+        where = f"{url.scheme}://{url.netloc.decode()}"
+    except RuntimeError:  # an httpx error raised without a request
+        where = "the target"
+    if isinstance(exc, httpx.ConnectError):
+        return TransportError(f"{operation}: cannot connect to {where} ({exc or type(exc).__name__}): is it running "
+                              "(a served emulator: `eas-gitops emulator serve`), and is --target right?")
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportError(f"{operation}: {where} did not answer in time ({type(exc).__name__})")
+    return TransportError(f"{operation}: no usable answer from {where} ({type(exc).__name__}: {exc})")
 
 
 def request_left(exc: httpx.HTTPError) -> bool:

@@ -1,4 +1,4 @@
-"""Wire models of the EAS 2021-07-01 API (reference/eas-api.md §2-§4), read-only views of responses.
+"""Wire models of the EAS 2021-07-01 API, read-only views of responses.
 
 Field names are snake_case with the PascalCase wire names as aliases; unknown wire fields are
 ignored (the API grows), missing ones take neutral defaults (EAS omits empty fields). Values are
@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.traffic import TrafficMode, TrafficState
 
 
 class _Wire(BaseModel):
@@ -44,7 +44,7 @@ def _labels(pairs: list[Label]) -> dict[str, str]:
 
 
 class Service(_Wire):
-    """One service as ListServices / DescribeService return it (eas-api.md §3.1)."""
+    """One service as ListServices / DescribeService return it."""
 
     service_name: str = Field(alias="ServiceName")
     service_id: str = Field(default="", alias="ServiceId")
@@ -111,7 +111,7 @@ class Service(_Wire):
 
 
 class Group(_Wire):
-    """A service group (eas-api.md §4.1). Members are found with ListServices(group_name=...)."""
+    """A service group. Members are found with ListServices(group_name=...)."""
 
     name: str = Field(alias="Name")
     cluster_id: str = Field(default="", alias="ClusterId")
@@ -188,7 +188,7 @@ class Ack(_Wire):
 
 
 class CreatedService(Ack):
-    """CreateService answer (eas-api.md §2.1)."""
+    """CreateService answer."""
 
     service_id: str = Field(default="", alias="ServiceId")
     service_name: str = Field(default="", alias="ServiceName")
@@ -239,7 +239,7 @@ class ServiceEvent(_Wire):
 
 
 class EventPage(_Wire):
-    """DescribeServiceEvent answer; note `PageNum`, not `PageNumber` (eas-api.md §2.18)."""
+    """DescribeServiceEvent answer; note `PageNum`, not `PageNumber`."""
 
     request_id: str = Field(default="", alias="RequestId")
     page_num: int = Field(default=1, alias="PageNum")

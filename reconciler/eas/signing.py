@@ -1,7 +1,7 @@
-"""ACS3-HMAC-SHA256 request signing (reference/eas-auth.md §1), shared by client and emulator.
+"""ACS3-HMAC-SHA256 request signing (Alibaba Cloud's V3 signature), shared by client and emulator.
 
 One canonicaliser serves both sides: the client's `httpx.Auth` signs with it and the emulator
-verifies with it, and the test vectors in reference/eas-auth-vectors.json pin it to the official
+verifies with it, and the test vectors in tests/data/eas-auth-vectors.json pin it to the official
 SDK byte for byte. Pure functions only: no clock, no randomness, no I/O.
 """
 
@@ -19,7 +19,7 @@ API_VERSION = "2021-07-01"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 DATE_PATTERN = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-# Headers that must be present and signed on every management call (eas-auth.md §5.1 step 2).
+# Headers that must be present and signed on every management call.
 REQUIRED_SIGNED = ("host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce",
                    "x-acs-content-sha256")
 _AUTH_RE = re.compile(

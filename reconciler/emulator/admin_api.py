@@ -1,7 +1,7 @@
 """The admin endpoints' contract, shared by the emulator and its clients: one action per route, and
 a signer for them.
 
-An admin call is signed exactly like a management call (ACS3-HMAC-SHA256, reference/eas-auth.md),
+An admin call is signed exactly like a management call (ACS3-HMAC-SHA256),
 with `x-acs-action` naming the admin operation below and `x-acs-version` 2021-07-01. Clients
 (the CLI's `emulator history|traffic`, tests, benchmarks) use `AdminAuth`, which signs calls to
 `/_emulator/*` and leaves every other request alone (prediction requests carry their own token).

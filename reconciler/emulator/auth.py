@@ -1,4 +1,4 @@
-"""ACS3-HMAC-SHA256 verification of management and admin calls (reference/eas-auth.md §5.1), with
+"""ACS3-HMAC-SHA256 verification of management and admin calls (Alibaba Cloud's V3 signature), with
 the shared canonicaliser of `reconciler.eas.signing`.
 
 The check runs in two parts so that nothing of an unauthenticated request's body is read:
@@ -6,7 +6,7 @@ The check runs in two parts so that nothing of an unauthenticated request's body
 `x-acs-content-sha256`), then the caller reads the body (within its size limit) and `check_body`
 compares its hash with the claim.
 
-Order of checks (first failure wins; codes of §5.2, all HTTP 400 unless noted):
+Order of checks (first failure wins; the error codes Alibaba Cloud's gateway documents, all HTTP 400 unless noted):
 1. Authorization present and of the ACS3 shape (IncompleteSignature); algorithm ACS3-HMAC-SHA256
    (InvalidSignatureMethod).
 2. Required headers present and signed; every `x-acs-*` header present is signed; every signed

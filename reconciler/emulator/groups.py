@@ -2,7 +2,7 @@
 
 Group lifecycle: a group is created implicitly by the first service naming it (or by CreateGroup,
 then `explicit`), and an implicit group is removed when its last member is gone. TrafficMode is
-switched with UpdateGroup; shares follow immediately (DESIGN.md §2).
+switched with UpdateGroup; shares follow immediately.
 """
 
 from __future__ import annotations

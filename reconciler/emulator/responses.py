@@ -1,6 +1,6 @@
 """Parse a management request, call the backend, serialise the answer in EAS's wire shapes.
 
-Wire conventions (eas-api.md §1.3, §3, §4): query values are strings (booleans case-insensitive,
+Wire conventions of the EAS API: query values are strings (booleans case-insensitive,
 maps and lists as JSON text; DeleteServiceLabel `Keys` also as a comma list); CreateService and
 UpdateService bodies are the raw service config; `ServiceConfig` is JSON text; labels are
 `[{"LabelKey", "LabelValue"}]`; times are RFC 3339 UTC. DescribeService and DescribeGroup answer

@@ -1,4 +1,4 @@
-"""The management API's path table: method + path template -> operation name (eas-api.md §2).
+"""The management API's path table: method + path template -> operation name, as the EAS API documents them.
 
 Matching works on the raw (percent-encoded) path so that an encoded `/` inside a name stays inside
 its segment; each captured segment is then percent-decoded. Anything not in the table is answered

@@ -1,6 +1,6 @@
 """Settings of the local PAI-EAS emulator, and every choice it makes where the EAS docs are silent.
 
-The emulator serves the EAS 2021-07-01 management API (reference/eas-api.md) and the prediction
+The emulator serves the EAS 2021-07-01 management API and the prediction
 gateway. Where the public documentation does not say what EAS does, the emulator chooses; each
 choice is listed here and, where a test may want the other answer, it is a field of
 `EmulatorSettings`.
@@ -24,7 +24,7 @@ Undocumented choices (all invented; the reconciler must not rely on them):
   InvalidOperation.ServiceStatus [409], InvalidOperation.GroupNotEmpty [409],
   InvalidAutoscaler.AlreadyExists [409], InvalidAutoscaler.NotFound [404], InternalError [500],
   ServiceUnavailable [503], Throttling.User [429 + `x-acs-retry-after` in milliseconds, as the SDK
-  reads it]. Signature rejections use the documented names of eas-auth.md §5.2, all with status 400;
+  reads it]. Signature rejections use the names Alibaba Cloud's gateway documents, all with status 400;
   a content-hash mismatch is `SignatureDoesNotMatch` naming the header; STS problems are
   InvalidSecurityToken.Expired / InvalidSecurityToken.Malformed / InvalidSecurityToken.Mismatch.
 * Safety lock: "dangerous" blocks DeleteService, StopService and a cascading DeleteGroup over the
@@ -150,7 +150,7 @@ class EmulatorSettings:
     delete_delay: float = 1.0
     clock: Callable[[], float] = time.time  # emulated time (life of services), epoch seconds
     auth_clock: Callable[[], float] = time.time  # wall time for x-acs-date checks
-    max_skew: float = 900.0  # 15 minutes (eas-auth.md §5.1 step 7)
+    max_skew: float = 900.0  # 15 minutes, as Alibaba Cloud's gateway allows
     verify_signatures: bool = True  # management and admin calls must be ACS3-signed
     check_tokens: bool = True  # the gateway wants the endpoint's AccessToken
     max_body_bytes: int = 1_048_576  # management and admin request bodies

@@ -1,4 +1,4 @@
-"""The emulator's own traffic math (DESIGN.md §2), kept apart from the planner's on purpose.
+"""The emulator's own traffic math, kept apart from the planner's on purpose.
 
 Eligible member: TrafficState grouping and RunningInstance > 0. Its weight w is RunningInstance in
 `auto` mode and the stored Weight in `customized` mode (-1 per `weight_minus_one`). share(m) =

@@ -2,7 +2,7 @@
 
 `LiveState` holds every service and group the planner needs; the planner never calls EAS.
 `fingerprint(live)` hashes everything a plan depends on, so a saved plan can be refused when the
-live state moved since (DESIGN.md §3 promise 6).
+live state moved since (nothing stale).
 
 Invariants:
 - `LiveService.weight` is what EAS lists: the stored weight in `customized` mode, the computed
@@ -30,10 +30,11 @@ from reconciler.spec.model import TrafficMode, TrafficState
 MANAGED_BY_LABEL = "eas-gitops/managed-by"
 MANAGED_BY_VALUE = "eas-gitops"
 SPEC_HASH_LABEL = "eas-gitops/spec-hash"
+COMMIT_LABEL = "eas-gitops/commit"  # the commit a plan that wrote to the service came from (reconciler.gitops.commit)
 
 
 class ServiceStatus(StrEnum):
-    """EAS service statuses (eas-api.md §3.2); anything else is OTHER."""
+    """EAS service statuses; anything else is OTHER."""
 
     CREATING = "Creating"
     WAITING = "Waiting"
@@ -59,7 +60,7 @@ class ServiceStatus(StrEnum):
 
 _STATUS_BY_TEXT = {s.value.lower(): s for s in ServiceStatus if s is not ServiceStatus.OTHER}
 
-# Statuses from which EAS brings a service to Running with every replica by itself (eas-api.md is
+# Statuses from which EAS brings a service to Running with every replica by itself (the EAS docs are
 # silent on which ones settle; our choice): the planner may wait for a member in one of these. Any
 # other status (Failed, Stopped, Deleting, an unknown one...) needs a change before it can be ready.
 SETTLING = frozenset({
@@ -116,6 +117,10 @@ class LiveService(_Frozen):
         return self.labels.get(SPEC_HASH_LABEL)
 
     @property
+    def commit(self) -> str | None:
+        return self.labels.get(COMMIT_LABEL)
+
+    @property
     def replicas(self) -> int:
         """Desired replicas: `metadata.instance` of the config, else TotalInstance."""
         meta = self.config.get("metadata")
@@ -124,7 +129,7 @@ class LiveService(_Frozen):
 
     @property
     def ready(self) -> bool:
-        """Running with every desired replica up (DESIGN.md §3 promise 2)."""
+        """Running with every desired replica up (ready before traffic)."""
         return self.status is ServiceStatus.RUNNING and self.running > 0 and self.running >= self.replicas
 
     @property

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 
 from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group, Service
+from reconciler.gcpause import paused_gc
 from reconciler.live.model import LiveGroup, LiveService, LiveState
 from reconciler.spec.model import TrafficMode, TrafficState
 
@@ -50,9 +51,10 @@ def _here(region_field: str, region: str) -> bool:
     return not region_field or region_field == region
 
 
-async def list_services(client: EasClient, *, group: str | None = None) -> list[Service]:
-    """Every service of the client's region (one listing, paged), optionally one group only."""
-    return [s async for s in client.list_services(group_name=group) if _here(s.region, client.region)]
+async def list_services(client: EasClient, *, group: str | None = None, service: str | None = None) -> list[Service]:
+    """Every service of the client's region (one listing, paged), optionally one group's or one name's only."""
+    return [s async for s in client.list_services(group_name=group, service_name=service)
+            if _here(s.region, client.region)]
 
 
 async def list_groups(client: EasClient) -> list[Group]:
@@ -76,7 +78,9 @@ def merge(states: list[LiveState]) -> LiveState:
 
 
 async def read_live(clients: Mapping[str, EasClient]) -> LiveState:
-    """The live state of every region in `clients` (region -> client), read concurrently."""
+    """The live state of every region in `clients` (region -> client), read concurrently, with the
+    cyclic garbage collector paused (`reconciler.gcpause`: a third of the read's CPU at 10,000)."""
     regions = sorted(clients)
-    states = await asyncio.gather(*(read_region(clients[r]) for r in regions))
-    return merge(list(states))
+    with paused_gc():
+        states = await asyncio.gather(*(read_region(clients[r]) for r in regions))
+        return merge(list(states))

@@ -18,6 +18,8 @@ Rules:
   declared-keys record on the service says eas-gitops declared it last time, so platform defaults
   and other people's labels stay (`reconciler.plan.record`: the record; `reconciler.plan.removals`:
   the decisions). A config removal is a new version. The record follows every write to the service.
+- Commit: the `eas-gitops/commit` label (`reconciler.gitops.commit`) goes with every member the plan
+  creates or changes; it is never a change by itself, so a new commit alone plans nothing.
 - Secrets: a config value holding `${env:NAME}` is never compared (the live side holds the
   resolved value) and always shown as `(sensitive)`. Changes to it are detected through the
   `eas-gitops/spec-hash` label, the hash of the unresolved config last applied.
@@ -27,13 +29,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from reconciler.errors import PlanError
-from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, LiveService, LiveState
+from reconciler.live.model import (
+    COMMIT_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    SPEC_HASH_LABEL,
+    LiveService,
+    LiveState,
+)
 from reconciler.plan import record
 from reconciler.plan.model import SENSITIVE, Change, ChangeOp, GroupStatus, PlanWarning, WarningCode
 from reconciler.plan.record import DEFAULT_LIMITS, RecordLimits, RecordState
@@ -42,6 +51,8 @@ from reconciler.spec.eas_config import Path, declared_paths, to_eas_config, valu
 from reconciler.spec.model import ServiceGroup, ServiceSpec, TrafficMode
 
 _NOT_COMPARED = {("metadata", "instance"), ("metadata", "group")}
+_SKIPPED: dict[Path, set[str]] = {("metadata",): {"instance", "group"}}  # _NOT_COMPARED by parent, for `_covered`
+_ABSENT = object()
 SECRET_MARK = "${env:"
 
 
@@ -72,6 +83,7 @@ class MemberDelta:
     stale_record: tuple[str, ...] = ()  # record pieces the shorter record no longer uses
     target_replicas: int | None = None  # None: unchanged
     changes: tuple[Change, ...] = ()
+    commit: str | None = None  # the commit label a created member is created with (kept members: in `labels`)
 
     @property
     def managed(self) -> bool:
@@ -89,6 +101,7 @@ class GroupDelta:
     members: tuple[MemberDelta, ...]
     changes: tuple[Change, ...]
     warnings: tuple[PlanWarning, ...]
+    commit: str | None = None  # the eas-gitops/commit value for the members it writes (None: outside git)
 
     def member(self, name: str) -> MemberDelta:
         return next(m for m in self.members if m.name == name)
@@ -114,6 +127,24 @@ def mask(value: Any) -> Any:
     if isinstance(value, list):
         return [mask(v) for v in value]
     return value
+
+
+def _covered(want: dict[str, Any], have: Any, prefix: Path = ()) -> bool:
+    """True only when `_GroupDiffer._config_changes` finds no change: every declared leaf of `want`
+    (see `declared_paths`) but `_NOT_COMPARED` is in `have`, equal. One walk, no sorted path list:
+    the common case of a member whose config did not change. Objects are matched as `dict` (what
+    JSON parsing and `to_eas_config` give): anything else is compared whole, which can only say
+    "differs" where the path-by-path comparison would not, never the reverse."""
+    if not isinstance(have, dict):
+        return False
+    skip = _SKIPPED.get(prefix, ())
+    for key, value in want.items():
+        if isinstance(value, dict) and value:
+            if not _covered(value, have.get(key), (*prefix, key)):
+                return False
+        elif key not in skip and have.get(key, _ABSENT) != value:
+            return False
+    return True
 
 
 def without_instance(config: dict[str, Any]) -> dict[str, Any]:
@@ -164,8 +195,9 @@ class _GroupDiffer(RecordDiffer):
     """Builds the `GroupDelta` of one group; `changes` accumulate in `self.changes`."""
 
     def __init__(self, region: str, name: str, live: LiveState, *, adopt: bool,
-                 limits: RecordLimits = DEFAULT_LIMITS) -> None:
+                 limits: RecordLimits = DEFAULT_LIMITS, commit: str | None = None) -> None:
         self.region, self.name, self.live, self.adopt, self.limits = region, name, live, adopt, limits
+        self.commit = commit
         self.changes: list[Change] = []
         self.warnings: list[PlanWarning] = []
 
@@ -201,7 +233,7 @@ class _GroupDiffer(RecordDiffer):
         wanted = self.wanted_record(spec, declared, secret, record.Recorded(RecordState.ABSENT))
         return MemberDelta(name=spec.name, kind=MemberKind.CREATE, spec=spec, config=config,
                            spec_hash=spec_hash(config), sensitive_paths=dotted(secret), record=wanted,
-                           target_replicas=spec.base_replicas, changes=(c,))
+                           target_replicas=spec.base_replicas, changes=(c,), commit=self.commit)
 
     def kept(self, group: ServiceGroup, spec: ServiceSpec, live: LiveService, mode_before: TrafficMode | None
              ) -> MemberDelta:
@@ -213,13 +245,10 @@ class _GroupDiffer(RecordDiffer):
         recorded = record.decode(live.labels)
         gone_labels, gone_paths = self.removals(spec, live, declared, recorded)
         paths = self._config_changes(spec.name, config, declared, live, digest, removing=bool(gone_paths))
-        labels = self._label_changes(spec, live, digest, bool(paths) or bool(gone_paths))
-        writing = bool(labels or gone_labels or gone_paths)
-        # a service without a record and without writes keeps none: nothing to compute for it
-        wanted = (self.wanted_record(spec, declared, secret, recorded)
-                  if writing or recorded.state is not RecordState.ABSENT else {})
-        new_record, stale = self.record_changes(spec.name, live, recorded, wanted, writing)
-        labels.update(new_record)
+        # A stale hash alone, with a readable record and no secret, is bookkeeping: the visible config
+        # already matches (e.g. after `drift --write`); it is refreshed with the next write.
+        settled = live.spec_hash is not None and not secret and recorded.state is RecordState.OK
+        labels = self._label_changes(spec, live, digest, bool(paths) or bool(gone_paths), settled)
         target = self._replica_change(spec, live)
         if spec.traffic is not live.traffic_state:
             self.change(spec.name, "traffic_state", ChangeOp.MODIFY, live.traffic_state.value, spec.traffic.value)
@@ -227,6 +256,21 @@ class _GroupDiffer(RecordDiffer):
             stored = live.weight if mode_before is TrafficMode.CUSTOMIZED else None
             if stored != spec.weight:
                 self.change(spec.name, "weight", ChangeOp.MODIFY, stored, spec.weight)
+        if self.commit is not None and len(self.changes) > start and live.commit != self.commit:
+            labels[COMMIT_LABEL] = self.commit  # only along with a real change: a new commit alone is no diff
+        writing = bool(labels or gone_labels or gone_paths)
+        # a service without a record and without writes keeps none: nothing to compute for it
+        wanted = (self.wanted_record(spec, declared, secret, recorded)
+                  if writing or recorded.state is not RecordState.ABSENT else {})
+        now = record.Declared(frozenset(spec.labels), frozenset(declared), frozenset(secret))
+        new_record: dict[str, str]
+        stale: tuple[str, ...]
+        if (not writing and recorded.declared is not None and record.covers(recorded.declared, now, live)
+                and not record.stale_pieces(live.labels, wanted)):
+            new_record, stale = {}, ()  # the record names more keys, all gone live: nothing to remove, no write
+        else:
+            new_record, stale = self.record_changes(spec.name, live, recorded, wanted, writing)
+        labels.update(new_record)
         mine = tuple(self.changes[start:])
         return MemberDelta(name=spec.name, kind=MemberKind.UPDATE if mine else MemberKind.KEEP, spec=spec,
                            live=live, config=config, spec_hash=digest,
@@ -238,6 +282,8 @@ class _GroupDiffer(RecordDiffer):
                         digest: str, *, removing: bool = False) -> tuple[str, ...]:
         changed: list[str] = []
         secret: list[tuple[str, bool]] = []  # (path, present live)
+        if not is_sensitive(config) and _covered(config, live.config):
+            return ()  # the common case, checked in one walk: nothing differs and no secret hides a change
         for path in sorted(declared - _NOT_COMPARED):
             _, want = value_at(config, path)
             found, have = value_at(live.config, path)
@@ -256,7 +302,8 @@ class _GroupDiffer(RecordDiffer):
             changed = [dotted for dotted, _ in secret]
         return tuple(changed)
 
-    def _label_changes(self, spec: ServiceSpec, live: LiveService, digest: str, new_version: bool) -> dict[str, str]:
+    def _label_changes(self, spec: ServiceSpec, live: LiveService, digest: str, new_version: bool,
+                       settled: bool = False) -> dict[str, str]:
         labels: dict[str, str] = {}
         if not live.managed:  # adopted
             labels[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
@@ -266,7 +313,7 @@ class _GroupDiffer(RecordDiffer):
                 labels[key] = value
                 op = ChangeOp.MODIFY if key in live.labels else ChangeOp.ADD
                 self.change(spec.name, f"labels.{key}", op, live.labels.get(key), value)
-        if live.spec_hash != digest:
+        if live.spec_hash != digest and (new_version or labels or not settled):
             labels[SPEC_HASH_LABEL] = digest
             if not new_version:  # with a new version the hash follows silently
                 op = ChangeOp.MODIFY if live.spec_hash else ChangeOp.ADD
@@ -295,8 +342,9 @@ def dotted(paths: Sequence[Path]) -> tuple[str, ...]:
     return tuple(".".join(p) for p in paths)
 
 
-def _desired_group(group: ServiceGroup, live: LiveState, adopt: bool, limits: RecordLimits) -> GroupDelta:
-    d = _GroupDiffer(group.region, group.name, live, adopt=adopt, limits=limits)
+def _desired_group(group: ServiceGroup, live: LiveState, adopt: bool, limits: RecordLimits,
+                   commit: str | None = None) -> GroupDelta:
+    d = _GroupDiffer(group.region, group.name, live, adopt=adopt, limits=limits, commit=commit)
     live_group = live.group(group.region, group.name)
     live_members = live.members(group.region, group.name)
     exists = bool(live_members)
@@ -327,7 +375,7 @@ def _desired_group(group: ServiceGroup, live: LiveState, adopt: bool, limits: Re
     status = GroupStatus.CREATE if not exists else (
         GroupStatus.UPDATE if d.changes else GroupStatus.UNCHANGED)
     return GroupDelta(group.region, group.name, status, group, mode_before, mode_after, tuple(members),
-                      tuple(d.changes), tuple(d.warnings))
+                      tuple(d.changes), tuple(d.warnings), commit)
 
 
 def _orphan_group(region: str, name: str, live: LiveState, prune: bool) -> GroupDelta:
@@ -353,16 +401,17 @@ def _orphan_group(region: str, name: str, live: LiveState, prune: bool) -> Group
 
 def analyze(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool = False,
             groups: set[str] | None = None, adopt: bool = False,
-            limits: RecordLimits = DEFAULT_LIMITS) -> list[GroupDelta]:
-    """Every group in scope, sorted by (region, name), with its members and changes.
-
-    `limits`: how the declared-keys record is cut into labels (see `reconciler.plan.record`)."""
+            limits: RecordLimits = DEFAULT_LIMITS, commits: Mapping[tuple[str, str], str] | None = None,
+            ) -> list[GroupDelta]:
+    """Every group in scope, sorted by (region, name), with its members and changes. `limits`: how the
+    record is cut into labels (`reconciler.plan.record`); `commits`: commit label per (region, name)."""
     deltas: dict[tuple[str, str], GroupDelta] = {}
     for group in desired:
         if _wanted(group.region, group.name, groups):
             if (group.region, group.name) in deltas:
                 raise PlanError(f"group {group.region}/{group.name} is declared twice")
-            deltas[(group.region, group.name)] = _desired_group(group, live, adopt, limits)
+            deltas[(group.region, group.name)] = _desired_group(group, live, adopt, limits,
+                                                                (commits or {}).get((group.region, group.name)))
     for region, name in live.group_keys():
         if (region, name) in deltas or not _wanted(region, name, groups):
             continue

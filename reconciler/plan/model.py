@@ -1,13 +1,14 @@
-"""The Plan: a frozen value the renderers and the executor only read (DESIGN.md §1).
+"""The Plan: a frozen value the renderers and the executor only read.
 
 Shape (JSON is the canonical form; `schemas/plan.schema.json` is generated from these models):
 
-    Plan(format_version, live_fingerprint, options, summary, warnings, groups)
+    Plan(format_version, live_fingerprint, options, summary, warnings, groups, commit?)
       GroupPlan(region, name, status, mode_before -> mode_after, warnings, changes,
-                steps, timeline, members_now, members_final)
+                steps, timeline, members_now, members_final, commit?)
         Change(service, field, op + ~ -, before, after)          what differs, for people
         Step(index, action, service, params, reason, expect)      what to do, for the executor
         TimelineEntry(step, shares, black_hole)                   every member's share after each step
+        RolloutPlan(canary, baseline, steps, abort_steps, ...)    a release carried by the canary, or None
 
 Invariants:
 - `Step.action` is a closed enum and `Step.params.action` repeats it (a tagged union, so every
@@ -15,6 +16,7 @@ Invariants:
 - `Step.expect` is what a read-back must show before the next step runs.
 - Steps are numbered 1..n inside their group; timeline entry 0 is "now" (the live state).
 - Shares are percentages rounded to 0.1 for display; the planner decides on exact fractions.
+- `commit` (plan and group) is left out when None (outside git): such plans read as before it existed.
 - No secret value is ever stored: a config value holding `${env:NAME}` keeps that reference (the
   executor resolves it when applying), and `Change.before/after` show `(sensitive)` instead.
 """
@@ -35,9 +37,11 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.analysis.gates import AnalysisSpec
 from reconciler.errors import PlanError
 from reconciler.live.model import ServiceStatus
 from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.spec.rollout import OnFailure
 
 FORMAT_VERSION: Literal[1] = 1
 SENSITIVE = "(sensitive)"
@@ -56,6 +60,8 @@ class Action(StrEnum):
     DELETE_SERVICE = "delete_service"  # only after a verified drain
     UPDATE_LABELS = "update_labels"  # ownership / spec-hash / declared-keys record / declared labels
     DELETE_LABELS = "delete_labels"  # DeleteServiceLabel: labels removed from the file, stale record pieces
+    BAKE = "bake"  # a rollout step: the canary holds its share while the analysis judges it (runner decides)
+    UPDATE_VERSION = "update_version"  # UpdateServiceVersion: back to an earlier version (a rollout's abort path)
 
 
 class ChangeOp(StrEnum):
@@ -84,6 +90,7 @@ class WarningCode(StrEnum):
     IN_PLACE_UPDATE = "in_place_update"  # a serving member gets its new version under traffic (too big to drain)
     UNKNOWN_GROUP = "unknown_group"  # a group asked for by name is neither declared nor live
     REMOVALS_NOT_TRACKED = "removals_not_tracked"  # declared-keys record too long or unreadable: nothing removed
+    DRIFT = "drift"  # a field changed outside eas-gitops that apply leaves alone (drift policy report)
 
 
 class _Frozen(BaseModel):
@@ -198,9 +205,28 @@ class DeleteLabelsParams(_Frozen):
     keys: tuple[str, ...] = Field(min_length=1, description="Label keys to delete (DeleteServiceLabel).")
 
 
+class BakeParams(_Frozen):
+    """Rollout step `step` of `of`: the canary holds `share` % for `bake_seconds`, judged against `baseline`."""
+
+    action: Literal[Action.BAKE] = Action.BAKE
+    step: int = Field(ge=1, description="The rollout step, 1-based.")
+    of: int = Field(ge=1, description="How many rollout steps the release has.")
+    share: float = Field(description="The canary's share of group traffic during the bake, in percent.")
+    bake_seconds: float = Field(ge=0, description="How long the step bakes (the full bake, even when resumed).")
+    canary: str
+    baseline: list[str] = Field(description="The members the canary is compared with (still on the old version).")
+    analysis: AnalysisSpec
+
+
+class VersionParams(_Frozen):
+    action: Literal[Action.UPDATE_VERSION] = Action.UPDATE_VERSION
+    version: int = Field(ge=1, description="The service version to return to (UpdateServiceVersion).")
+
+
 StepParams = Annotated[
     CreateParams | UpdateConfigParams | ScaleParams | WaitParams | SmokeTestParams | WeightParams
-    | TrafficStateParams | ModeParams | DrainParams | DeleteParams | LabelsParams | DeleteLabelsParams,
+    | TrafficStateParams | ModeParams | DrainParams | DeleteParams | LabelsParams | DeleteLabelsParams
+    | BakeParams | VersionParams,
     Field(discriminator="action"),
 ]
 
@@ -255,6 +281,34 @@ class MemberView(_Frozen):
     status: ServiceStatus | None = None
 
 
+class RolloutStepPlan(_Frozen):
+    share: float = Field(description="The canary's share of group traffic in percent.")
+    bake_seconds: float = Field(ge=0)
+
+
+class RolloutPlan(_Frozen):
+    """A release carried by the canary: the ramp, the promotion and the abort path, planned together.
+
+    The ramp's steps are ordinary steps of the group (`bake` steps among them); `abort_steps` are
+    not in `steps`: the runner runs them only when a bake, the canary or its smoke test fails.
+    """
+
+    canary: str
+    baseline: list[str] = Field(description="Grouping members still on the old version during the ramp.")
+    release: str = Field(description="The canary's desired spec hash: identifies the release in the progress label.")
+    steps: list[RolloutStepPlan] = Field(description="Every rollout step of the release (also those already done).")
+    analysis: AnalysisSpec
+    on_failure: OnFailure
+    previous_version: int | None = Field(description="The canary's version before the release (None: unknown).")
+    abort_steps: list[Step] = Field(description="Run on an abort: the canary standalone (read back), its previous "
+                                                "version for on_failure rollback, the progress label at step 0.")
+    min_duration_seconds: float = Field(ge=0, description="The sum of the bakes still to run: the least time "
+                                                          "the release takes.")
+    resumed_from: int | None = Field(default=None, description="The step an unfinished release resumes at.")
+    promotes: list[str] = Field(default_factory=list,
+                                description="Primaries that get the new version after the last bake.")
+
+
 class GroupPlan(_Frozen):
     region: str
     name: str
@@ -267,6 +321,16 @@ class GroupPlan(_Frozen):
     timeline: tuple[TimelineEntry, ...] = ()
     members_now: tuple[MemberView, ...] = ()
     members_final: tuple[MemberView, ...] = ()
+    commit: str | None = Field(default=None, description=(
+        "The eas-gitops/commit label value this plan writes on the group's services: the sha of the commit the "
+        "group's file comes from, with the suffix -dirty when the file differs from it. Omitted outside git."))
+    rollout: RolloutPlan | None = Field(default=None, description="The release the canary carries, if any "
+                                                                  "(omitted when there is none).")
+
+    @model_serializer(mode="wrap")
+    def _omit_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without a commit or a rollout the group reads exactly as before those fields existed (byte-stable)."""
+        return _without_none(_without_none(handler(self), "commit"), "rollout")
 
     @property
     def has_changes(self) -> bool:
@@ -291,6 +355,13 @@ class Summary(_Frozen):
     warnings: int = 0
 
 
+class PlanCommit(_Frozen):
+    """The commit a plan was made from (a saved plan applied later still records this one)."""
+
+    sha: str = Field(description="HEAD of the repository holding the group files when the plan was made.")
+    dirty: bool = Field(description="Some group file differed from that commit (changed, untracked or ignored).")
+
+
 class Plan(_Frozen):
     format_version: Literal[1] = FORMAT_VERSION
     live_fingerprint: str
@@ -298,6 +369,12 @@ class Plan(_Frozen):
     summary: Summary = Summary()
     warnings: tuple[PlanWarning, ...] = ()
     groups: tuple[GroupPlan, ...] = ()
+    commit: PlanCommit | None = Field(default=None, description=(
+        "The commit the files came from; omitted outside git or when the files span several repositories."))
+
+    @model_serializer(mode="wrap")
+    def _omit_no_commit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_none(handler(self), "commit")
 
     @property
     def has_changes(self) -> bool:
@@ -306,6 +383,13 @@ class Plan(_Frozen):
     def group_keys(self) -> list[tuple[str, str]]:
         """(region, name) of every group the plan covers: the scope of its live fingerprint."""
         return [(g.region, g.name) for g in self.groups]
+
+
+def _without_none(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """Leave out a field that is None, so plans made outside git read exactly as before it existed."""
+    if data.get(key, 0) is None:
+        data.pop(key)
+    return data
 
 
 def plan_json_schema() -> dict[str, Any]:

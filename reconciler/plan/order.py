@@ -41,8 +41,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
-from reconciler.plan import ramp, readiness
+from reconciler.live.model import COMMIT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
+from reconciler.plan import ramp, readiness, rollout
 from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, dotted, without_instance
 from reconciler.plan.model import (
     Action,
@@ -67,6 +67,7 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.moves import EQUALISE_SCALE, Moves
 from reconciler.plan.record import RECORD_LABEL
+from reconciler.plan.release import ReleaseSteps
 from reconciler.plan.simulate import SimGroup, SimMember
 from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
 
@@ -85,7 +86,7 @@ def initial_sim(delta: GroupDelta) -> SimGroup:
     return sim
 
 
-class GroupOrderer(Moves):
+class GroupOrderer(Moves, ReleaseSteps):
     """Builds the steps of one group; `sim` always holds the state after the last step."""
 
     def __init__(self, delta: GroupDelta, max_shift: int) -> None:
@@ -98,6 +99,8 @@ class GroupOrderer(Moves):
         # live members serving with some replicas, not all: waited for right before the first share move
         self.settling = readiness.settling(delta, self.initial)
         self.ramps: dict[str, ramp.Ramp] = {}  # auto-mode joins split by replicas, decided in `prepare`
+        # a release carries new versions through the canary (reconciler.plan.release), after `prepare`
+        self.release = rollout.detect(delta) if delta.status is not GroupStatus.DELETE else None
 
     # ---- helpers ------------------------------------------------------------------------------------------
 
@@ -178,13 +181,19 @@ class GroupOrderer(Moves):
             self.adopt()
             self.park()
             self.prepare()
+            self.release_phase()
             if self.delta.mode_after is TrafficMode.CUSTOMIZED:
                 self.traffic_customized()
             else:
                 self.traffic_auto()
             self.remove()
             self.settle()
+            self.finish_release()
         return self.steps
+
+    def in_release(self, m: MemberDelta) -> bool:
+        """Its new version and labels are the release phase's (not prepare's)."""
+        return self.release is not None and not self.release.finished and m.name in self.release.members
 
     def settle(self) -> None:
         """A group the plan writes to ends settled: members still on their way up are waited for last."""
@@ -219,8 +228,8 @@ class GroupOrderer(Moves):
         created = [m for m in self.declared if m.kind is MemberKind.CREATE]
         grown = [m for m in self.declared if m.kind is not MemberKind.CREATE
                  and m.target_replicas is not None and m.target_replicas > self.member(m).replicas]
-        updated = [m for m in self.declared if m.config_paths]
-        if self.sim.mode is TrafficMode.AUTO and self.delta.mode_after is TrafficMode.AUTO:
+        updated = [m for m in self.declared if m.config_paths and not self.in_release(m)]
+        if self.sim.mode is TrafficMode.AUTO and self.delta.mode_after is TrafficMode.AUTO and self.release is None:
             self.ramps = ramp.plan_ramps(self.joiners(), self.sim, self.target_replicas, self.max_shift,
                                          {m.name: self.target_replicas(m) for m in grown}, self.settling)
         for r in self.ramps.values():
@@ -253,7 +262,8 @@ class GroupOrderer(Moves):
                 self.add(m.name, SmokeTestParams(path=t.path, body=t.body, expect_status=t.expect_status),
                          "direct endpoint answers before any group traffic", Expect(http_status=t.expect_status))
         for m in self.declared:
-            self.relabel(m)
+            if not self.in_release(m):
+                self.relabel(m)
 
     def relabel(self, m: MemberDelta) -> None:
         """Label writes of one member, after its new version: removed labels go first, then the labels
@@ -269,7 +279,8 @@ class GroupOrderer(Moves):
 
     def create(self, m: MemberDelta) -> None:
         assert m.spec is not None and m.config is not None and m.spec_hash is not None
-        labels = {**m.spec.labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, SPEC_HASH_LABEL: m.spec_hash, **m.record}
+        labels = {**m.spec.labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, SPEC_HASH_LABEL: m.spec_hash, **m.record,
+                  **({COMMIT_LABEL: m.commit} if m.commit else {})}
         # a ramp starts with fewer replicas; the spec hash stays the declared one, where the ramp ends
         replicas = self.ramps[m.name].first if m.name in self.ramps else m.spec.base_replicas
         config = {**m.config, "metadata": {**m.config.get("metadata", {}), "instance": replicas}}
@@ -308,7 +319,8 @@ class GroupOrderer(Moves):
                 first = self.capped(weight_of(m), m.name)
                 if self.member(m).weight != first:
                     self.set_weight(m, first, "weight before joining")
-            self.set_state(m, TrafficState.GROUPING, "joins group traffic: Running and tested")
+            tested = " and tested" if m.spec is not None and m.spec.smoke_test is not None else ""  # claim no test
+            self.set_state(m, TrafficState.GROUPING, f"joins group traffic: Running{tested}")
             if auto and m.name in self.ramps:  # serving and ready: new instances join as they come up
                 self.scale_within(m, "ramp: the rest of its replicas, now that it serves within max_shift",
                                   self.ramps[m.name].target)
@@ -418,5 +430,5 @@ class GroupOrderer(Moves):
 
 
 def _labels_reason(labels: dict[str, str]) -> str:
-    ours = {SPEC_HASH_LABEL} | {k for k in labels if k.startswith(RECORD_LABEL)}
+    ours = {SPEC_HASH_LABEL, COMMIT_LABEL} | {k for k in labels if k.startswith(RECORD_LABEL)}
     return "record the applied spec" if set(labels) <= ours else "declared labels"

@@ -220,6 +220,19 @@ def removed_labels(before: Declared, labels: Mapping[str, str], live: Mapping[st
     return tuple(sorted(k for k in gone if k in live and not k.startswith(RESERVED_LABEL_PREFIX)))
 
 
+def covers(before: Declared, now: Declared, live: Any) -> bool:
+    """True when the record `before` needs no rewrite for `now`: it names every key `now` declares (secrets
+    alike) and the keys only it names are gone live (a key deleted by hand, then from the file), so it
+    would remove nothing. `live` is the LiveService (labels and config)."""
+    config = now.config - NEVER_RECORDED
+    if not (now.labels <= before.labels and config <= before.config and now.secret == before.secret & config):
+        return False
+    extra_labels = before.labels - now.labels
+    extra_paths = before.config - config
+    return (not any(k in live.labels for k in extra_labels)
+            and not any(value_at(live.config, p)[0] for p in extra_paths))
+
+
 def deletable(key: str) -> bool:
     """DeleteServiceLabel names keys in a comma-separated list (items trimmed): a key with a comma or
     outer spaces cannot be named alone, and sending it could delete other labels."""

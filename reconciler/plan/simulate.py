@@ -13,6 +13,8 @@ verifies by read-back before it moves on:
     set_weight / set_traffic_state / drain / set_mode   as named
     delete_service  gone (counted as 0)
     update_labels   no traffic effect
+    bake            no traffic effect (the canary holds its share while it is judged)
+    update_version  like update_config: an earlier version rolling in place
 
 A member is *ready* when it exists, is Running with every target replica, and has passed its
 declared smoke test since its last create or config update (ready before traffic).
@@ -147,7 +149,8 @@ _APPLY = {
     Action.CREATE_SERVICE: _create, Action.UPDATE_CONFIG: _update, Action.SCALE: _scale,
     Action.WAIT_RUNNING: _wait, Action.SMOKE_TEST: _smoke, Action.SET_WEIGHT: _weight,
     Action.SET_TRAFFIC_STATE: _state, Action.DRAIN: _state, Action.DELETE_SERVICE: _delete,
-    Action.UPDATE_LABELS: _nothing, Action.DELETE_LABELS: _nothing,
+    Action.UPDATE_LABELS: _nothing, Action.DELETE_LABELS: _nothing, Action.BAKE: _nothing,
+    Action.UPDATE_VERSION: _update,
 }
 
 

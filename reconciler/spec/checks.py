@@ -3,23 +3,33 @@
 The models check each object on its own; these rules need the whole group or the whole run:
 names against the configurable pattern, reserved labels, weights against the traffic mode,
 black holes (desired shares all zero, computed by `shares.desired_shares`, the one implementation),
-typed fields repeated inside `config`, and names that EAS requires to be unique (a group per
-region; a service per region, across all groups and files).
+typed fields repeated inside `config`, names that EAS requires to be unique (a group per
+region; a service per region, across all groups and files), and the rollout's canary (named or
+the one `role: canary`, declared, not the only grouping member).
+
+`check_rollout_target` holds the rollout rules that need the plan's settings, run by `plan` (and
+`apply`) before anything is read: every step within `max_shift` of the one before, and the
+provider's interval on the target (CloudMonitor on the real cloud answers whole minutes).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 
+from reconciler.analysis.gates import interval_problem
 from reconciler.errors import Problem
 from reconciler.spec.desired import LoadedGroup
 from reconciler.spec.eas_config import TYPED_PATHS, declared_paths, to_eas_config, value_at
+from reconciler.spec.limits import INT64_MAX, INT64_MIN
 from reconciler.spec.model import RESERVED_LABEL_PREFIX, ServiceSpec, TrafficMode, TrafficState
 from reconciler.spec.positions import Loc, Positions, dotted
+from reconciler.spec.rollout import CANARY_ROLE, resolve_canary, step_rises
 from reconciler.spec.shares import desired_shares, is_black_hole
 
 _SERVICES = ("spec", "services")
+_ROLLOUT = ("spec", "rollout")
 
 
 def _pos(loaded: LoadedGroup) -> Positions:
@@ -82,6 +92,12 @@ def check_black_hole(loaded: LoadedGroup) -> list[Problem]:
         f"give at least one grouping member {fix}; to retire the group, delete its file and apply with --prune")]
 
 
+def _typed_paths(loaded: LoadedGroup, service: ServiceSpec) -> set[tuple[str, ...]]:
+    """The config paths the typed fields of `service` write (labels included when it has some)."""
+    typed = declared_paths(to_eas_config(loaded.group, service.model_copy(update={"config": {}})))
+    return typed | ({("labels",)} if service.labels else set())
+
+
 def _clash_problem(pos: Positions, i: int, service: ServiceSpec, path: tuple[str, ...], typed: set[tuple[str, ...]],
                    field: str) -> Problem:
     loc: tuple[str | int, ...] = (*_SERVICES, i, "config", *path)
@@ -97,21 +113,87 @@ def check_config(loaded: LoadedGroup) -> list[Problem]:
     """Keys of `config` that typed fields own (see eas_config.TYPED_PATHS), and an autoscaler without autoscaling."""
     pos, problems = _pos(loaded), []
     for i, s in enumerate(loaded.group.spec.services):
+        if not s.config:
+            continue
         # An empty object declares nothing (`metadata: {}`); any other value under an owned path clashes.
-        declared = {p for p in declared_paths(s.config) if value_at(s.config, p)[1] != {}}
-        typed = declared_paths(to_eas_config(loaded.group, s.model_copy(update={"config": {}})))
-        typed |= {("labels",)} if s.labels else set()
+        declared = sorted(p for p in declared_paths(s.config) if value_at(s.config, p)[1] != {})
+        typed: set[tuple[str, ...]] | None = None  # computed on the first clash only: it builds the EAS config
         seen: set[tuple[str, ...]] = set()
         for owned, field in TYPED_PATHS.items():
-            for path in sorted(declared):
+            for path in declared:
                 n = min(len(path), len(owned))
                 if path[:n] == owned[:n] and path[:n] not in seen:
                     seen.add(path[:n])
+                    typed = _typed_paths(loaded, s) if typed is None else typed
                     problems.append(_clash_problem(pos, i, s, path[:n], typed, field))
         if s.autoscaling is None and any(p[0] == "autoscaler" for p in declared) and ("autoscaler",) not in seen:
             problems.append(pos.at_key((*_SERVICES, i, "config", "autoscaler"),
                                        f"{s.name}: config.autoscaler needs the typed field autoscaling",
                                        "replace replicas with autoscaling: {min, max, metric, threshold}"))
+        problems += _config_numbers(pos, (*_SERVICES, i, "config"), s.config)
+    return problems
+
+
+def _config_numbers(pos: Positions, loc: tuple[str | int, ...], value: object) -> list[Problem]:
+    """Numbers under `config` that EAS cannot read from JSON: infinity, NaN, integers beyond 64 bits."""
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _config_numbers(pos, (*loc, key), item)]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _config_numbers(pos, (*loc, i), item)]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [pos.at_value(loc, f"{dotted(loc)} is {value}: JSON, which EAS reads, has no infinity or NaN",
+                             "write a finite number")]
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        return [pos.at_value(loc, f"{dotted(loc)} is {value:.3g}: beyond a 64-bit integer",
+                             f"EAS reads whole numbers as 64-bit integers: {INT64_MIN} to {INT64_MAX}")]
+    return []
+
+
+def check_rollout(loaded: LoadedGroup) -> list[Problem]:
+    """The canary of `spec.rollout`: named or the one `role: canary`, declared, not the only grouping member."""
+    spec, pos = loaded.group.spec, _pos(loaded)
+    if spec.rollout is None:
+        return []
+    names = [s.name for s in spec.services]
+    canary = resolve_canary(spec.rollout, spec.services)
+    if canary is None:
+        roles = [s.name for s in spec.services if s.role == CANARY_ROLE]
+        found = f"{len(roles)} members have it ({', '.join(roles)})" if roles else "no member has it"
+        return [pos.at_key(_ROLLOUT, f"spec.rollout has no canary: none is named and {found}",
+                           f"name it with canary: <member>, or give exactly one member role: {CANARY_ROLE}")]
+    if canary not in names:
+        return [pos.at_value((*_ROLLOUT, "canary"), f"spec.rollout.canary '{canary}' is not a member of the group",
+                             f"name one of {', '.join(names)}")]
+    others = [s.name for s in spec.services if s.name != canary and s.traffic is TrafficState.GROUPING]
+    if not others:
+        loc = (*_ROLLOUT, "canary") if pos.exists((*_ROLLOUT, "canary")) else _ROLLOUT
+        return [pos.at_key(loc, f"the canary {canary} is the only grouping member: no baseline to compare it "
+                                "with, and nothing to carry the traffic when it aborts",
+                           "declare a primary member with traffic: grouping")]
+    return []
+
+
+def check_rollout_target(loaded: LoadedGroup, cloud: bool, max_shift: int) -> list[Problem]:
+    """The rollout rules that need the plan's settings: each step within max_shift, the interval on the
+    real cloud (`cloud`) or an emulator."""
+    rollout, pos = loaded.group.spec.rollout, _pos(loaded)
+    if rollout is None:
+        return []
+    problems = []
+    shares = [s.share for s in rollout.steps]
+    for i, rise in enumerate(step_rises(shares)):
+        if rise > max_shift:
+            before = shares[i - 1] if i else 0.0
+            problems.append(pos.at_value(
+                (*_ROLLOUT, "steps", i, "share"),
+                f"rollout step {i + 1} raises the canary's share by {rise:g} points ({before:g} -> {shares[i]:g}), "
+                f"more than max_shift {max_shift}",
+                f"add a step in between, e.g. share: {(before + shares[i]) // 2:g}, or plan with --max-shift "
+                f"{math.ceil(rise)}"))
+    why = interval_problem(rollout.analysis, cloud)
+    if why is not None:
+        problems.append(pos.at_value((*_ROLLOUT, "analysis", "interval"), why,
+                                     "CloudMonitor publishes acs_learn per minute: use interval: 1m or more"))
     return problems
 
 
@@ -119,6 +201,7 @@ def check_group(loaded: LoadedGroup, pattern: re.Pattern[str]) -> list[Problem]:
     """Every rule that looks at one group only."""
     weights = check_weights(loaded)
     problems = check_names(loaded, pattern) + check_labels(loaded) + weights + check_config(loaded)
+    problems += check_rollout(loaded)
     if not weights:  # a missing weight already explains a zero share
         problems += check_black_hole(loaded)
     return problems

@@ -132,6 +132,18 @@ def _range_hint(field: Any) -> str:
     return "allowed: " + " and ".join(parts) if parts else ""
 
 
+def _number_text_hint(value: str, kind: str, loc: Loc) -> str:
+    """Why text is not the number it looks like: quotes (`"4"`) or a unit (`1000MB`)."""
+    try:
+        float(value)
+    except ValueError:
+        unit = value.lstrip("0123456789. ")
+        field = _field_info(loc)
+        unit_is = f": {field.description}" if field is not None and field.description else ""
+        return f"write the number alone, without '{unit}'{unit_is}" if unit != value else ""
+    return "write the number without quotes" if kind == "float_type" or value.strip().isdigit() else ""
+
+
 def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
     loc, kind, value = err["loc"], err["type"], err.get("input")
     path = dotted(loc)
@@ -143,31 +155,56 @@ def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
         message = f"{path} has {ctx.get('actual_length')} item(s): needs at least {ctx.get('min_length')}"
     elif kind == "literal_error":
         message = f"{path} must be {(err.get('ctx') or {}).get('expected', '')}, got {_short(value)}"
+    elif kind == "union_tag_invalid":  # a tagged union such as a metric gate: the tag names the kind
+        ctx = err.get("ctx") or {}
+        tag_key = str(ctx.get("discriminator", "")).strip("'")
+        message = f"{path}: {tag_key} {ctx.get('tag')!r} is not known"
+        msg = f"known: {ctx.get('expected_tags', '')}"
+        loc = (*loc, tag_key) if pos.exists((*loc, tag_key)) else loc
     else:
         msg = msg.replace("Input should", "should").replace("String should", "should")
         message = f"{path} is {_short(value)}: {msg}"
     hint = _enum_hint(loc, value) if kind == "enum" else ""
-    if kind == "int_type" and isinstance(value, str):
-        hint = "write the number without quotes"
+    if kind == "union_tag_invalid":
+        hint = msg
+    if kind in ("int_type", "float_type") and isinstance(value, str):
+        hint = _number_text_hint(value, kind, loc)
     elif kind == "string_type" and isinstance(value, int | float | bool):
         hint = f"quote it: '{value}'"
     elif kind == "string_pattern_mismatch" and loc:
         hint = _PATTERN_HINTS.get(str(loc[-1]), "")
+    hint = hint or str((err.get("ctx") or {}).get("hint", ""))  # a custom error may carry its own
     if not hint:
         field = _field_info(loc)
-        hint = _range_hint(field) if kind in _RANGE_ERRORS and field is not None else ""
+        hint = _range_hint(field) if kind in _RANGE_ERRORS | {"finite_number"} and field is not None else ""
         hint = hint or (field.description if field is not None and field.description else "")
-    return pos.at_value(loc, message, hint)
+    if not hint:  # every problem says what would be right, even one pydantic words generically
+        hint = "keys are plain text, e.g. name: value" if kind == "invalid_key" else (
+            f"`eas-gitops schema` shows what {dotted(loc[:-1])} accepts")
+    return (pos.at_key if kind == "invalid_key" else pos.at_value)(loc, message, hint)
+
+
+def _misspelt(errors: list[ErrorDetails]) -> set[tuple[str | int, ...]]:
+    """Missing keys explained by an unknown key next to them (`resouces` for `resources`): one typo, one problem."""
+    unknown: dict[tuple[str | int, ...], list[str]] = {}
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            unknown.setdefault(tuple(err["loc"][:-1]), []).append(str(err["loc"][-1]))
+    return {tuple(err["loc"]) for err in errors if err["type"] == "missing"
+            and difflib.get_close_matches(str(err["loc"][-1]), unknown.get(tuple(err["loc"][:-1]), []), 1, 0.6)}
 
 
 def problems_from(exc: ValidationError, pos: Positions) -> list[Problem]:
-    """One `Problem` per pydantic error of a document."""
+    """One `Problem` per pydantic error of a document (a misspelt key is one problem, not also a missing one)."""
     problems = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    explained = _misspelt(errors)
+    for err in errors:
         if err["type"] == "extra_forbidden":
             problems.append(_unknown_key(err, pos))
         elif err["type"] == "missing":
-            problems.append(_missing(err, pos))
+            if tuple(err["loc"]) not in explained:
+                problems.append(_missing(err, pos))
         elif err["type"] == "conflict":
             problems.append(_conflict(err, pos))
         else:

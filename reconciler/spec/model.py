@@ -1,4 +1,4 @@
-"""The desired-state model: one `ServiceGroup` document per file (DESIGN.md §4).
+"""The desired-state model: one `ServiceGroup` document per file.
 
 Typed fields for what the tool reasons about (traffic, replicas, weights, billing, GPU type,
 code); `config` passes any other EAS service-config keys through untouched. Every model is
@@ -23,6 +23,10 @@ Choices where the docs are silent:
   (and `resource_group` beside `instances` needs one).
 - A container starts with `command` (one entry command, no shell) or `script` (a shell script),
   not both: EAS documents them as two ways of starting the same container.
+- Every number has an upper bound (`reconciler.spec.limits`), and floats must be finite: a value
+  EAS would refuse, or Python could not turn into an instance count, is stopped here.
+- A `${env:` that does not form `${env:NAME}` is an error wherever it is written
+  (`reference_problems`, applied by the loader to every string): it would reach EAS as written.
 """
 
 from __future__ import annotations
@@ -33,6 +37,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
+
+from reconciler.spec.drift_policy import DriftPolicy
+from reconciler.spec.limits import (
+    MAX_CPU,
+    MAX_GPU,
+    MAX_GPU_MEMORY_GB,
+    MAX_MEMORY_MB,
+    MAX_REPLICAS,
+    MAX_SPOT_PRICE,
+    MAX_THRESHOLD,
+)
+from reconciler.spec.rollout import RolloutSpec
+from reconciler.traffic import TrafficMode as TrafficMode  # re-exported: the files use the EAS words
+from reconciler.traffic import TrafficState as TrafficState
 
 API_VERSION = "eas-gitops/v1"
 KIND = "ServiceGroup"
@@ -55,20 +73,6 @@ def _present(*fields: str) -> dict[str, Any]:
     return {"required": list(fields), "properties": {f: {"not": {"type": "null"}} for f in fields}}
 
 
-class TrafficMode(StrEnum):
-    """How a group splits traffic: by running replicas (`auto`) or by weight (`customized`)."""
-
-    AUTO = "auto"
-    CUSTOMIZED = "customized"
-
-
-class TrafficState(StrEnum):
-    """Whether a member takes part in group traffic (`grouping`) or only its direct endpoint."""
-
-    GROUPING = "grouping"
-    STANDALONE = "standalone"
-
-
 class Billing(StrEnum):
     SUBSCRIPTION = "subscription"  # dedicated resource group (eas-r-...)
     PAY_AS_YOU_GO = "pay-as-you-go"  # public resources
@@ -81,10 +85,12 @@ class _Strict(BaseModel):
 class Autoscaling(_Strict):
     """An autoscaling range instead of a fixed replica count (EAS `autoscaler: {min, max, strategies}`)."""
 
-    min: int = Field(ge=0, strict=True, description="Fewest replicas the autoscaler keeps (planned replicas).")
-    max: int = Field(ge=1, strict=True, description="Most replicas the autoscaler may start.")
+    min: int = Field(ge=0, le=MAX_REPLICAS, strict=True,
+                     description="Fewest replicas the autoscaler keeps (planned replicas).")
+    max: int = Field(ge=1, le=MAX_REPLICAS, strict=True, description="Most replicas the autoscaler may start.")
     metric: str = Field(default="qps", min_length=1, description="Scaling metric, e.g. qps, cpu, gpu[util].")
-    threshold: float = Field(gt=0, strict=True, description="Target value of the metric per replica.")
+    threshold: float = Field(gt=0, le=MAX_THRESHOLD, strict=True, allow_inf_nan=False,
+                             description="Target value of the metric per replica.")
 
     @model_validator(mode="after")
     def _range(self) -> Autoscaling:
@@ -154,11 +160,13 @@ class Resources(_Strict):
         }
     )
 
-    cpu: float | None = Field(default=None, gt=0, strict=True, description="CPU cores per replica.")
-    memory: int | None = Field(default=None, gt=0, strict=True, description="Memory per replica in MB.")
-    gpu: int | None = Field(default=None, ge=0, strict=True, description="GPUs per replica.")
+    cpu: float | None = Field(default=None, gt=0, le=MAX_CPU, strict=True, allow_inf_nan=False,
+                              description="CPU cores per replica.")
+    memory: int | None = Field(default=None, gt=0, le=MAX_MEMORY_MB, strict=True,
+                               description="Memory per replica in MB.")
+    gpu: int | None = Field(default=None, ge=0, le=MAX_GPU, strict=True, description="GPUs per replica.")
     gpu_memory: int | None = Field(
-        default=None, ge=0, strict=True, description="GPU memory per replica in GB (GPU sharing)."
+        default=None, ge=0, le=MAX_GPU_MEMORY_GB, strict=True, description="GPU memory per replica in GB (GPU sharing)."
     )
     resource_group: str | None = Field(
         default=None, pattern=r"^eas-r-[a-z0-9]+$",
@@ -173,7 +181,8 @@ class Resources(_Strict):
     )
     spot: bool = Field(default=False, strict=True, description="Use preemptible (spot) instances on public resources.")
     spot_price_limit: float | None = Field(
-        default=None, gt=0, strict=True, description="Highest hourly price bid for a spot instance (needs spot)."
+        default=None, gt=0, le=MAX_SPOT_PRICE, strict=True, allow_inf_nan=False,
+        description="Highest hourly price bid for a spot instance (needs spot).",
     )
     instances: list[InstanceEntry] | None = Field(
         default=None, min_length=1,
@@ -302,7 +311,7 @@ class ServiceSpec(_Strict):
         default=None, ge=0, le=MAX_WEIGHT, strict=True,
         description="Share weight (0-1000); required for grouping members under customized mode, an error under auto.",
     )
-    replicas: int | None = Field(default=None, ge=0, strict=True, description="Fixed replica count.")
+    replicas: int | None = Field(default=None, ge=0, le=MAX_REPLICAS, strict=True, description="Fixed replica count.")
     autoscaling: Autoscaling | None = Field(default=None, description="Autoscaling range instead of replicas.")
     resources: Resources = Field(description="Size per replica and placement (dedicated or public).")
     model: ModelCode | None = Field(default=None, description="Model + processor deployment.")
@@ -370,6 +379,12 @@ class GroupSpec(_Strict):
         default=TrafficMode.AUTO, description="auto: shares follow running replicas; customized: weights."
     )
     services: list[ServiceSpec] = Field(min_length=1, description="The member services.")
+    drift: DriftPolicy = Field(
+        default_factory=DriftPolicy,
+        description="What to do with live values changed outside eas-gitops: ignore, report (default) or revert.")
+    rollout: RolloutSpec | None = Field(
+        default=None, description="How a new version reaches traffic: through the canary, step by step on evidence."
+    )
 
 
 class ServiceGroup(_Strict):
@@ -390,3 +405,23 @@ class ServiceGroup(_Strict):
 
     def service(self, name: str) -> ServiceSpec | None:
         return next((s for s in self.spec.services if s.name == name), None)
+
+
+# `${env:NAME}` is a secret reference, resolved at apply time; NAME is an environment variable name.
+ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+_REFERENCE_START = "${env:"
+
+
+def reference_problems(text: str) -> list[tuple[str, str]]:
+    """(message, hint) for every `${env:` in `text` that is not a well-formed `${env:NAME}` reference."""
+    problems = []
+    start = text.find(_REFERENCE_START)
+    while start >= 0:
+        if not ENV_REFERENCE.match(text, start):
+            end = text.find("}", start)
+            written = text[start: end + 1] if end >= 0 else text[start: start + 40]
+            problems.append((f"malformed secret reference {written!r}: expected ${{env:NAME}}",
+                             "NAME is an environment variable: letters, digits and _, not starting with a digit, "
+                             "e.g. ${env:MY_TOKEN}; it would be sent to EAS as written"))
+        start = text.find(_REFERENCE_START, start + 1)
+    return problems

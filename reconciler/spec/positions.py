@@ -1,7 +1,8 @@
 """Source positions of a loaded YAML document, addressed by key path.
 
 A path is what pydantic reports as an error `loc`: a tuple of mapping keys (str) and sequence
-indices (int). Positions are 1-based (line, column). When a path does not exist in the document
+indices (int). Positions are 1-based (line, column), read from the position tree that
+`reconciler.spec.compose` builds beside the data. When a path does not exist in the document
 (a missing key, or a key merged in from an anchor with `<<`), the position of the deepest part
 that does exist is returned, so every problem still points somewhere near its cause.
 """
@@ -10,17 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from reconciler.errors import Problem
+from reconciler.spec.compose import PosTree
 
 Loc = Sequence[str | int]
-
-
-def _pair(position: Any) -> tuple[int, int]:
-    return int(position[0]), int(position[1])
 
 
 @dataclass(frozen=True)
@@ -28,44 +23,38 @@ class Positions:
     """Where each key and value of one document sits in its file."""
 
     file: str
-    root: Any  # the ruamel round-trip document (CommentedMap), or None for an unreadable file
+    root: PosTree  # None for an unreadable file: every position is then the file itself
 
-    def _walk(self, loc: Loc) -> tuple[tuple[int, int], tuple[int, int]]:
-        """(key position, value position) of the deepest node on `loc`; 0-based, as ruamel stores them."""
-        key_pos: tuple[int, int] = (0, 0)
-        value_pos: tuple[int, int] = (0, 0)
+    def _walk(self, loc: Loc) -> tuple[tuple[int, int], tuple[int, int], bool]:
+        """(key position, value position) of the deepest node on `loc`, and whether all of `loc` exists."""
+        key_pos = value_pos = (1, 1)  # the top of the file when nothing on `loc` exists
         node = self.root
         for part in loc:
-            if isinstance(node, CommentedMap) and part in node:
-                try:
-                    key_pos, value_pos = _pair(node.lc.key(part)), _pair(node.lc.value(part))
-                except KeyError:  # a key merged in with `<<: *anchor` has no position of its own here
-                    break
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                key_pos = value_pos = _pair(node.lc.item(part))
+            entry = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict) and entry is None and isinstance(part, str):
+                # pydantic names a key that is not text by its text: None as 'None', 1 as '1'
+                entry = next((v for k, v in node.items() if not isinstance(k, str) and str(k) == part), None)
+            if entry is not None:
+                key_mark, mark, node = entry
+                key_pos, value_pos = (key_mark.line + 1, key_mark.column + 1), (mark.line + 1, mark.column + 1)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                mark, node = node[part]
+                key_pos = value_pos = (mark.line + 1, mark.column + 1)
             else:
-                break
-            node = node[part]
-        return key_pos, value_pos
+                return key_pos, value_pos, False
+        return key_pos, value_pos, True
 
     def key(self, loc: Loc) -> tuple[int, int]:
         """1-based position of the last key on `loc` (of a list item: its first token)."""
-        line, col = self._walk(loc)[0]
-        return line + 1, col + 1
+        return self._walk(loc)[0]
 
     def value(self, loc: Loc) -> tuple[int, int]:
         """1-based position of the value at `loc`."""
-        line, col = self._walk(loc)[1]
-        return line + 1, col + 1
+        return self._walk(loc)[1]
 
     def exists(self, loc: Loc) -> bool:
-        node = self.root
-        for part in loc:
-            in_map = isinstance(node, CommentedMap) and part in node
-            if not (in_map or (isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node))):
-                return False
-            node = node[part]
-        return True
+        """Whether every part of `loc` is written in the file (keys merged in with `<<` are not)."""
+        return self._walk(loc)[2]
 
     def at_key(self, loc: Loc, message: str, hint: str = "") -> Problem:
         line, col = self.key(loc)

@@ -1,4 +1,4 @@
-"""Traffic shares, computed the way DESIGN.md §2 says EAS computes them.
+"""Traffic shares, computed the way EAS computes them.
 
 `compute_shares` is the one implementation the reconciler uses (validate, the planner's
 timeline simulation); the emulator has its own, on purpose, so tests compare the two.

@@ -19,10 +19,10 @@ from reconciler.analysis.cloudmonitor import CloudMonitorProvider, SdkCms, open_
 from reconciler.analysis.gates import AnalysisSpec
 from reconciler.analysis.judge import MemberSample, Verdict, judge_check
 from reconciler.analysis.provider import Window, check_samples
-from reconciler.eas.targets import local_credentials
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
 from reconciler.errors import ApiError, AuthError, ConfigError
+from reconciler.targets import local_credentials
 
 from .conftest import clock_of, make_group
 

@@ -1,4 +1,6 @@
-"""A fast in-process world for apply tests: emulator apps per region on a VirtualTimer, no real sleeps."""
+"""A fast in-process world for apply tests: emulator apps per region on a VirtualTimer, no real sleeps.
+
+Its links also read each app's own CloudMonitor, so a release's bakes can be judged in process."""
 
 from __future__ import annotations
 
@@ -12,10 +14,9 @@ import httpx
 
 from reconciler.apply import ApplySettings, Executor, Journal, Link, VirtualTimer, connect_all
 from reconciler.apply.report import ApplyReport, Progress, no_progress
-from reconciler.apply.runtime import Connector, http_smoke
+from reconciler.apply.runtime import Connector, http_smoke, metrics_opener
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import LOCAL_BASE_URL, local_credentials, open_client
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import EmulatorSettings
 from reconciler.live.model import LiveState
@@ -24,6 +25,7 @@ from reconciler.plan.build import build_plan
 from reconciler.plan.model import Plan
 from reconciler.spec.loader import load_paths
 from reconciler.spec.model import ServiceGroup
+from reconciler.targets import LOCAL_BASE_URL, local_credentials, open_client
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "groups"
 # Throttle waits are sent in milliseconds by the emulator; keep retries fast but real.
@@ -56,7 +58,7 @@ class World:
         async with (open_client("local", region, transport=transport, settings=RETRY, sleep=self.timer.sleep,
                                 clock=self.timer.now, credentials=StaticCredentials(local_credentials())) as client,
                     httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as http):
-            yield Link(region, client, http_smoke(client, http))
+            yield Link(region, client, http_smoke(client, http), metrics_opener("local", region, transport))
 
     @property
     def connector(self) -> Connector:

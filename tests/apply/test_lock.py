@@ -218,7 +218,7 @@ def test_an_apply_whose_lock_was_taken_over_stops_before_its_next_write(world: W
             await stalled.acquire()
             thief = locks(world, c)
             await c[REGION].update_group("pmml", labels=Holder(thief.me.token, "thief@ci pid 1", "", 0,
-                                                                world.timer.wall() + 60).labels())
+                                                                world.timer.epoch() + 60).labels())
             before = len(world.writes())
             executor = Executor(links, world.timer, settings=ApplySettings(poll_interval=1.0), journal=Journal(None),
                                 guard=stalled.check)

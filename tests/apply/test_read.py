@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import cast
+
+import pytest
 
 from reconciler.apply.runtime import connect_all
 from reconciler.eas.client import EasClient
 from reconciler.emulator.faults import Fault, FaultKind
-from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, ServiceStatus
+from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, LiveState, ServiceStatus
 from reconciler.live.read import read_live, read_region
 from reconciler.plan.build import build_plan
 from reconciler.spec.eas_config import to_eas_config
@@ -104,3 +107,21 @@ def test_regions_are_kept_apart(tmp_path: object) -> None:
     live = asyncio.run(world.live([REGION, "cn-beijing"]))
     assert sorted((s.region, s.name) for s in live.services) == [
         ("cn-beijing", "llm_s0"), (REGION, "pmml_s0"), (REGION, "pmml_s1")]
+
+
+def test_read_live_pauses_the_cyclic_collector_and_always_restores_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from reconciler.live import read
+
+    seen: list[bool] = []
+
+    async def failing(_: EasClient) -> LiveState:
+        seen.append(gc.isenabled())
+        raise RuntimeError("listing failed")
+
+    monkeypatch.setattr(read, "read_region", failing)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        asyncio.run(read.read_live({REGION: cast(EasClient, None)}))
+    assert seen == [False] and gc.isenabled()

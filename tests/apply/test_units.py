@@ -146,8 +146,8 @@ def test_a_waiter_cancelled_during_a_listing_does_not_break_the_others() -> None
             self.calls += 1
             self.listing.set()
             await self.go_on.wait()
-            for name in ("a", "b"):
-                yield service(ServiceName=name)
+            for name, grp in (("a", "g1"), ("b", "g2")):
+                yield service(ServiceName=name, ServiceGroup=grp)
 
     async def main() -> None:
         lister = SlowLister()

@@ -14,8 +14,8 @@ from apply.invariants import violations  # tests/ is on sys.path (rootdir-relati
 
 from reconciler.cli import apply as apply_cli
 from reconciler.cli import plan as plan_cli
-from reconciler.eas.targets import LOCAL_BASE_URL
 from reconciler.spec.model import TrafficState
+from reconciler.targets import LOCAL_BASE_URL
 
 from .conftest import EXAMPLES, Cli
 
@@ -61,7 +61,7 @@ def test_apply_examples_then_nothing_left_to_do(cli: Cli) -> None:
     journals = list(Path(".eas-gitops/journal").glob("*.jsonl"))
     assert len(journals) == 1  # the second apply had nothing to do: no journal
     lines = [json.loads(line) for line in journals[0].read_text().splitlines()]
-    assert {entry["group"] for entry in lines} == {"pmml", "ranker", "fraud", "llm_chat", "recsys"}
+    assert {entry["group"] for entry in lines} == {"pmml", "ranker", "fraud", "llm_chat", "recsys", "credit"}
     assert all(entry["outcome"] == "ok" for entry in lines)
 
 

@@ -88,7 +88,7 @@ def test_import_then_adopt_changes_only_the_ownership_labels(cli: Cli, tmp_path:
     untouched = cli("plan", out, "--detailed-exitcode")
     assert untouched.exit_code == 0, untouched.output  # not managed: left alone without --adopt
     adopt = cli("plan", out, "--adopt", "--format", "json")
-    plan = json.loads(adopt.output)
+    plan = json.loads(adopt.stdout)  # stderr says which target
     fields = {(c["service"], c["field"]) for g in plan["groups"] for c in g["changes"]}
     assert fields == {(s, f) for s in ("shop_blue", "shop_green")
                       for f in ("labels.eas-gitops/managed-by", "labels.eas-gitops/spec-hash")}

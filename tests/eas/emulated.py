@@ -17,10 +17,10 @@ import uvicorn
 
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
-from reconciler.eas.targets import LOCAL_BASE_URL, local_credentials, open_client
 from reconciler.emulator.admin_api import AdminAuth
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import EmulatorSettings
+from reconciler.targets import LOCAL_BASE_URL, local_credentials, open_client
 
 from .helpers import FakeTime
 

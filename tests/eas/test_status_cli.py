@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli.main import app
-from reconciler.eas.targets import LOCAL_BASE_URL, close_local_app, local_app, local_credentials, open_client
 from reconciler.emulator.admin_api import AdminAuth
 from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.targets import LOCAL_BASE_URL, close_local_app, local_app, local_credentials, open_client
 
 runner = CliRunner()
 
@@ -74,8 +74,9 @@ def test_status_table_for_one_group(state: Path) -> None:
     cells = [[c.strip() for c in line.strip("│ ").split("│")] for line in result.stdout.splitlines() if "pmml_" in line]
     rows = {row[0]: row[1:] for row in cells}
     assert set(rows) == {"pmml_prod", "pmml_grey"}
-    assert rows["pmml_prod"] == ["pmml", "auto", "Running", "4/4", "1", "1000M", "80", "grouping", "80%"]
-    assert rows["pmml_grey"] == ["pmml", "auto", "Running", "1/1", "1", "1000M", "20", "grouping", "20%"]
+    # COMMIT is "-": these services were created without eas-gitops (no eas-gitops/commit label)
+    assert rows["pmml_prod"] == ["pmml", "auto", "Running", "4/4", "1", "1000M", "80", "grouping", "80%", "-"]
+    assert rows["pmml_grey"] == ["pmml", "auto", "Running", "1/1", "1", "1000M", "20", "grouping", "20%", "-"]
     assert "canary" not in result.stdout
 
 
@@ -95,8 +96,9 @@ def test_remote_url_without_credentials_is_one_line_exit_1(monkeypatch: pytest.M
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
     result = runner.invoke(app, ["status", "--target", "https://eas.example.com"])
     assert result.exit_code == 1
-    assert result.stderr.strip().startswith("error: No credentials for https://eas.example.com")
-    assert len(result.stderr.strip().splitlines()) == 1
+    said, *errors = result.stderr.strip().splitlines()
+    assert said == "target: https://eas.example.com (region cn-shanghai)"
+    assert len(errors) == 1 and errors[0].startswith("error: No credentials for https://eas.example.com")
 
 
 def test_target_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

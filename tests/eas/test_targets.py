@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.eas.targets import (
+from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID
+from reconciler.errors import ConfigError, CredentialsError, NotFoundError
+from reconciler.targets import (
     ENV_TARGET,
     TargetKind,
     resolve_target,
     url_credentials,
 )
-from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID
-from reconciler.errors import ConfigError, CredentialsError, NotFoundError
 
 
 def test_local_is_the_default_and_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,7 +54,7 @@ def test_url_credentials_env_then_loopback_local_pair() -> None:
 
 ALIYUN_SCRIPT = textwrap.dedent("""
     import asyncio, httpx
-    from reconciler.eas.targets import open_client
+    from reconciler.targets import open_client
     from reconciler.errors import CredentialsError
     seen = []
     def handler(request):
@@ -102,7 +102,7 @@ def test_aliyun_uses_the_default_chain_and_the_vpc_host(tmp_path: Path) -> None:
 def test_local_target_serves_the_requested_region(tmp_path: Path) -> None:
     import asyncio
 
-    from reconciler.eas.targets import open_client
+    from reconciler.targets import open_client
 
     async def go() -> tuple[str, str, bool]:
         config = {"name": "hz", "processor": "pmml", "model_path": "oss://b/m", "metadata": {"instance": 1}}

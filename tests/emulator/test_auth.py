@@ -1,4 +1,4 @@
-"""Signature verification (reference/eas-auth.md §5): each rejection with its documented code, in-process."""
+"""Signature verification: each rejection with its documented code, in-process."""
 
 from __future__ import annotations
 

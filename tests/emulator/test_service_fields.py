@@ -38,7 +38,8 @@ def test_every_choice_is_a_setting(clock: FakeClock) -> None:
     backend = make_backend(clock, service_fields=fields)
     body = {**config("one", type="Async", gateway="gw-ignored"), "networking": {"gateway": "gw-net"}}
     backend.create_service(body, {})
-    wire = service_wire(backend.describe_service(REGION, "one"), "h", detail=True, fields=fields)
+    wire = service_wire(backend.describe_service(REGION, "one"), "h", detail=True, tokens=backend.tokens,
+                        fields=fields)
     assert (wire["Source"], wire["Role"], wire["Gateway"]) == ("dsw", "Queue", "gw-net")
     assert (wire["ExtraData"], wire["SecondaryInternetEndpoint"]) == ("", "")
     clock.advance(5)
@@ -46,15 +47,20 @@ def test_every_choice_is_a_setting(clock: FakeClock) -> None:
     assert [r["Zone"] for r in rows] == [f"{REGION}-x"]
 
 
+def enabled(backend: Any, name: str) -> bool:
+    flag: bool = service_wire(backend.describe_service(REGION, name), "h", tokens=backend.tokens)["AutoscalerEnabled"]
+    return flag
+
+
 def test_autoscaler_enabled_follows_the_config(clock: FakeClock) -> None:
     backend = make_backend(clock)
     scaled = {**config("auto"), "autoscaler": {"min": 1, "max": 2, "strategies": {"qps": 3}}}
     backend.create_service(scaled, {})
     backend.create_service(config("fixed"), {})
-    assert service_wire(backend.describe_service(REGION, "auto"), "h")["AutoscalerEnabled"] is True
-    assert service_wire(backend.describe_service(REGION, "fixed"), "h")["AutoscalerEnabled"] is False
+    assert enabled(backend, "auto") is True
+    assert enabled(backend, "fixed") is False
     backend.update_service(REGION, "fixed", {"autoscaler": {"min": 1, "max": 3, "strategies": {"qps": 1}}})
-    assert service_wire(backend.describe_service(REGION, "fixed"), "h")["AutoscalerEnabled"] is True
+    assert enabled(backend, "fixed") is True
 
 
 def test_instance_count_in_resource_splits_mixed_placements(clock: FakeClock) -> None:
@@ -64,7 +70,7 @@ def test_instance_count_in_resource_splits_mixed_placements(clock: FakeClock) ->
                                                    {"type": "ecs.c7.large"}]}}}
     backend.create_service(mixed, {})
     clock.advance(30)
-    wire = service_wire(backend.describe_service(REGION, "mixed"), "h")
+    wire = service_wire(backend.describe_service(REGION, "mixed"), "h", tokens=backend.tokens)
     assert wire["InstanceCountInResource"] == {"Dedicated": 2, "Public": 3, "Quota": 0}
     rows, total = backend.list_service_instances(REGION, "mixed", {"ResourceType": "DedicatedResource"}, 1, 10)
     assert total == 2 and {r["InstanceType"] for r in rows} == {""}

@@ -32,7 +32,10 @@ def test_validate_examples_shows_every_group_and_the_pmml_shares() -> None:
     assert row(result.stdout, "recsys_burst")[3] == "0-10 (auto)"
     assert row(result.stdout, "fraud_v3")[5] == "0 % (direct only)"
     assert "ecs.gn7i-c8g1.2xlarge" in row(result.stdout, "llm_chat_a10")[7]
-    assert "OK: 5 groups, 10 services" in result.stdout
+    assert row(result.stdout, "credit_grey")[5] == "20 %"
+    assert ("rollout: canary credit_grey, 10 % for 10m -> 50 % for 20m (at least 30m), cloudmonitor every 1m, "
+            "on failure rollback") in result.stdout
+    assert "OK: 6 groups, 12 services" in result.stdout
 
 
 def test_validate_defaults_to_the_current_directory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,9 +136,9 @@ def _command_paths() -> list[list[str]]:
 
     def walk(command: Any, prefix: list[str]) -> list[list[str]]:  # typer vendors its own click
         found = [prefix]
-        if hasattr(command, "commands"):
-            for name, sub in sorted(command.commands.items()):
-                found += walk(sub, [*prefix, name])
+        if hasattr(command, "list_commands"):  # a group: the root loads its commands on demand
+            for name in sorted(command.list_commands(None)):
+                found += walk(command.get_command(None, name), [*prefix, name])
         return found
 
     return walk(typer.main.get_command(app), [])
@@ -163,3 +166,31 @@ def test_python_dash_m_reconciler_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "reconciler", "--version"], capture_output=True, text=True,
                           timeout=60, check=False)
     assert (done.returncode, done.stdout) == (0, f"eas-gitops {__version__}\n")
+
+
+def many_groups(write: Write, count: int) -> None:
+    for i in range(count):
+        text = PMML_TEXT.replace("name: pmml\n", f"name: g{i}\n").replace("pmml_", f"g{i}_")
+        write(f"g{i}.yaml", text.replace("cn-shanghai", "cn-beijing") if i % 3 == 0 else text)
+
+
+def test_validate_summarises_many_groups_per_region(write: Write, tmp_path: Path) -> None:
+    many_groups(write, 21)  # one more than TABLES_UP_TO
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "g0_prod" not in result.stdout  # no per-group tables
+    assert row(result.stdout, "cn-beijing") == ["cn-beijing", "7", "14", "14", "0", "0", "0", "14"]
+    assert row(result.stdout, "cn-shanghai")[:3] == ["cn-shanghai", "14", "28"]
+    assert "OK: 21 groups, 42 services" in result.stdout
+    tables = runner.invoke(app, ["validate", str(tmp_path), "--view", "tables"])
+    assert "g20_grey" in tables.stdout and "per-group tables" not in tables.stdout
+
+
+def test_validate_view_is_a_setting_both_ways(write: Write, tmp_path: Path) -> None:
+    many_groups(write, 2)
+    summary = runner.invoke(app, ["validate", str(tmp_path)], env={"EAS_GITOPS_VALIDATE_VIEW": "summary"})
+    assert summary.exit_code == 0 and "g1_prod" not in summary.stdout
+    assert row(summary.stdout, "cn-shanghai")[:3] == ["cn-shanghai", "1", "2"]
+    assert "g1_prod" in runner.invoke(app, ["validate", str(tmp_path)]).stdout
+    bad = runner.invoke(app, ["validate", str(tmp_path), "--view", "pretty"])
+    assert bad.exit_code != 0 and "pretty" in bad.output

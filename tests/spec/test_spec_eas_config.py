@@ -91,7 +91,7 @@ def test_every_written_key_is_typed_or_comes_from_config(groups: dict[str, Servi
 
 
 def test_import_of_a_documented_image_config() -> None:
-    """The CreateService doc's image example (eas-api.md §2.1), with a group."""
+    """The CreateService doc's image example, with a group."""
     config = {"name": "foo", "metadata": {"instance": 2, "memory": 7000, "cpu": 4, "group": "g"},
               "containers": [{"image": "registry/foo:1", "script": "python app.py", "port": 8000}],
               "storage": [{"oss": {"path": "oss://b/d/"}, "mount_path": "/data"}]}

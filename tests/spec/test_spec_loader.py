@@ -116,3 +116,29 @@ def test_a_secret_reference_in_a_smoke_test_is_refused(write: Write) -> None:
     (problem,) = info.value.problems
     assert "smoke test's path is sent as written" in problem.message and "config" in problem.hint
     assert len(load_paths([write("ok.yaml", PMML_TEXT + '      smoke_test: {path: "/health"}\n')])) == 1
+
+
+def test_a_file_that_is_not_utf8_is_one_file_level_problem(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(PMML_TEXT.replace("pmml_grey", "pmml_gr\xe9y").encode("latin-1"))
+    with pytest.raises(SpecError) as info:
+        load_paths([path])
+    [problem] = info.value.problems
+    assert (problem.line, problem.message) == (0, "cannot read the file: not UTF-8 text (invalid continuation byte "
+                                                  f"at byte {PMML_TEXT.index('pmml_grey') + 7})")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_key(tmp_path: Path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + PMML_TEXT.encode())
+    assert len(load_paths([path])) == 1
+
+
+def test_a_malformed_reference_anywhere_is_a_problem_and_a_good_one_is_not(write: Write) -> None:
+    good = PMML_TEXT + '      config:\n        token: "Bearer ${env:MY_TOKEN} and ${env:_X1}"\n'
+    assert len(load_paths([write("good.yaml", good)])) == 1
+    bad = good.replace("${env:_X1}", "${env:1X}")
+    with pytest.raises(SpecError) as info:
+        load_paths([write("bad.yaml", bad)])
+    [problem] = info.value.problems
+    assert problem.message == "malformed secret reference '${env:1X}': expected ${env:NAME}"

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler.errors import SpecError
-from reconciler.spec.loader import load_paths, parse_file, plain
+from reconciler.spec.loader import load_paths, parse_file
 from reconciler.spec.schema import DRAFT, schema_text, servicegroup_schema
 from spec.helpers import CORPUS, EXAMPLES, SCHEMA_PATH
 
@@ -26,9 +26,9 @@ def validator() -> Draft202012Validator:
 
 
 def data_of(path: Path) -> Any:
-    data, problems = parse_file(path)
-    assert data is not None and not problems
-    return plain(data)
+    parsed = parse_file(path)
+    assert parsed.data is not None and not parsed.problems
+    return parsed.data
 
 
 def test_committed_schema_is_current() -> None:
@@ -62,8 +62,8 @@ def schema_cases() -> list[Path]:
     """Corpus files that parse to one mapping (the schema sees data, not YAML syntax)."""
     cases = []
     for path in sorted(CORPUS.glob("*.yaml")):
-        data, problems = parse_file(path)
-        if data is not None and not problems:
+        parsed = parse_file(path)
+        if parsed.data is not None and not parsed.problems:
             cases.append(path)
     return cases
 

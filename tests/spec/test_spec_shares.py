@@ -1,4 +1,4 @@
-"""Desired shares (DESIGN.md §2): the examples of MISSION.md, standalone members, black holes."""
+"""Desired shares: the documented examples (4 + 1 replicas, weights 100 / 400), standalone members, black holes."""
 
 from __future__ import annotations
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.analysis.durations import format_duration
 from reconciler.plan.diff import mask
 from reconciler.plan.model import Action, Change, GroupPlan, MemberView, Plan, Step
+from reconciler.spec.rollout import OnFailure
 
 
 def plural(n: int, word: str) -> str:
@@ -53,7 +55,7 @@ def step_summary(step: Step) -> str:
     if p.action is Action.SCALE:
         return f"replicas {p.before} -> {p.replicas}"
     if p.action is Action.WAIT_RUNNING:
-        return f"{p.replicas}/{p.replicas} Running" if p.replicas else "0 replicas"
+        return f"{p.replicas}/{p.replicas} Running" if p.replicas else "no instance left running"  # a scale to 0
     if p.action is Action.SMOKE_TEST:
         return _smoke(step)
     if p.action is Action.SET_WEIGHT:
@@ -68,7 +70,75 @@ def step_summary(step: Step) -> str:
         return ", ".join(f"{k}={v}" for k, v in sorted(p.labels.items()))
     if p.action is Action.DELETE_LABELS:
         return "delete " + ", ".join(p.keys)
+    if p.action is Action.BAKE:
+        return (f"step {p.step}/{p.of}: {p.canary} at {pct(p.share)} % for {format_duration(p.bake_seconds)}, "
+                f"a check every {format_duration(p.analysis.interval)}")
+    if p.action is Action.UPDATE_VERSION:
+        return f"back to version {p.version}"
     return ""
+
+
+# ---- the rollout of a release ---------------------------------------------------------------------------------
+
+
+def _bake_shares(group: GroupPlan) -> dict[int, tuple[float, float]]:
+    """Rollout step -> (canary share, baseline share) right when its bake runs, from the timeline."""
+    by_step = {t.step: t.shares for t in group.timeline}
+    out: dict[int, tuple[float, float]] = {}
+    for s in group.steps:
+        if s.params.action is Action.BAKE:
+            shares = by_step.get(s.index, {})
+            out[s.params.step] = (shares.get(s.params.canary, 0.0),
+                                  round(sum(shares.get(n, 0.0) for n in s.params.baseline), 1))
+    return out
+
+
+def rollout_rows(group: GroupPlan) -> list[list[str]]:
+    """One row per rollout step: step, canary %, primary % (the baseline), bake; `done` before a resumed step."""
+    r = group.rollout
+    assert r is not None
+    shares = _bake_shares(group)
+    rows = [["step", "canary %", "primary %", "bake"]]
+    for k, step in enumerate(r.steps, start=1):
+        canary, primary = (pct(shares[k][0]), pct(shares[k][1])) if k in shares else ("done", "done")
+        rows.append([str(k), canary, primary, format_duration(step.bake_seconds)])
+    return rows
+
+
+def abort_text(group: GroupPlan) -> str:
+    """`pmml_grey standalone -> 100/0 (pmml_prod/pmml_grey), pmml_grey back to version 3`."""
+    r = group.rollout
+    assert r is not None
+    first = next((s for s in group.steps if s.params.action is Action.BAKE), None)
+    by_step = {t.step: t.shares for t in group.timeline}
+    shares = by_step.get(first.index, {}) if first is not None else {}
+    total = sum(shares.get(n, 0.0) for n in r.baseline) or 1.0
+    after = [pct(100 * shares.get(n, 0.0) / total).removesuffix(".0") for n in r.baseline]
+    text = f"{r.canary} standalone -> {'/'.join([*after, '0'])} ({'/'.join([*r.baseline, r.canary])})"
+    if any(s.action is Action.UPDATE_VERSION for s in r.abort_steps):
+        text += f", {r.canary} back to version {r.previous_version}"
+    elif r.on_failure is OnFailure.ROLLBACK:
+        text += " (its previous version is unknown: it stays standalone on the new one)"
+    return text
+
+
+def rollout_notes(group: GroupPlan) -> list[str]:
+    """The release in sentences: canary and baseline, time, gates, promotion, the abort path."""
+    r = group.rollout
+    assert r is not None
+    a = r.analysis
+    gates = ", ".join(g.describe() for g in a.metrics)
+    notes = [f"canary {r.canary} against {', '.join(r.baseline)}; at least {format_duration(r.min_duration_seconds)} "
+             "(the sum of the bakes still to run)"]
+    if r.resumed_from is not None:
+        notes.append(f"resumes at step {r.resumed_from}: the part of its bake already served counts")
+    notes.append(f"gates, a check every {format_duration(a.interval)} from {a.provider}: {gates}; "
+                 f"min_requests {a.min_requests}; {a.failure_limit} failed checks in a row abort")
+    if r.promotes:
+        notes.append(f"promotion after step {len(r.steps)}: {', '.join(r.promotes)} get"
+                     f"{'s' if len(r.promotes) == 1 else ''} the new version")
+    notes.append(f"on failure at any step: {abort_text(group)}")
+    return notes
 
 
 def share_columns(group: GroupPlan) -> list[int]:

@@ -20,6 +20,8 @@ from reconciler.plan.render.common import (
     headline,
     member_pairs,
     pct,
+    rollout_notes,
+    rollout_rows,
     share_columns,
     state_of,
     step_summary,
@@ -84,6 +86,12 @@ def _group_lines(group: GroupPlan) -> list[Line]:
     lines.append(("  shares (%), * = not managed by eas-gitops:" if any(not m.managed for m in group.members_now)
                   else "  shares (%):", "bold"))
     lines.extend((s, "cyan") for s in _shares(group))
+    if group.rollout is not None:
+        lines.append(("  rollout:", "bold"))
+        rows = rollout_rows(group)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines.extend(("    " + "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)), "") for r in rows)
+        lines.extend((f"    {note}", "") for note in rollout_notes(group))
     return lines
 
 

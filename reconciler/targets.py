@@ -1,7 +1,11 @@
-"""Targets (DESIGN.md §1): where an `EasClient` sends its calls, and with which credentials.
+"""Targets: where an `EasClient` sends its calls, and with which credentials.
+
+This module composes the client layer (`reconciler.eas`) with the embedded emulator
+(`reconciler.emulator`): it sits above both, so the client never imports the emulator.
 
 - `local` (default): the embedded emulator in-process through `httpx.ASGITransport`; SQLite state
-  at `.eas-gitops/local.db` under the working directory (`state` moves it); signed with the
+  at `.eas-gitops/local.db` at the root of the git work tree that holds the files (the working
+  directory outside git; `default_state_path`; `state` moves it); signed with the
   emulator's documented local pair (`reconciler.emulator.settings.LOCAL_ACCESS_KEY_ID/SECRET`).
 - `http://host:port` / `https://...`: a served emulator or any EAS-compatible URL. Credentials:
   `ALIBABA_CLOUD_ACCESS_KEY_ID` + `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (+ optional
@@ -76,8 +80,26 @@ def default_target(env: Mapping[str, str] | None = None) -> str:
     return env.get(ENV_TARGET) or DEFAULT_TARGET
 
 
-def default_state_path(cwd: Path | None = None) -> Path:
-    return (cwd or Path.cwd()) / STATE_DIR / STATE_FILE
+def project_root(start: Path | None = None) -> Path:
+    """The root of the git work tree holding `start` (a file or a directory; default: the working directory).
+
+    The nearest ancestor with a `.git` entry (a directory, or the file of a linked worktree or a
+    submodule); outside any git work tree, the working directory. A plain walk up the directories:
+    no git command runs and the repository itself is never read.
+    """
+    here = (start if start is not None else Path.cwd()).resolve()
+    if not here.is_dir():
+        here = here.parent
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory
+    return Path.cwd()
+
+
+def default_state_path(start: Path | None = None) -> Path:
+    """The local target's state file: `.eas-gitops/local.db` at `project_root(start)`, so every command run
+    anywhere inside one repository (on that repository's files) sees the same emulated EAS."""
+    return project_root(start) / STATE_DIR / STATE_FILE
 
 
 def aliyun_host(region: str, vpc: bool = False) -> str:
@@ -142,7 +164,8 @@ class AliyunChainCredentials:
             from alibabacloud_credentials.client import Client as CredClient
         except ImportError as exc:
             raise CredentialsError("The aliyun target needs the package alibabacloud-credentials: "
-                                   "pip install 'eas-gitops[aliyun]'.") from exc
+                                   "pip install alibabacloud-credentials "
+                                   "(or the aliyun extra: pip install -e '.[aliyun]' in a checkout).") from exc
         # The library logs failed providers (with tracebacks) on its own stderr handler; our
         # CredentialsError says what to do in one sentence instead.
         logging.getLogger("credentials").setLevel(logging.CRITICAL)

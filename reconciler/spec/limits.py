@@ -1,0 +1,77 @@
+"""Limits on what a desired-state file may be: how big, how deep, how many values, and every number's range.
+
+A group file is a few kilobytes; a hostile or broken one must be refused quickly, in linear time,
+before anything reaches EAS. EAS documents none of these numbers, so they are choices:
+
+Reading (settings: environment variables, read once per load; `Limits()` gives the defaults):
+
+    EAS_GITOPS_MAX_FILE_BYTES   1048576  a file larger than 1 MiB is refused before it is parsed
+    EAS_GITOPS_MAX_DEPTH        64       lists and mappings nested deeper than 64 levels
+    EAS_GITOPS_MAX_VALUES       100000   values in one file, counting every alias as the values it repeats
+                                          (an alias "billion laughs" bomb stops here, after ~N events)
+
+Numbers (upper bounds in the model, so they are in the JSON Schema too and the editor agrees with
+`validate`; change them here): each is far above any real service and well inside what EAS stores.
+
+    replicas, autoscaling min/max   1000     instances of one service
+    cpu                             1024     cores per instance (finite: no .inf, no .nan)
+    memory                          4194304  MB per instance (4 TiB)
+    gpu                             64       GPUs per instance
+    gpu_memory                      2048     GB of GPU memory per instance
+    spot_price_limit                100000   hourly bid (finite)
+    autoscaling threshold           10**9    metric value per instance (finite)
+    any integer under `config`      -2**63 .. 2**63-1 (EAS reads JSON into 64-bit integers)
+    any float under `config`        finite (JSON has no infinity or NaN)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from reconciler.errors import ConfigError
+
+MAX_REPLICAS = 1000
+MAX_CPU = 1024
+MAX_MEMORY_MB = 4 * 1024 * 1024
+MAX_GPU = 64
+MAX_GPU_MEMORY_GB = 2048
+MAX_SPOT_PRICE = 100_000
+MAX_THRESHOLD = 10**9
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+ENV_PREFIX = "EAS_GITOPS_"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one file may hold; see the module docstring for the defaults and their variables."""
+
+    max_file_bytes: int = 1024 * 1024
+    max_depth: int = 64
+    max_values: int = 100_000
+
+    @staticmethod
+    def variable(name: str) -> str:
+        """The environment variable of a limit: max_depth -> EAS_GITOPS_MAX_DEPTH."""
+        return ENV_PREFIX + name.upper()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
+        """The defaults, overridden by the EAS_GITOPS_MAX_* variables that are set (ConfigError when one is bad)."""
+        env = os.environ if env is None else env
+        values: dict[str, int] = {}
+        for f in fields(cls):
+            raw = env.get(cls.variable(f.name))
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                number = int(raw)
+            except ValueError:
+                number = 0
+            if number < 1:
+                raise ConfigError(f"{cls.variable(f.name)}={raw!r} is not a positive whole number "
+                                  f"(the default is {f.default})")
+            values[f.name] = number
+        return cls(**values)
