@@ -217,14 +217,15 @@ class Locks:
 
     async def _write(self, key: GroupKey, group: Group | None, holder: Holder) -> None:
         region, name = key
+        client = self.clients[region]
         if group is None:  # the lock's home: the group a new file declares
             try:
-                await self.clients[region].create_group(name, labels=holder.labels())
+                await client.create_group(name, labels=holder.labels())
             except ConflictError:  # another acquirer created it first: its labels hold, the read-back says so
                 return
             self.created.add(key)
         else:
-            await self.clients[region].update_group(name, labels=without_lock(group.labels) | holder.labels())
+            await client.update_group(name, labels=without_lock(group.labels) | holder.labels())
 
     async def _attempt(self) -> dict[GroupKey, Holder | None]:
         """One round: {} when every lock is ours now, else who blocks (None: the group vanished meanwhile)."""
@@ -315,12 +316,12 @@ class Locks:
             group = seen.get(key)
             if group is None or _token(group) != self.me.token:
                 continue  # not ours (any more): never remove another holder's lock
-            region, name = key
-            if key in self.created and not await _has_members(self.clients[region], name):
-                await self.clients[region].delete_group(name)
+            client = self.clients[key[0]]
+            if key in self.created and not await _has_members(client, key[1]):
+                await client.delete_group(key[1])
                 self.created.discard(key)
             else:
-                await clear_lock(self.clients[region], name, group.labels)
+                await clear_lock(client, key[1], group.labels)
 
     async def release(self) -> None:
         """Remove our lock labels everywhere we still hold them; a group the lock created and that is
