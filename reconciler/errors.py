@@ -129,6 +129,14 @@ class StalePlanError(PlanError):
     """A saved plan was computed from live state that has changed since."""
 
 
+class LockError(EasGitopsError):
+    """Another apply holds a group's lock and the wait for it ran out (or it was refused at once)."""
+
+
+class LockLostError(LockError):
+    """This apply no longer holds a group's lock (it expired and another apply took it): stop, write nothing."""
+
+
 class ApplyError(EasGitopsError):
     """An apply step failed."""
 

@@ -15,6 +15,9 @@
   first step where that is safe (`reconciler.apply.rollback`); other groups go on, unless
   `fail_fast`, in which case they stop at their next step boundary (every boundary is a safe
   state: the planner checked the shares after each step) and groups not started are skipped.
+- `guard` (optional, `reconciler.apply.lock.Locks.check`): awaited before every step of a group;
+  when it raises LockLostError another apply owns the group now, so the group stops there
+  (STOPPED, nothing rolled back: rolling back would write over the new holder's work).
 - Cancellation (Ctrl-C, a killed CI job) is not a failure: nothing is rolled back, the journal
   holds what was done, and a new plan shows exactly the remaining work.
 - Rollouts (`reconciler.apply.rollout`): `bake` steps are run by the group's `RolloutRun` and
@@ -28,7 +31,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from reconciler.apply.bake import BakeTick
@@ -40,13 +43,14 @@ from reconciler.apply.rollout import RolloutRun, rollout_phase, tick_text
 from reconciler.apply.runtime import Link, Timer
 from reconciler.apply.secrets import check_env
 from reconciler.apply.steps import GroupRun, StepSettings
-from reconciler.errors import ConfigError, EasGitopsError
+from reconciler.errors import ConfigError, EasGitopsError, LockLostError
 from reconciler.live.model import LiveState
 from reconciler.plan.model import Action, GroupPlan, Plan, Step
 
 DEFAULT_PARALLEL = 8
 DEFAULT_TIMEOUT = 900.0
 DEFAULT_POLL_INTERVAL = 5.0
+Guard = Callable[[str, str], Awaitable[None]]  # (region, group): raises LockLostError to stop the group
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,8 @@ class ApplySettings:
 
 class Executor:
     def __init__(self, links: Mapping[str, Link], timer: Timer, *, settings: ApplySettings | None = None,
-                 journal: Journal | None = None, progress: Progress = no_progress) -> None:
-        self.links, self.timer = links, timer
+                 journal: Journal | None = None, progress: Progress = no_progress, guard: Guard | None = None) -> None:
+        self.links, self.timer, self.guard = links, timer, guard
         self.settings = settings or ApplySettings()
         self.journal = journal or Journal(None)
         self.progress = progress
@@ -130,6 +134,12 @@ class Executor:
                 _raise_if_cancelled()
                 if self._stop.is_set():
                     report.outcome, report.left = GroupOutcome.STOPPED, list(group.steps[at:])
+                    break
+                try:
+                    if self.guard is not None:
+                        await self.guard(group.region, group.name)
+                except LockLostError as err:
+                    report.outcome, report.left, report.error = GroupOutcome.STOPPED, list(group.steps[at:]), str(err)
                     break
                 self._emit(EventKind.STEP_START, group, start, step=step)
                 try:

@@ -16,7 +16,7 @@ from reconciler.plan.model import Step
 class GroupOutcome(StrEnum):
     DONE = "done"  # every step applied and verified
     FAILED = "failed"  # a step failed; traffic restored where safe
-    STOPPED = "stopped"  # stopped at a step boundary because another group failed (--fail-fast)
+    STOPPED = "stopped"  # stopped at a step boundary: another group failed (--fail-fast), or the lock was lost
     SKIPPED = "skipped"  # never started (--fail-fast)
     ROLLED_BACK = "rolled_back"  # a rollout was aborted and its abort path carried out (exit 3)
 

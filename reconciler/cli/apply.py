@@ -13,6 +13,8 @@
   elapsed/bake, the last verdict); the report lists every check (time, metric, canary and baseline
   values, limit, verdict). Interrupted (Ctrl-C, SIGTERM) during a rollout: the canary leaves group
   traffic first, then the command says what is left and exits 130.
+- One applier at a time: the groups the plan changes are locked in EAS before the live state that
+  is carried out is read (`reconciler.cli.lock`; `--lock-timeout`, `--lock-ttl`).
 - Exit codes: 0 every group done (or nothing to do), 1 a group failed or was stopped (its traffic
   restored where safe, see the report), or any error before the first write; 3 a release was
   aborted and rolled back (no group failed otherwise: a failure's 1 wins over 3).
@@ -21,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shlex
 import sys
 import time
@@ -32,17 +35,18 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from reconciler.apply.executor import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, ApplySettings, Executor
+from reconciler.apply.executor import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, ApplySettings, Executor, Guard
 from reconciler.apply.journal import JOURNAL_DIR, Journal
 from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome, check_lines
 from reconciler.apply.runtime import connect_all
 from reconciler.apply.secrets import check_env
 from reconciler.cli import gha
+from reconciler.cli import lock as lock_cli
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
 from reconciler.cli.output import console, is_terminal
 from reconciler.errors import ConfigError, RolloutAbortedError
-from reconciler.live.model import LiveState
+from reconciler.live.model import LiveState, fingerprint
 from reconciler.plan.build import DEFAULT_MAX_SHIFT, ensure_fresh
 from reconciler.plan.model import Plan, Step, load_plan
 
@@ -149,6 +153,8 @@ def print_report(report: ApplyReport) -> None:
         if g.failed_step is not None:
             typer.echo(f"  failed at step {g.failed_step.index} ({g.failed_step.action.value} "
                        f"{g.failed_step.service or ''}): {g.error}")
+        if g.outcome is GroupOutcome.STOPPED and g.error:
+            typer.echo(f"  stopped: {g.error}")
         for record in g.checks:
             for line in check_lines(record):
                 typer.echo(f"  check {line}" if not line.startswith(" ") else f"  {line}")
@@ -178,14 +184,26 @@ def confirm(auto_approve: bool) -> None:
         raise typer.Exit(1)
 
 
+async def replan(req: plan_cli.PlanRequest, first: Plan, first_live: LiveState) -> tuple[Plan, LiveState]:
+    """Under the lock: plan the locked groups again from what is live now (another apply may have
+    changed them while this one waited); the new plan is shown when it differs."""
+    groups = [f"{r}/{n}" for r, n in lock_cli.locked_keys(first)]
+    fresh, live = await plan_cli.make_plan(dataclasses.replace(req, groups=groups))
+    if fresh.live_fingerprint != fingerprint(first_live.only(fresh.group_keys())):
+        typer.echo("live state changed while waiting for the lock: planned again", err=True)
+        plan_cli.show(fresh)
+    return fresh, live
+
+
 async def execute(plan: Plan, live: LiveState, where: plan_cli.Where, settings: ApplySettings,
-                  journal_dir: Path) -> ApplyReport:
+                  journal_dir: Path, guard: Guard | None = None) -> ApplyReport:
     journal = Journal.in_dir(journal_dir)
     live_view = LiveProgress() if is_terminal() else None
     progress = live_view if live_view is not None else PlainProgress()
     try:
         async with connect_all(plan_cli.WIRING.connector(where), {g.region for g in plan.groups if g.steps}) as links:
-            executor = Executor(links, plan_cli.WIRING.timer, settings=settings, journal=journal, progress=progress)
+            executor = Executor(links, plan_cli.WIRING.timer, settings=settings, journal=journal, progress=progress,
+                                guard=guard)
             try:
                 if live_view is not None:
                     with live_view.live:
@@ -228,6 +246,8 @@ def apply(
     write_back: Annotated[bool, typer.Option(
         "--write-back", help="When a group does not finish, write its live state into its file (with --plan: "
                              "the files under the current directory).")] = False,
+    lock_timeout: lock_cli.LockTimeoutOpt = lock_cli.DEFAULT_LOCK_TIMEOUT,
+    lock_ttl: lock_cli.LockTtlOpt = lock_cli.DEFAULT_LOCK_TTL,
 ) -> None:
     """Carry out the plan: safe order, every write read back, groups in parallel.
 
@@ -235,6 +255,7 @@ def apply(
     """
     refuse_saved_plan_as_path(paths or [], saved)
     where = plan_cli.Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
+    locking = lock_cli.lock_settings(lock_timeout, lock_ttl)
     req = plan_cli.PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force,
                                changed_since)
     if saved is not None:
@@ -248,15 +269,28 @@ def apply(
         return
     check_env(result)
     confirm(auto_approve)
-    if not auto_approve and saved is None:  # a person took time to read: the plan must still hold
+    if not auto_approve and saved is None:  # a person took time to read: refuse a moved state before locking
         live = run(lambda: live_now(result, where, "the plan you confirmed"))
     settings = ApplySettings(parallel=parallel, fail_fast=fail_fast, timeout=timeout,
                              poll_interval=where.poll_interval)
     again = " ".join(["eas-gitops plan", *(shlex.quote(str(p)) for p in paths or [])] if paths else
                      ["eas-gitops plan PATHS"])
-    report = run(lambda: execute(result, live, where, settings, journal_dir),
-                 interrupted=f"interrupted: apply stopped; the journal under {journal_dir} records what was done. "
-                             f"Run `{again}` to see what is left, then apply again")
+    first, first_live = result, live
+
+    async def read() -> tuple[Plan, LiveState]:  # under the lock: what is live now
+        if saved is None and auto_approve:
+            return await replan(req, first, first_live)
+        what = f"the saved plan {saved}" if saved is not None else "the plan you confirmed"
+        return first, await live_now(first, where, what)  # what was reviewed must still hold
+
+    report = run(lambda: lock_cli.under_lock(
+        result, where, locking, read, lambda todo, now, guard: execute(todo, now, where, settings, journal_dir, guard)),
+        interrupted=f"interrupted: apply stopped; the journal under {journal_dir} records what was done. "
+                    f"Run `{again}` to see what is left, then apply again")
+    if report is None:
+        typer.echo("No changes left: another apply did them while this one waited for the lock.")
+        gha.publish_apply(None, 0)
+        return
     print_report(report)
     if write_back and not report.ok:
         from reconciler.cli.drift import write_back_unfinished

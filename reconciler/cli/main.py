@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "drift": ("reconciler.cli.drift", "Show live changes the files do not say; --write records them."),
     "import": ("reconciler.cli.import_", "Write a group file from a live group, to adopt it."),
     "emulator": ("reconciler.cli.emulator", "Run and inspect the local PAI-EAS emulator."),
+    "unlock": ("reconciler.cli.lock", "Break a group's apply lock by hand (its holder died)."),
 }
 _SINGLE_DASH_LONG = re.compile(r"^-([a-z][a-z-]+)(=.*)?$")
 _SHORT_WITH_EQUALS = re.compile(r"^(-[a-zA-Z])=(.*)$")

@@ -86,7 +86,7 @@ class GroupOps(Core):
                 raise errors.group_exists(name)
             tx.put_group(GroupRecord(name, self.settings.region, TrafficMode.AUTO, now, now, explicit=True,
                                      labels=dict(labels), network=dict(network), workspace_id=workspace_id))
-            self.record(tx, now, "write", "CreateGroup", "", name, {"Explicit": True})
+            self.record(tx, now, "write", "CreateGroup", "", name, {"Explicit": True, "Labels": sorted(labels)})
             return f"Create service group {name} successfully"
 
     def update_group(self, region: str, name: str, traffic_mode: str | None, labels: dict[str, str] | None,
@@ -104,7 +104,10 @@ class GroupOps(Core):
                 group.network = dict(network)
             group.updated_at = now
             tx.put_group(group)
-            self.record(tx, now, "write", "UpdateGroup", "", name, {"TrafficMode": group.traffic_mode.value})
+            detail: dict[str, Any] = {"TrafficMode": group.traffic_mode.value}
+            if labels is not None:
+                detail["Labels"] = sorted(labels)  # the label keys it set (every other label is gone)
+            self.record(tx, now, "write", "UpdateGroup", "", name, detail)
             return f"Update service group {name} successfully"
 
     def delete_group(self, region: str, name: str, cascade: bool) -> str:

@@ -11,6 +11,11 @@ Choices where the docs are silent:
 - A service in a group that ListGroups does not list counts as `auto` (the documented default):
   the planner reads mode from `LiveState.groups` and falls back to auto the same way.
 - `Weight` missing from a listing counts as 0 (EAS omits empty fields).
+- A listed group without members in `auto` mode is left out: for planning it is the same as no
+  group (a first member joins or creates it either way). Such a group is what `apply` creates to
+  hold the lock of a group that does not exist yet (`reconciler.apply.lock`), so that lock changes
+  neither the plan nor its fingerprint, and an empty group is never orphaned. An empty
+  `customized` group is kept: its mode shapes the plan.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group, Service
 from reconciler.gcpause import paused_gc
 from reconciler.live.model import LiveGroup, LiveService, LiveState
-from reconciler.spec.model import TrafficState
+from reconciler.spec.model import TrafficMode, TrafficState
 
 
 def live_service(svc: Service, region: str) -> LiveService:
@@ -59,6 +64,8 @@ async def list_groups(client: EasClient) -> list[Group]:
 async def read_region(client: EasClient) -> LiveState:
     """The live state of one region: two listings, concurrently."""
     services, groups = await asyncio.gather(list_services(client), list_groups(client))
+    grouped = {s.service_group for s in services}
+    groups = [g for g in groups if g.name in grouped or g.mode is not TrafficMode.AUTO]
     return LiveState(
         services=tuple(sorted((live_service(s, client.region) for s in services), key=lambda s: s.name)),
         groups=tuple(sorted((live_group(g, client.region) for g in groups), key=lambda g: g.name)),

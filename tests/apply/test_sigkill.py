@@ -66,8 +66,9 @@ def _write(folder: Path, files: dict[str, str]) -> Path:
 def _traffic_writes(state: Path, since: int) -> int:
     with sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=5) as db:
         marks = ",".join("?" * len(TRAFFIC_WRITES))
-        (count,) = db.execute(f"SELECT count(*) FROM events WHERE kind = 'write' AND seq > ? AND action IN ({marks})",
-                              (since, *TRAFFIC_WRITES)).fetchone()
+        # a label write on the group is apply's lock, not traffic
+        (count,) = db.execute(f"SELECT count(*) FROM events WHERE kind = 'write' AND seq > ? AND action IN ({marks}) "
+                              "AND json_extract(doc, '$.Labels') IS NULL", (since, *TRAFFIC_WRITES)).fetchone()
     return int(count)
 
 
