@@ -21,7 +21,7 @@ from .helpers import action_steps, run_action
 
 PENDING_COMMANDS: set[str] = set()
 # command -> options it does not have yet (once it has one, its values are checked like any other)
-PENDING_OPTIONS: dict[str, set[str]] = {"apply": {"--lock-timeout"}}
+PENDING_OPTIONS: dict[str, set[str]] = {}
 
 
 def _root() -> tuple[Any, Any]:
