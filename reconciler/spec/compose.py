@@ -33,6 +33,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml import events as ev
+from ruamel.yaml.error import YAMLError
 
 from reconciler.errors import Problem, SpecError
 from reconciler.spec.limits import Limits
@@ -62,9 +63,9 @@ class Fatal(SpecError):
         super().__init__([problem])
 
 
-def events(text: str) -> Iterator[Any]:
-    """The parser events of `text` (ruamel's C parser when available)."""
-    if _CParser is None:
+def events(text: str, pure: bool = False) -> Iterator[Any]:
+    """The parser events of `text` (ruamel's C parser when available, unless `pure`)."""
+    if _CParser is None or pure:
         return iter(YAML(typ="safe", pure=True).parse(text))
     return iter(_CParser(text).get_event, None)  # the C parser answers None after the stream's end
 
@@ -304,7 +305,21 @@ class Composer:
 
 
 def compose(file: str, text: str, limits: Limits) -> Composer:
-    """Feed every event of `text`; raises `Fatal` (a limit, a second document) or ruamel's YAMLError (syntax)."""
+    """Feed every event of `text`; raises `Fatal` (a limit, a second document) or ruamel's YAMLError (syntax).
+
+    The C parser reads YAML 1.1, which refuses a few things YAML 1.2 allows, such as a `:` inside a plain
+    scalar in a flow mapping (`{path: oss://bucket/m.pmml}`). A file it refuses is read again by the
+    pure parser (YAML 1.2); only when that refuses it too is the C parser's error reported.
+    """
     composer = Composer(file, limits)
-    composer.run(events(text))
+    try:
+        composer.run(events(text))
+    except YAMLError as first:
+        if _CParser is None:
+            raise
+        composer = Composer(file, limits)
+        try:
+            composer.run(events(text, pure=True))
+        except YAMLError:
+            raise first from None
     return composer
