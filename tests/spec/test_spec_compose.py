@@ -163,8 +163,8 @@ def test_the_pure_parser_stops_deep_nesting_too(monkeypatch: pytest.MonkeyPatch,
 
 def test_a_colon_inside_a_plain_flow_scalar_reads_as_yaml_1_2(tmp_path: Path) -> None:
     """The C parser (YAML 1.1) refuses `{path: oss://b/m.pmml}`; the file is read again by the pure parser."""
-    text = (EXAMPLES / "pmml.yaml").read_text().replace('model: {path: "oss://examplebucket/models/lr_v2.pmml", processor: pmml}',
-                                 "model: {path: oss://examplebucket/models/lr_v2.pmml, processor: pmml}")
+    quoted = 'model: {path: "oss://examplebucket/models/lr_v2.pmml", processor: pmml}'
+    text = (EXAMPLES / "pmml.yaml").read_text().replace(quoted, quoted.replace('"', ""))
     assert "path: oss://" in text
     path = tmp_path / "g.yaml"
     path.write_text(text)
