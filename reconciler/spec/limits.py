@@ -20,6 +20,9 @@ Numbers (upper bounds in the model, so they are in the JSON Schema too and the e
     gpu_memory                      2048     GB of GPU memory per instance
     spot_price_limit                100000   hourly bid (finite)
     autoscaling threshold           10**9    metric value per instance (finite)
+    label key / value               1-128 / 0-1024 characters, no control character (EAS documents no
+                                     label limits; labels travel in a URL query, where an unbounded one
+                                     fails mid-apply, and 128 / 1024 hold any real key and value)
     any integer under `config`      -2**63 .. 2**63-1 (EAS reads JSON into 64-bit integers)
     any float under `config`        finite (JSON has no infinity or NaN)
 
@@ -44,6 +47,8 @@ MAX_GPU = 64
 MAX_GPU_MEMORY_GB = 2048
 MAX_SPOT_PRICE = 100_000
 MAX_THRESHOLD = 10**9
+MAX_LABEL_KEY = 128
+MAX_LABEL_VALUE = 1024
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 ENV_PREFIX = "EAS_GITOPS_"

@@ -18,6 +18,7 @@ from reconciler.errors import (
     NotFoundError,
     ServerError,
     ThrottledError,
+    TransportError,
 )
 from reconciler.spec.model import TrafficMode, TrafficState
 
@@ -71,6 +72,13 @@ async def test_non_finite_numbers_are_refused_before_the_request_is_sent(fake_ti
         await client.create_service({"name": "a", "metadata": {"cpu": number}})
     with pytest.raises(ConfigError, match="infinity or NaN"):
         await client.update_service("a", {"metadata": {"memory": number}})
+    assert rec.requests == []
+
+
+async def test_an_unsendable_url_is_a_transport_error_not_a_traceback(fake_time: FakeTime) -> None:
+    rec = Recorder()
+    with pytest.raises(TransportError, match="CreateService: the request cannot be sent"):
+        await mock_client(rec, fake_time).create_service({"name": "a"}, labels={"owner": "x" * 100_000})
     assert rec.requests == []
 
 
