@@ -82,7 +82,8 @@ AdoptOpt = Annotated[bool, typer.Option(
     "--adopt", help="Take over declared services that exist without the eas-gitops ownership label.")]
 MaxShiftOpt = Annotated[int, typer.Option(
     "--max-shift", min=1, max=100, metavar="N",
-    help="Largest share (percentage points) a member may gain in one step from 0 %.")]
+    help="Largest rise of a member's share (percentage points) in one step, from 0 % or from any share; "
+         "a drain is not bounded.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help=(
     "Overrule the safety findings a person can judge from the plan: max_shift, and a member eas-gitops does not "
     "touch getting traffic while not ready. Each overrule is shown as a warning; the other rules never yield."))]
