@@ -33,7 +33,7 @@ from reconciler.cli.common import (
     VpcOpt,
     retry_settings,
 )
-from reconciler.cli.output import color_wanted, console, is_terminal
+from reconciler.cli.output import NoColorOpt, color_wanted, console, is_terminal
 from reconciler.cli.where import Where as Where  # re-exported: tests and commands use plan.Where
 from reconciler.cli.where import probe_region, unserved_problems
 from reconciler.errors import SpecError
@@ -181,6 +181,7 @@ def plan(
     max_shift: MaxShiftOpt = DEFAULT_MAX_SHIFT,
     force: ForceOpt = False,
     changed_since: ChangedSinceOpt = None,
+    no_color: NoColorOpt = False,  # acted on while parsing (output.SETTINGS)
 ) -> None:
     """Show what apply would change, step by step, with every member's share after each step.
 
