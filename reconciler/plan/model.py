@@ -426,4 +426,6 @@ def load_plan(text: str) -> Plan:
     try:
         return Plan.model_validate(raw)
     except ValidationError as exc:
-        raise PlanError(f"the plan file is malformed: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        raise PlanError(f"the plan file is malformed: {message} at {first['loc']}") from exc
