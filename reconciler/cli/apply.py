@@ -5,8 +5,9 @@
   confirmation the live state is read again and must still have the plan's fingerprint.
 - `apply --plan FILE`: applies a saved plan only if the live state still has the fingerprint the
   plan was made from (StalePlanError otherwise, zero writes).
-- Progress: a line per group with its current step and elapsed time (rich Live on a terminal,
-  plain lines otherwise); the journal goes to `.eas-gitops/journal/<UTC timestamp>.jsonl`.
+- Progress: a line per group with its current step and elapsed time (rich Live on a terminal
+  unless --no-color or NO_COLOR, plain lines otherwise); the journal goes to
+  `.eas-gitops/journal/<UTC timestamp>.jsonl`.
 - `--write-back`: a group that did not finish (failed, stopped, rolled back) gets its live state
   written into its file (`reconciler.cli.drift.write_back_unfinished`), so git says what is live.
 - Rollouts: while a step bakes, a progress line after every check (step k/n, the canary's share,
@@ -44,7 +45,7 @@ from reconciler.cli import gha
 from reconciler.cli import lock as lock_cli
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
-from reconciler.cli.output import console, is_terminal
+from reconciler.cli.output import NoColorOpt, color_wanted, console, is_terminal
 from reconciler.errors import ConfigError, RolloutAbortedError
 from reconciler.live.model import LiveState, fingerprint
 from reconciler.plan.build import DEFAULT_MAX_SHIFT, ensure_fresh
@@ -198,7 +199,7 @@ async def replan(req: plan_cli.PlanRequest, first: Plan, first_live: LiveState) 
 async def execute(plan: Plan, live: LiveState, where: plan_cli.Where, settings: ApplySettings,
                   journal_dir: Path, guard: Guard | None = None) -> ApplyReport:
     journal = Journal.in_dir(journal_dir)
-    live_view = LiveProgress() if is_terminal() else None
+    live_view = LiveProgress() if is_terminal() and color_wanted() else None  # --no-color: no cursor moves either
     progress = live_view if live_view is not None else PlainProgress()
     try:
         async with connect_all(plan_cli.WIRING.connector(where), {g.region for g in plan.groups if g.steps}) as links:
@@ -248,6 +249,7 @@ def apply(
                              "the files under the current directory).")] = False,
     lock_timeout: lock_cli.LockTimeoutOpt = lock_cli.DEFAULT_LOCK_TIMEOUT,
     lock_ttl: lock_cli.LockTtlOpt = lock_cli.DEFAULT_LOCK_TTL,
+    no_color: NoColorOpt = False,  # acted on while parsing (output.SETTINGS)
 ) -> None:
     """Carry out the plan: safe order, every write read back, groups in parallel.
 

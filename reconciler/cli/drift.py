@@ -26,6 +26,7 @@ import typer
 from reconciler.apply.report import ApplyReport, GroupOutcome
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
+from reconciler.cli.output import NoColorOpt
 from reconciler.cli.where import unserved_problems
 from reconciler.errors import SpecError
 from reconciler.live.model import LiveState
@@ -166,6 +167,7 @@ def drift(
     include_pending: Annotated[bool, typer.Option(
         "--include-pending", help="With --write: also write fields where the file is ahead of live "
                                   "(after an apply that stopped).")] = False,
+    no_color: NoColorOpt = False,  # acted on while parsing (output.SETTINGS)
 ) -> None:
     """Show what live state has that the files do not say: changed by hand, unmanaged, missing.
 

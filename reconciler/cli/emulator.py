@@ -1,7 +1,8 @@
 """`eas-gitops emulator serve | history | traffic | load`: run, inspect and drive the local PAI-EAS emulator.
 
 `history` and `traffic` talk to a target: `local` (default; the app in-process over the SQLite file
-`.eas-gitops/local.db` under the working directory, `--state` to move it) or the http://host:port
+`.eas-gitops/local.db` at the git repository's root, or under the working directory outside git, as
+for every other command; `--state` to move it) or the http://host:port
 URL of a served emulator. `open_target` is the only place that maps a target to a transport. Admin
 calls are ACS3-signed with the target's credentials (the local pair in-process; for a URL the
 ALIBABA_CLOUD_* variables, else the local pair on loopback), like every management call; `traffic`
@@ -43,6 +44,7 @@ from reconciler.targets import (
     STATE_FILE,
     TargetKind,
     close_local_app,
+    default_state_path,
     local_app,
     local_credentials,
     open_client,
@@ -159,7 +161,9 @@ def _serve_secret(access_key_id: str, on_command_line: str | None, secret_file: 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
-    state: Path = typer.Option(DEFAULT_STATE, "--state", help="SQLite state file (shared with --target local)."),
+    state: Path = typer.Option(None, "--state", show_default=False,
+                               help="SQLite state file (shared with --target local; default: "
+                                    f"{DEFAULT_STATE} at the git repository's root, else here)."),
     access_key_id: str = typer.Option(LOCAL_ACCESS_KEY_ID, "--access-key-id", envvar="EAS_EMULATOR_ACCESS_KEY_ID",
                                       help="Access key id the emulator accepts."),
     secret_file: Path = typer.Option(None, "--secret-file", show_default=False,
@@ -185,6 +189,8 @@ def serve(
     """
     import uvicorn
 
+    state = state or default_state_path()  # the state every other command finds from here
+    state.parent.mkdir(parents=True, exist_ok=True)
     secret = _serve_secret(access_key_id, access_key_secret, secret_file)
     metrics_token = _read_secret_file(metrics_token_file, "--metrics-token-file") if metrics_token_file \
         else os.environ.get(METRICS_TOKEN_ENV) or None

@@ -1,6 +1,7 @@
 """How the CLI writes for people: one `console()` for every rich output, colour on or off.
 
-- Colour: on for a terminal; off with the root option `--no-color` or when the environment
+- Colour: on for a terminal; off with `--no-color` (a root option, also accepted after the
+  commands that print: plan, apply, status, validate, drift) or when the environment
   variable `NO_COLOR` is set to anything but the empty string (https://no-color.org). Off means
   plain text: no escape sequence at all, bold and dim included.
 - Width: long lines wrap at the terminal's width; nothing is cropped. Output that is not a
@@ -14,7 +15,9 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,6 +34,17 @@ class OutputSettings:
 
 
 SETTINGS = OutputSettings()
+
+
+def _plain_output(value: bool) -> bool:
+    """`--no-color` after a command: the same switch as the root option (never turns colour back on)."""
+    if value:
+        SETTINGS.no_color = True
+    return value
+
+
+NoColorOpt = Annotated[bool, typer.Option(
+    "--no-color", callback=_plain_output, help="Plain output without colour (as the root option; also NO_COLOR=1).")]
 
 
 def color_wanted() -> bool:

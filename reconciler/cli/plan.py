@@ -33,7 +33,7 @@ from reconciler.cli.common import (
     VpcOpt,
     retry_settings,
 )
-from reconciler.cli.output import color_wanted, console, is_terminal
+from reconciler.cli.output import NoColorOpt, color_wanted, console, is_terminal
 from reconciler.cli.where import Where as Where  # re-exported: tests and commands use plan.Where
 from reconciler.cli.where import probe_region, unserved_problems
 from reconciler.errors import SpecError
@@ -82,7 +82,8 @@ AdoptOpt = Annotated[bool, typer.Option(
     "--adopt", help="Take over declared services that exist without the eas-gitops ownership label.")]
 MaxShiftOpt = Annotated[int, typer.Option(
     "--max-shift", min=1, max=100, metavar="N",
-    help="Largest share (percentage points) a member may gain in one step from 0 %.")]
+    help="Largest rise of a member's share (percentage points) in one step, from 0 % or from any share; "
+         "a drain is not bounded.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help=(
     "Overrule the safety findings a person can judge from the plan: max_shift, and a member eas-gitops does not "
     "touch getting traffic while not ready. Each overrule is shown as a warning; the other rules never yield."))]
@@ -180,6 +181,7 @@ def plan(
     max_shift: MaxShiftOpt = DEFAULT_MAX_SHIFT,
     force: ForceOpt = False,
     changed_since: ChangedSinceOpt = None,
+    no_color: NoColorOpt = False,  # acted on while parsing (output.SETTINGS)
 ) -> None:
     """Show what apply would change, step by step, with every member's share after each step.
 

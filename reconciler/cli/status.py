@@ -22,6 +22,7 @@ import typer
 from rich.table import Table
 
 from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, TargetOptions, VpcOpt, run
+from reconciler.cli.output import NoColorOpt
 from reconciler.cli.output import console as make_console
 from reconciler.cli.where import Where
 from reconciler.eas.client import EasClient
@@ -164,6 +165,7 @@ def status(
     region: RegionOpt = DEFAULT_REGION,
     vpc: VpcOpt = False,
     rate_limit: RateLimitOpt = None,
+    no_color: NoColorOpt = False,  # acted on while parsing (output.SETTINGS)
 ) -> None:
     """Show live services: instances, CPU, memory, status, weight, traffic state, group share and mode.
 

@@ -19,6 +19,7 @@ import typer
 from rich.table import Table
 
 from reconciler.analysis.durations import format_duration
+from reconciler.cli.output import NoColorOpt
 from reconciler.cli.output import console as make_console
 from reconciler.errors import SpecError
 from reconciler.spec.desired import DesiredState, LoadedGroup
@@ -162,6 +163,7 @@ def validate(
     fmt: ValidateFormat = typer.Option(
         ValidateFormat.TEXT, "--format", "-f",
         help="github: also print each problem as a workflow annotation (::error file=...,line=...) on stdout."),
+    no_color: NoColorOpt = False,  # acted on while parsing (output.SETTINGS)
 ) -> None:
     try:
         state = load_paths(paths or [Path(".")], name_pattern=name_pattern)

@@ -50,8 +50,15 @@ _DELETING = frozenset({"Deleting"})
 
 
 def dump_json(value: Any) -> bytes:
-    """Compact JSON, non-ASCII kept as UTF-8 (the SDK's `to_json_string`)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact JSON, non-ASCII kept as UTF-8 (the SDK's `to_json_string`).
+
+    Infinity and NaN are refused with ConfigError before anything is sent: they are not JSON, and an
+    EAS that stored one could not answer for the service again.
+    """
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError as exc:
+        raise ConfigError(f"a request body holds a number JSON cannot carry (infinity or NaN): {exc}") from None
 
 
 def config_body(config: Mapping[str, Any] | str) -> bytes:

@@ -132,6 +132,12 @@ def transport_error(exc: httpx.HTTPError, operation: str) -> TransportError:
     return TransportError(f"{operation}: no usable answer from {where} ({type(exc).__name__}: {exc})")
 
 
+def unsendable(exc: httpx.InvalidURL, operation: str) -> TransportError:
+    """A request httpx refuses to build (a URL part too long or malformed): nothing left, never retried."""
+    return TransportError(f"{operation}: the request cannot be sent: {exc} (a name or label in it is too long "
+                          "or malformed)")
+
+
 def request_left(exc: httpx.HTTPError) -> bool:
     """False only when httpx failed before the request left (connect error/timeout): safe to retry anything."""
     return not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)

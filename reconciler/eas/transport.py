@@ -121,10 +121,15 @@ class Caller:
         headers = {ACTION_HEADER: req.operation, "accept": "application/json"}
         if req.body is not None:
             headers["content-type"] = JSON_CONTENT_TYPE
-        request = self.http.build_request(req.method, req.path, params=dict(req.query) or None,
-                                          content=req.body, headers=headers)
+        try:
+            request = self.http.build_request(req.method, req.path, params=dict(req.query) or None,
+                                              content=req.body, headers=headers)
+        except httpx.InvalidURL as exc:  # e.g. a query beyond httpx's length limit: nothing was sent
+            raise errormap.unsendable(exc, req.operation) from None
         try:
             response = await self.http.send(request)
+        except httpx.InvalidURL as exc:
+            raise errormap.unsendable(exc, req.operation) from None
         except httpx.RequestError as exc:
             left = errormap.request_left(exc)
             if left:

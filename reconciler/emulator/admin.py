@@ -31,7 +31,6 @@ finite numbers within bounds, standard JSON (`NaN` and `Infinity` literals are r
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -83,17 +82,9 @@ def _by_group(timeline: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     return out
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def json_object(raw: bytes) -> dict[str, Any]:
     """A standard JSON object (an empty body is `{}`); `WireError` InvalidParameter otherwise."""
-    try:
-        value = json.loads(raw or b"{}", parse_constant=_no_constants)
-    except (ValueError, RecursionError):
-        raise errors.invalid_parameter("The admin request body is not valid JSON (NaN and Infinity are not "
-                                       "JSON).") from None
+    value = errors.strict_json(raw or b"{}", "admin request body")
     if not isinstance(value, dict):
         raise errors.invalid_parameter("The admin request body must be a JSON object.")
     return value

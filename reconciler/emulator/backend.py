@@ -63,7 +63,8 @@ class Backend(ScalingOps):
         instance = metadata.get("instance", 1)
         if not isinstance(instance, int) or isinstance(instance, bool) or instance < 0:
             raise errors.invalid_parameter(f"metadata.instance must be an integer >= 0, got {instance!r}.")
-        autoscaler.from_config(config)  # a malformed autoscaler is refused here
+        self.settings.bounds.check(metadata)
+        self._bounded(autoscaler.from_config(config))  # a malformed autoscaler is refused here
         return config
 
     # CreateService -------------------------------------------------------------------------

@@ -7,6 +7,9 @@ not name are listed, with their statuses, in `reconciler.emulator.settings`.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pydantic import ValidationError
 
 
@@ -93,3 +96,15 @@ def auth_error(code: str, message: str, status: int = 400) -> WireError:
 def describe_validation(exc: ValidationError) -> str:
     """A pydantic error in one line, e.g. `advance: Input should be a finite number` (never the input)."""
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(raw: bytes | str, what: str) -> Any:
+    """Standard JSON (no NaN / Infinity literals, bounded nesting); InvalidParameter naming `what` otherwise."""
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        raise invalid_parameter(f"The {what} is not valid JSON (NaN and Infinity are not JSON).") from None

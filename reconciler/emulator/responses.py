@@ -45,10 +45,7 @@ class Call:
     def json(self) -> Any:
         if not self.body.strip():
             return {}
-        try:
-            return json.loads(self.body)
-        except ValueError as exc:
-            raise errors.invalid_parameter(f"The request body is not valid JSON: {exc}") from None
+        return errors.strict_json(self.body, "request body")
 
     def object(self) -> dict[str, Any]:
         value = self.json()
@@ -72,10 +69,7 @@ class Call:
         raw = self.query.get(name, "")
         if not raw:
             return kind()
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            raise errors.invalid_parameter(f"{name} must be JSON text.") from None
+        value = errors.strict_json(raw, f"{name} parameter")
         if not isinstance(value, kind):
             raise errors.invalid_parameter(f"{name} must be a JSON {kind.__name__}.")
         return value

@@ -40,7 +40,14 @@ class ScalingOps(GroupOps):
     def update_service_autoscaler(self, region: str, name: str, body: dict[str, Any]) -> str:
         return self._set_scaler(region, name, autoscaler.from_api_body(body), "UpdateServiceAutoScaler")
 
+    def _bounded(self, scaler: autoscaler.Scaler | None) -> None:
+        """InvalidParameter when an autoscaler's max is beyond the instances bound (settings.ConfigBounds)."""
+        if scaler is not None and scaler.max > self.settings.bounds.instances:
+            raise errors.invalid_parameter(f"autoscaler max must be at most {self.settings.bounds.instances}, "
+                                           f"got {scaler.max}.")
+
     def _set_scaler(self, region: str, name: str, scaler: autoscaler.Scaler, action: str) -> str:
+        self._bounded(scaler)
         with self.store.write() as tx:
             now = self._begin(tx)
             svc = self._lookup(tx, region, name)

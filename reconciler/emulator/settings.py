@@ -62,6 +62,10 @@ Undocumented choices (all invented; the reconciler must not rely on them):
 * Request bodies (management and admin) are limited to `max_body_bytes` (1 MiB): a longer body
   (by Content-Length, or while it streams in) is refused with 413 `RequestEntityTooLarge` in the
   EAS error shape. Prediction bodies are not read by the emulator and not limited.
+* Management and admin bodies are standard JSON (a `NaN` or `Infinity` literal is 400
+  InvalidParameter). Service configs keep `metadata.instance`, `cpu`, `memory`, `gpu`, `gpu_memory`
+  and autoscaler `min` / `max` within `ConfigBounds` (1000 instances, 1024 cores, 4 TiB, 64 GPUs,
+  2048 GB): beyond them is 400 InvalidParameter, so no request can break the state file.
 * Admin bodies are JSON objects with known keys only (standard JSON: no NaN or Infinity literals),
   every number finite and bounded: a clock step is at most `max_clock_advance` seconds (one year).
 * `/metrics`: with `metrics_token` set, the scrape needs `Authorization: Bearer <token>` (what
@@ -82,7 +86,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from reconciler.emulator import errors
 
 LOCAL_ACCESS_KEY_ID = "LTAI5tEasGitopsLocal"
 LOCAL_ACCESS_KEY_SECRET = "eas-gitops-local-emulator-secret"  # documented, local only: not a secret
@@ -115,6 +121,31 @@ class AutoscalerSettings:
     scale_up_stabilization: float = 0.0  # behavior.scaleUp.stabilizationWindowSeconds when not given
     scale_down_stabilization: float = 300.0  # behavior.scaleDown.stabilizationWindowSeconds when not given
     max_ticks: int = 20_000  # decisions computed per settle at most (a huge clock jump skips the rest)
+
+
+@dataclass(frozen=True)
+class ConfigBounds:
+    """Largest numbers a service config may hold (CreateService / UpdateService, the autoscaler API).
+
+    EAS publishes no such limits; the emulator refuses anything beyond them with 400 InvalidParameter
+    so that no client can store a number it could not answer with again. The defaults are the desired
+    state's own bounds (reconciler.spec.limits), far above any real service.
+    """
+
+    instances: int = 1000  # metadata.instance and autoscaler min / max
+    cpu: int = 1024  # metadata.cpu, cores per instance
+    memory: int = 4 * 1024 * 1024  # metadata.memory, MB per instance
+    gpu: int = 64  # metadata.gpu
+    gpu_memory: int = 2048  # metadata.gpu_memory, GB
+
+    def check(self, metadata: dict[str, Any]) -> None:
+        """InvalidParameter for a metadata number (present) that is not a finite number in 0..bound."""
+        for key in ("instance", "cpu", "memory", "gpu", "gpu_memory"):
+            if key not in metadata:
+                continue
+            value, bound = metadata[key], getattr(self, "instances" if key == "instance" else key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= bound:
+                raise errors.invalid_parameter(f"metadata.{key} must be a number from 0 to {bound}, got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -159,6 +190,7 @@ class EmulatorSettings:
     seed: int = 0
     host_id: str = ""  # HostId in error bodies; "" means pai-eas.<region>.aliyuncs.com
     autoscaler: AutoscalerSettings = field(default_factory=AutoscalerSettings)
+    bounds: ConfigBounds = field(default_factory=ConfigBounds)
     service_fields: ServiceFieldSettings = field(default_factory=ServiceFieldSettings)
 
     def __post_init__(self) -> None:

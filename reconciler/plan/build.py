@@ -72,7 +72,8 @@ def build_plan(desired: Sequence[ServiceGroup], live: LiveState, *, prune: bool 
 
     `groups` limits the plan to group names (or "region/name"); `prune` deletes managed groups no
     file declares; `adopt` takes over declared services that exist without the ownership label;
-    `max_shift` (1-100) bounds the share a member may gain in one step from 0 %; `force` overrules
+    `max_shift` (1-100) bounds every rise of a member's share in one step (a join, a weight
+    change, a scale; taking a member out of traffic is not bounded); `force` overrules
     the rules listed in `reconciler.plan.safety`. `commits` is the `eas-gitops/commit` label value
     per declared (region, name), written with every member the plan writes to; `source` is the commit
     the plan was made from (`reconciler.gitops.commit`; both None outside git).

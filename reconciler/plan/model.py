@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -40,6 +41,7 @@ from pydantic import (
 from reconciler.analysis.gates import AnalysisSpec
 from reconciler.errors import PlanError
 from reconciler.live.model import ServiceStatus
+from reconciler.spec.limits import MAX_REPLICAS, config_faults
 from reconciler.spec.model import TrafficMode, TrafficState
 from reconciler.spec.rollout import OnFailure
 
@@ -121,18 +123,30 @@ class PlanWarning(_Frozen):
 # ---- step parameters: one typed model per action --------------------------------------------------------------
 
 
+def _bounded_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved plan may have been edited: its configs obey the desired state's number limits (spec/limits.py)."""
+    faults = config_faults(config)
+    if faults:
+        raise ValueError("config " + "; ".join(faults[:3]))
+    return config
+
+
+EasConfig = Annotated[dict[str, Any], AfterValidator(_bounded_config)]
+Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
+
+
 class CreateParams(_Frozen):
     action: Literal[Action.CREATE_SERVICE] = Action.CREATE_SERVICE
-    config: dict[str, Any] = Field(description="EAS service config; secrets as ${env:NAME} references.")
+    config: EasConfig = Field(description="EAS service config; secrets as ${env:NAME} references.")
     labels: dict[str, str] = Field(description="Labels sent with CreateService (ownership + spec hash).")
-    replicas: int
+    replicas: Replicas
     traffic_state: Literal[TrafficState.STANDALONE] = TrafficState.STANDALONE
     sensitive_paths: tuple[str, ...] = ()
 
 
 class UpdateConfigParams(_Frozen):
     action: Literal[Action.UPDATE_CONFIG] = Action.UPDATE_CONFIG
-    config: dict[str, Any] = Field(
+    config: EasConfig = Field(
         description="Desired config without metadata.instance (merge update); secrets as references.")
     changed_paths: tuple[str, ...]
     sensitive_paths: tuple[str, ...] = ()
@@ -152,13 +166,13 @@ class UpdateConfigParams(_Frozen):
 
 class ScaleParams(_Frozen):
     action: Literal[Action.SCALE] = Action.SCALE
-    replicas: int
+    replicas: Replicas
     before: int
 
 
 class WaitParams(_Frozen):
     action: Literal[Action.WAIT_RUNNING] = Action.WAIT_RUNNING
-    replicas: int
+    replicas: Replicas
 
 
 class SmokeTestParams(_Frozen):
@@ -412,4 +426,6 @@ def load_plan(text: str) -> Plan:
     try:
         return Plan.model_validate(raw)
     except ValidationError as exc:
-        raise PlanError(f"the plan file is malformed: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        raise PlanError(f"the plan file is malformed: {message} at {first['loc']}") from exc

@@ -22,7 +22,7 @@ from reconciler.analysis.gates import interval_problem
 from reconciler.errors import Problem
 from reconciler.spec.desired import LoadedGroup
 from reconciler.spec.eas_config import TYPED_PATHS, declared_paths, to_eas_config, value_at
-from reconciler.spec.limits import INT64_MAX, INT64_MIN
+from reconciler.spec.limits import number_faults
 from reconciler.spec.model import RESERVED_LABEL_PREFIX, ServiceSpec, TrafficMode, TrafficState
 from reconciler.spec.positions import Loc, Positions, dotted
 from reconciler.spec.rollout import CANARY_ROLE, resolve_canary, step_rises
@@ -135,18 +135,9 @@ def check_config(loaded: LoadedGroup) -> list[Problem]:
 
 
 def _config_numbers(pos: Positions, loc: tuple[str | int, ...], value: object) -> list[Problem]:
-    """Numbers under `config` that EAS cannot read from JSON: infinity, NaN, integers beyond 64 bits."""
-    if isinstance(value, dict):
-        return [p for key, item in value.items() for p in _config_numbers(pos, (*loc, key), item)]
-    if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in _config_numbers(pos, (*loc, i), item)]
-    if isinstance(value, float) and not math.isfinite(value):
-        return [pos.at_value(loc, f"{dotted(loc)} is {value}: JSON, which EAS reads, has no infinity or NaN",
-                             "write a finite number")]
-    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
-        return [pos.at_value(loc, f"{dotted(loc)} is {value:.3g}: beyond a 64-bit integer",
-                             f"EAS reads whole numbers as 64-bit integers: {INT64_MIN} to {INT64_MAX}")]
-    return []
+    """Numbers under `config` that EAS cannot read from JSON (limits.number_faults), positioned."""
+    return [pos.at_value((*loc, *where), f"{dotted((*loc, *where))} {what}", hint)
+            for where, what, hint in number_faults(value)]
 
 
 def check_rollout(loaded: LoadedGroup) -> list[Problem]:

@@ -146,7 +146,10 @@ def _number_text_hint(value: str, kind: str, loc: Loc) -> str:
 
 def _bad_value(err: ErrorDetails, pos: Positions) -> Problem:
     loc, kind, value = err["loc"], err["type"], err.get("input")
-    path = dotted(loc)
+    key_error = len(loc) > 1 and loc[-1] == "[key]"  # a mapping key's own error: pydantic adds "[key]"
+    if key_error:
+        loc, kind = loc[:-1], "invalid_key"
+    path = f"{dotted(loc[:-1])} key" if key_error else dotted(loc)
     msg = err["msg"].removeprefix("Value error, ")
     if kind in _TYPE_WORDS:
         message = f"{path} should be {_TYPE_WORDS[kind]}, got {_short(value)}"

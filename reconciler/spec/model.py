@@ -25,6 +25,8 @@ Choices where the docs are silent:
   not both: EAS documents them as two ways of starting the same container.
 - Every number has an upper bound (`reconciler.spec.limits`), and floats must be finite: a value
   EAS would refuse, or Python could not turn into an instance count, is stopped here.
+- Label keys are 1-128 characters, values at most 1024, neither with a control character
+  (`reconciler.spec.limits`): a label travels in a URL query, so an unbounded one fails mid-apply.
 - A `${env:` that does not form `${env:NAME}` is an error wherever it is written
   (`reference_problems`, applied by the loader to every string): it would reach EAS as written.
 """
@@ -33,9 +35,9 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
 from reconciler.spec.drift_policy import DriftPolicy
@@ -43,6 +45,8 @@ from reconciler.spec.limits import (
     MAX_CPU,
     MAX_GPU,
     MAX_GPU_MEMORY_GB,
+    MAX_LABEL_KEY,
+    MAX_LABEL_VALUE,
     MAX_MEMORY_MB,
     MAX_REPLICAS,
     MAX_SPOT_PRICE,
@@ -60,7 +64,33 @@ MAX_WEIGHT = 1000
 RESERVED_LABEL_PREFIX = "eas-gitops/"
 REGION_PATTERN = r"^[a-z]{2,}(-[a-z0-9]+)+$"
 
-_LABELS_SCHEMA: dict[str, Any] = {"propertyNames": {"not": {"pattern": f"^{RESERVED_LABEL_PREFIX}"}}}
+# Label keys 1-MAX_LABEL_KEY characters, values at most MAX_LABEL_VALUE, neither with a control character
+# (EAS documents no label limits: spec/limits.py says why these). Checked by the types; the schema says so too.
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _label_text(what: str, limit: int) -> AfterValidator:
+    def check(text: str) -> str:
+        if what == "key" and not text:
+            raise PydanticCustomError("label_text", "a label key is empty", {"hint": "name the label"})
+        if len(text) > limit:
+            raise PydanticCustomError("label_text", f"a label {what} has {len(text)} characters: at most {limit}",
+                                      {"hint": f"EAS documents no limit; eas-gitops allows {limit}, "
+                                               "as labels travel in a URL query"})
+        if _CONTROL.search(text):
+            raise PydanticCustomError("label_text", f"a label {what} holds a control character",
+                                      {"hint": "a label is one line of plain text: no newline, tab or escape"})
+        return text
+    return AfterValidator(check)
+
+
+LabelKey = Annotated[str, _label_text("key", MAX_LABEL_KEY)]
+LabelValue = Annotated[str, _label_text("value", MAX_LABEL_VALUE)]
+_LABELS_SCHEMA: dict[str, Any] = {
+    "propertyNames": {"minLength": 1, "maxLength": MAX_LABEL_KEY, "pattern": _NO_CONTROL,
+                      "not": {"pattern": f"^{RESERVED_LABEL_PREFIX}"}},
+    "additionalProperties": {"type": "string", "maxLength": MAX_LABEL_VALUE, "pattern": _NO_CONTROL}}
 
 
 def _conflict(message: str, at: str, hint: str) -> PydanticCustomError:
@@ -319,7 +349,7 @@ class ServiceSpec(_Strict):
     smoke_test: SmokeTest | None = Field(
         default=None, description="Request checked on the direct endpoint before the member takes group traffic."
     )
-    labels: dict[str, str] = Field(
+    labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="EAS service labels (keys eas-gitops/... are reserved).",
         json_schema_extra=_LABELS_SCHEMA,
     )
@@ -354,7 +384,7 @@ class GroupMetadata(_Strict):
     name: str = Field(min_length=1, description="Service group name (the group endpoint is /api/predict/<name>).")
     region: str = Field(pattern=REGION_PATTERN, description="Region ID, e.g. cn-shanghai.")
     workspace_id: str | None = Field(default=None, min_length=1, description="PAI workspace ID.")
-    labels: dict[str, str] = Field(
+    labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="Labels of the group (keys eas-gitops/... are reserved).",
         json_schema_extra=_LABELS_SCHEMA,
     )

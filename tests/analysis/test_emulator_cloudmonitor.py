@@ -117,7 +117,8 @@ def test_black_hole_load_is_unanswered_and_unknown_names_refused(app: Any) -> No
     refused = client.post("/_emulator/load", json={"group": "nothing", "requests": 1, "seconds": 1})
     assert (refused.status_code, refused.json()["Code"]) == (400, "InvalidParameter")
     for bad in ({"group": "g"}, {"group": "g", "requests": -1}, {"group": "g", "requests": 1, "seconds": 0},
-                {"group": "g", "requests": True}):
+                {"group": "g", "requests": True}, {"group": "g", "requests": 20_001},
+                {"group": "g", "requests": 1_000_000}):
         assert client.post("/_emulator/load", json=bad).status_code == 400
 
 

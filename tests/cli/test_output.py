@@ -43,6 +43,23 @@ def test_no_color_gives_plain_text(terminal: None, tmp_path: Path, extra: tuple[
     assert ESC not in text and "set_traffic_state" in text
 
 
+def test_no_color_after_the_command_gives_plain_text(terminal: None, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plan", str(EXAMPLE), "--state", str(tmp_path / "s.db"), "--no-color"])
+    assert result.exit_code == 0, result.output
+    assert ESC not in result.stdout and "set_traffic_state" in result.stdout
+    assert ESC in _plan(tmp_path)  # the next invocation has colour again
+
+
+@pytest.mark.parametrize("command", [
+    ["validate", str(EXAMPLE)], ["status"], ["drift", str(EXAMPLE)], ["apply", str(EXAMPLE), "--auto-approve"]])
+def test_every_printing_command_takes_no_color(terminal: None, tmp_path: Path, command: list[str]) -> None:
+    state = [] if command[0] == "validate" else ["--state", str(tmp_path / "s.db")]
+    result = runner.invoke(app, [*command, *state, "--no-color"])
+    assert "No such option" not in result.output
+    assert result.exit_code == (2 if command[0] == "drift" else 0), result.output  # drift: 2 = found
+    assert ESC not in result.output
+
+
 def test_an_empty_no_color_keeps_colour(terminal: None, tmp_path: Path) -> None:
     assert ESC in _plan(tmp_path, env={"NO_COLOR": ""})  # the convention: set to a non-empty value
 

@@ -84,3 +84,20 @@ def test_apply_of_a_saved_plan_given_as_a_path_points_at_plan(tmp_path: Path) ->
     assert result.exit_code == 1
     assert f"to apply a saved plan, pass it with --plan: eas-gitops apply --plan {saved}" in result.stderr
     assert not (tmp_path / "s.db").exists()  # refused before the state was opened
+
+
+def test_emulator_serve_and_history_from_a_sub_directory_use_the_root_state(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    monkeypatch.chdir(repo / "groups" / "sub")
+    result = runner.invoke(app, ["emulator", "serve", "--port", "1"])
+    assert result.exit_code == 0, result.output
+    root_state = repo / ".eas-gitops" / "local.db"
+    assert served and served[0].state.emulator.settings.state_path == root_state  # type: ignore[attr-defined]
+    assert f"(state {root_state}," in result.output
+    history = runner.invoke(app, ["emulator", "history"])
+    assert history.exit_code == 0, history.output
+    assert not (repo / "groups" / "sub" / ".eas-gitops").exists()

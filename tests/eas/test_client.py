@@ -13,10 +13,12 @@ from reconciler.eas.models import SafetyLock, UpdateType
 from reconciler.errors import (
     ApiError,
     AuthError,
+    ConfigError,
     ConflictError,
     NotFoundError,
     ServerError,
     ThrottledError,
+    TransportError,
 )
 from reconciler.spec.model import TrafficMode, TrafficState
 
@@ -60,6 +62,24 @@ async def test_create_sends_the_raw_compact_config_and_labels_as_json(fake_time:
     assert rec.last.url.params["Labels"] == '{"team":"ml"}'
     assert (rec.last.method, raw_path(rec.last)) == ("POST", "/api/v2/services")
     assert created.service_id == "eas-m-1"
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("-inf"), float("nan")])
+async def test_non_finite_numbers_are_refused_before_the_request_is_sent(fake_time: FakeTime, number: float) -> None:
+    rec = Recorder()
+    client = mock_client(rec, fake_time)
+    with pytest.raises(ConfigError, match="infinity or NaN"):
+        await client.create_service({"name": "a", "metadata": {"cpu": number}})
+    with pytest.raises(ConfigError, match="infinity or NaN"):
+        await client.update_service("a", {"metadata": {"memory": number}})
+    assert rec.requests == []
+
+
+async def test_an_unsendable_url_is_a_transport_error_not_a_traceback(fake_time: FakeTime) -> None:
+    rec = Recorder()
+    with pytest.raises(TransportError, match="CreateService: the request cannot be sent"):
+        await mock_client(rec, fake_time).create_service({"name": "a"}, labels={"owner": "x" * 100_000})
+    assert rec.requests == []
 
 
 async def test_update_sends_a_string_config_verbatim(fake_time: FakeTime) -> None:
