@@ -13,6 +13,7 @@ from reconciler.plan import build_plan, record
 from reconciler.plan.diff import spec_hash
 from reconciler.plan.model import Action, GroupPlan, Plan
 from reconciler.plan.render import render_json
+from reconciler.plan.render.common import rollout_notes
 from reconciler.plan.rollout import baseline_factor, canary_weight, ramp_weights, switch_scale
 from reconciler.spec.eas_config import to_eas_config
 from reconciler.spec.model import ServiceGroup
@@ -143,6 +144,17 @@ def test_resume_at_the_step_the_label_names_while_the_canary_serves() -> None:
     assert g.steps[0].action is Action.BAKE and g.steps[0].params.action is Action.BAKE
     assert g.steps[0].params.step == 2
     assert g.rollout.previous_version == 1  # from eas-gitops/rollout-from
+    assert (Action.UPDATE_CONFIG, "grey") not in actions(g)
+
+
+def test_a_label_at_step_one_of_this_release_is_a_resume_too() -> None:
+    want = desired([prod("v2"), grey("v2")])
+    g = plan_of(want, _mid_ramp(want, 1))
+    assert g.rollout is not None and g.rollout.resumed_from == 1
+    assert ("resumes at step 1: the part of its bake already served counts (it is subtracted from that "
+            "minimum at apply time: the plan has no clock)") in rollout_notes(g)
+    first = next(s.params for s in g.steps if s.params.action is Action.BAKE)
+    assert first.action is Action.BAKE and first.step == 1
     assert (Action.UPDATE_CONFIG, "grey") not in actions(g)
 
 
