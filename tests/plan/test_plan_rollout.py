@@ -265,3 +265,27 @@ def test_plans_without_a_rollout_have_no_rollout_key() -> None:
     plan: Plan = build_plan([desired([prod(), grey()]).model_copy(update={"spec": desired(
         [prod(), grey()]).spec.model_copy(update={"rollout": None})})], V1)
     assert all("rollout" not in g for g in json.loads(render_json(plan))["groups"])
+
+
+def test_an_abort_that_would_black_hole_the_group_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The planner's own ramps keep a primary serving, so the group at a bake is taken from a real plan
+    # and its primary set standalone there: the check the plan makes for every bake must refuse it.
+    from reconciler.plan import build as build_module
+    from reconciler.plan import release as release_module
+    from reconciler.spec.model import TrafficState
+
+    seen: list[tuple[Any, ...]] = []
+
+    def recording(*args: Any) -> Any:
+        seen.append(args)
+        return release_module.rollout_plan(*args)
+    monkeypatch.setattr(build_module, "rollout_plan", recording)
+    plan_of(desired([prod("v2"), grey("v2")]), V1)
+    delta, r, steps, frames = seen[0]
+    bake = next(s for s in steps if s.action is Action.BAKE)
+    frame = frames[bake.index]
+    release_module._check_abort(delta, r, bake, frame)  # prod serves: an abort leaves it the traffic
+    frame.group.members["prod"].state = TrafficState.STANDALONE
+    with pytest.raises(PlanError, match=f"an abort at step {bake.index} would take grey out of group traffic "
+                                        "with no other member serving"):
+        release_module._check_abort(delta, r, bake, frame)
