@@ -16,12 +16,14 @@ Where the numbers come from, by target (`open_cloudmonitor`):
   only that app has seen the traffic.
 
 The window is narrowed to whole periods (`Window.aligned`): the period in progress belongs to the
-next check. On the cloud the window is also read `lag` seconds late (default 120 s; CloudMonitor
-publishes a minute some time after it ends, and how long is not documented): a check at time t
-reads the periods before t - lag, so consecutive checks still read every period exactly once. The
-emulator publishes at once (lag 0). The query asks for `StartTime` = window start - 1 ms (CloudMonitor's start is
-exclusive) and keeps only datapoints stamped inside the window. A datapoint without a number is
-broken data and reads as NaN (a failure for the judge), never as 0.
+next check. On the cloud a window's numbers are complete only `lag` seconds after it ends (default
+120 s; CloudMonitor publishes a minute some time after it ends, and how long is not documented): the
+provider reads exactly the window it is given and says its lag (`lag`), and the bake loop waits
+until `window.end + lag` before it asks, so a check never judges traffic from before its window and
+the end of a step is judged too. The emulator publishes at once (lag 0). The query asks for
+`StartTime` = window start - 1 ms (CloudMonitor's start is exclusive) and keeps only datapoints
+stamped inside the window. A datapoint without a number is broken data and reads as NaN (a failure
+for the judge), never as 0.
 """
 
 from __future__ import annotations
@@ -206,7 +208,7 @@ class CloudMonitorProvider:
         return MemberSample(requests, weighted(ratio, 1.0), weighted(rt, 1e-6))
 
     async def fetch(self, group: str, services: Sequence[str], window: Window) -> Fetched:
-        aligned = Window(window.start - self.lag, window.end - self.lag).aligned(self.period)
+        aligned = window.aligned(self.period)
         if aligned.end <= aligned.start:
             return Fetched(aligned, {name: MemberSample() for name in services})
         samples = await asyncio.gather(*(self._member(name, aligned) for name in services))

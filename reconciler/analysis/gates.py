@@ -23,7 +23,7 @@ Choices where nothing is documented:
   period, no percentile, so a `p99` gate would claim what the data cannot show.
 - CloudMonitor on the real cloud answers whole minutes (`Period` a multiple of 60 s): there an
   interval under 60 s is refused (`interval_problem`). The emulator's CloudMonitor answers whole
-  seconds, so demos and tests can bake for seconds.
+  seconds, so demos and tests can bake for seconds; an interval under 1 s is refused everywhere.
 """
 
 from __future__ import annotations
@@ -198,8 +198,9 @@ class AnalysisSpec(_Strict):
     @field_validator("interval")
     @classmethod
     def _positive(cls, value: float) -> float:
-        if value < 0.001:
-            raise ValueError("the interval must be at least 1ms")
+        if value < EMULATOR_PERIOD:  # no metrics source this project reads has a finer period
+            raise PydanticCustomError("value_error", "the interval must be at least 1s (the finest period of "
+                                      "the emulator's CloudMonitor)", {"hint": "use interval: 1s or more"})
         return value
 
     @model_validator(mode="after")
@@ -220,6 +221,11 @@ class AnalysisSpec(_Strict):
         return self
 
 
+def finest_period(cloud: bool) -> float:
+    """The shortest CloudMonitor period of the real cloud (`cloud`) or of an emulator, in seconds."""
+    return CLOUD_PERIOD if cloud else EMULATOR_PERIOD
+
+
 def interval_problem(analysis: AnalysisSpec, cloud: bool) -> str | None:
     """Why `analysis.interval` cannot work against the real cloud (`cloud`) or an emulator, or None.
 
@@ -228,7 +234,7 @@ def interval_problem(analysis: AnalysisSpec, cloud: bool) -> str | None:
     """
     if analysis.provider is not ProviderName.CLOUDMONITOR:
         return None
-    finest = CLOUD_PERIOD if cloud else EMULATOR_PERIOD
+    finest = finest_period(cloud)
     if analysis.interval < finest:
         where = "CloudMonitor on the aliyun target" if cloud else "the emulator's CloudMonitor"
         return (f"interval {format_duration(analysis.interval)} is shorter than the finest period of {where} "

@@ -83,6 +83,8 @@ def _value(data: Any, query: str) -> float | None:
 class PrometheusProvider:
     """Samples per member from PromQL instant queries."""
 
+    lag = 0.0  # an instant query answers from what was scraped; nothing to wait for past a window's end
+
     def __init__(self, url: str, *, queries: Mapping[QueryName, str] | None = None, token: str | None = None,
                  timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
         headers = {"accept": "application/json"}

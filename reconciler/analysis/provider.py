@@ -6,7 +6,9 @@ None where it has no data). It never judges; `reconciler.analysis.judge` does.
 
 Windows are half-open `[start, end)` in epoch seconds on the clock of the target (the emulator's
 emulated clock, or real time on the cloud). A provider may narrow a window to whole periods of
-its source and says which window it really read (`Fetched.window`), so a report shows it.
+its source and says which window it really read (`Fetched.window`), so a report shows it. A source
+that publishes late says by how much (`lag`); the caller waits for it rather than the provider
+reading an earlier window.
 
 Providers raise the package's errors: `TransportError` when the source cannot be reached,
 `ApiError` when it answers with an error, `ConfigError` for settings that cannot work. What a
@@ -49,6 +51,12 @@ class Fetched:
 
 
 class MetricsProvider(Protocol):
+    @property
+    def lag(self) -> float:
+        """Seconds after a window ends before its numbers are complete at the source (0: at once).
+        The bake loop waits that long past a window's end before it fetches the window."""
+        ...
+
     async def fetch(self, group: str, services: Sequence[str], window: Window) -> Fetched:
         """Samples of each of `services` (members of `group`) over `window`; every name has an entry."""
         ...

@@ -2,10 +2,12 @@
 
 A step k that bakes B seconds with interval I, started at S (unix seconds on the target's clock,
 `Timer.epoch`), is checked over a fixed grid of windows `[S + jI, S + (j+1)I)`, the last one cut at
-S + B. Check j runs once its window has ended: the provider reads the canary and the baseline over
-that window, `judge_check` gives its verdict, and `judge_step` over every verdict so far says
-whether the step goes on baking, passed or aborts (a run of `failure_limit` failures aborts at
-once, before the bake ends; there is no early success).
+S + B. Check j runs once its window has ended and the source has published it (`provider.lag`
+seconds later: 120 s on CloudMonitor in the cloud, 0 on the emulator): the provider reads the canary
+and the baseline over exactly that window, so no check judges traffic from before the step and the
+step's last check, made at S + B + lag, judges the bake's end too. `judge_check` gives its verdict,
+and `judge_step` over every verdict so far says whether the step goes on baking, passed or aborts (a
+run of `failure_limit` failures aborts at once, before the bake ends; there is no early success).
 
 - Resumed bakes: when S lies in the past (the progress label of an interrupted run says when the
   step began), the windows that have already ended are checked at once, in order: their evidence
@@ -135,7 +137,7 @@ async def bake(inputs: BakeInputs, group: str, provider: MetricsProvider, timer:
         raise ConfigError("a rollout's analysis interval must be positive")
     result = BakeResult(judge_step([], False, inputs.analysis.failure_limit))
     for window in windows(started, inputs.bake_seconds, inputs.analysis.interval):
-        wait = window.end - timer.epoch()
+        wait = window.end + provider.lag - timer.epoch()  # the window's numbers are published
         if wait > 0:
             await timer.sleep(wait)
         problem = await watch()

@@ -40,7 +40,7 @@ from reconciler.apply.steps import GroupRun
 from reconciler.errors import ConfigError, EasGitopsError, RolloutAbortedError
 from reconciler.live.model import ServiceStatus
 from reconciler.live.read import live_service
-from reconciler.plan.model import Action, BakeParams, Expect, GroupPlan, RolloutPlan, Step
+from reconciler.plan.model import Action, BakeParams, Expect, GroupPlan, LabelsParams, RolloutPlan, Step
 from reconciler.spec.model import TrafficState
 from reconciler.spec.rollout import PROGRESS_LABEL, ProgressLabel
 
@@ -160,7 +160,8 @@ class RolloutRun:
                                          and s.expect.traffic_state is TrafficState.STANDALONE))), None)
 
     async def interrupt(self) -> None:
-        """Canary out of group traffic (one call, read back), progress label at step 0; never raises
+        """Canary out of group traffic (one call, read back), progress label at step 0 (the spec hash stays:
+        the canary keeps the version it runs); never raises
         (the interrupt goes on), what could not be done is in `outcome.left`."""
         done: list[str] = []
         try:
@@ -170,10 +171,19 @@ class RolloutRun:
                 done.append(f"{self.rollout.canary} taken out of group traffic")
             for step in self.rollout.abort_steps:
                 if step.action is Action.UPDATE_LABELS and step.service == self.rollout.canary:
-                    await self.run.run_step(step)
+                    await self.run.run_step(_progress_only(step))
             done.append("progress label at step 0")
         except EasGitopsError as err:
             done.append(f"could not finish: {err}")
         of = len(self.rollout.steps)
         self.outcome.left = (f"release of {self.rollout.canary} interrupted at step {self.reached}/{of}; "
                              f"{'; '.join(done)}; the next apply starts it from step 1")
+
+
+def _progress_only(step: Step) -> Step:
+    """The abort's label step reduced to the progress label: an interrupt leaves the canary on the version
+    it runs, so its spec hash (the abort's rollback writes the previous one) must stay as it is."""
+    assert step.params.action is Action.UPDATE_LABELS
+    labels = {k: v for k, v in step.params.labels.items() if k == PROGRESS_LABEL}
+    return step.model_copy(update={"params": LabelsParams(labels=labels),
+                                   "expect": step.expect.model_copy(update={"labels": labels})})

@@ -298,16 +298,29 @@ def apply(
         from reconciler.cli.drift import write_back_unfinished
 
         write_back_unfinished(paths or [Path(".")], where, report)
-    gha.publish_apply(report, 0 if report.ok else 1)
+    gha.publish_apply(report, exit_code(report))
     if not report.ok:
-        failed = [f"{g.region}/{g.group}" for g in report.groups
-                  if g.outcome not in (GroupOutcome.DONE, GroupOutcome.ROLLED_BACK)]
+        failed = _failed(report)
         if not failed:
             rolled = ", ".join(f"{g.region}/{g.group}" for g in report.rolled_back)
             raise RolloutAbortedError(f"release rolled back: {rolled} (the files are ahead of live: the next "
                                       "apply starts the release again from its first step)")
         typer.echo(f"error: apply did not finish: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
+
+
+def _failed(report: ApplyReport) -> list[str]:
+    """The groups that neither finished nor were rolled back by a rollout's abort path."""
+    return [f"{g.region}/{g.group}" for g in report.groups
+            if g.outcome not in (GroupOutcome.DONE, GroupOutcome.ROLLED_BACK)]
+
+
+def exit_code(report: ApplyReport) -> int:
+    """The code `apply` exits with after `report`: 0 done, 1 when a group failed, 3 when the only trouble is a
+    rolled-back release (`RolloutAbortedError`); the same number goes to the GitHub Actions outputs."""
+    if report.ok:
+        return 0
+    return 1 if _failed(report) else RolloutAbortedError.exit_code
 
 
 def register(app: typer.Typer) -> None:

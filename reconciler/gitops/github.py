@@ -13,7 +13,8 @@ prints: the CLI decides (annotations go to stdout, where the runner reads workfl
   Plan: `changes` (true|false), `exitcode`, `groups`, `groups_changed`, `groups_to_delete`,
   `services_to_create`, `services_to_update`, `services_to_delete`, `steps`, `warnings`, `summary`
   (the plan's one-line headline). Apply: `changes`, `exitcode`, `groups`, `groups_done`,
-  `groups_failed`, `steps_done`.
+  `groups_failed`, `groups_rolled_back` (a release aborted on evidence, its abort path carried out),
+  `steps_done`.
 - Annotations: `::error file=F,line=L,col=C,title=T::message` (and `::warning`); GitHub requires
   `%`, CR and LF escaped in the message, and additionally `:` and `,` in property values.
   File paths are made relative to `$GITHUB_WORKSPACE` when they lie inside it, so the annotation
@@ -180,7 +181,8 @@ def apply_outputs(groups: Sequence[tuple[str, int]], exitcode: int) -> dict[str,
     """What a workflow step reads after `apply`: `groups` is (outcome, steps done) per group."""
     return {"changes": any(done for _, done in groups), "exitcode": exitcode, "groups": len(groups),
             "groups_done": sum(1 for outcome, _ in groups if outcome == "done"),
-            "groups_failed": sum(1 for outcome, _ in groups if outcome != "done"),
+            "groups_failed": sum(1 for outcome, _ in groups if outcome not in ("done", "rolled_back")),
+            "groups_rolled_back": sum(1 for outcome, _ in groups if outcome == "rolled_back"),
             "steps_done": sum(done for _, done in groups)}
 
 

@@ -317,7 +317,8 @@ class RolloutPlan(_Frozen):
     abort_steps: list[Step] = Field(description="Run on an abort: the canary standalone (read back), its previous "
                                                 "version for on_failure rollback, the progress label at step 0.")
     min_duration_seconds: float = Field(ge=0, description="The sum of the bakes still to run: the least time "
-                                                          "the release takes.")
+                                                          "the release takes (the part of a resumed bake "
+                                                          "already served is subtracted at apply time).")
     resumed_from: int | None = Field(default=None, description="The step an unfinished release resumes at.")
     promotes: list[str] = Field(default_factory=list,
                                 description="Primaries that get the new version after the last bake.")

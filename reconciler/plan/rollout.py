@@ -59,6 +59,7 @@ class Release:
     canary: MemberDelta
     promotes: tuple[MemberDelta, ...]  # primaries that get the new version after the last bake
     start: int  # the 1-based rollout step the ramp starts at
+    resumed: bool  # an unfinished run of this release left the canary serving at step `start` (1 included)
     finished: bool  # the progress label is at the last step and the group matches its file
     previous: PreviousVersion | None  # the canary's version before the release (None: unknown)
     labels: tuple[str, ...]  # the progress labels the canary carries live
@@ -71,10 +72,6 @@ class Release:
     def release_id(self) -> str:
         assert self.canary.spec_hash is not None
         return self.canary.spec_hash
-
-    @property
-    def resumed(self) -> bool:
-        return self.start > 1
 
 
 def _serving_primaries(delta: GroupDelta, canary: str) -> tuple[MemberDelta, ...]:
@@ -122,12 +119,13 @@ def detect(delta: GroupDelta) -> Release | None:
     assert canary.live is not None
     steps = len(rollout.steps)
     serving = canary.live.traffic_state is TrafficState.GROUPING and canary.live.running > 0
-    start = min(label.step, steps) if label is not None and unfinished and label.step >= 1 and serving else 1
+    resumed = label is not None and unfinished and label.step >= 1 and serving
+    start = min(label.step, steps) if label is not None and resumed else 1
     finished = unfinished and label is not None and label.step >= steps and not delta.changes
     previous = (PreviousVersion(canary.live.current_version, canary.live.spec_hash) if canary.config_paths
                 else PreviousVersion.parse(live_labels.get(PREVIOUS_LABEL)))
     present = tuple(k for k in (PROGRESS_LABEL, PREVIOUS_LABEL) if k in live_labels)
-    return Release(rollout, canary, primaries, start, finished, previous, present)
+    return Release(rollout, canary, primaries, start, resumed, finished, previous, present)
 
 
 # ---- the weights of a ramp ---------------------------------------------------------------------------------

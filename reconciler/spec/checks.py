@@ -18,7 +18,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
-from reconciler.analysis.gates import interval_problem
+from reconciler.analysis.durations import format_duration
+from reconciler.analysis.gates import CLOUD_PERIOD, ProviderName, finest_period, interval_problem
 from reconciler.errors import Problem
 from reconciler.spec.desired import LoadedGroup
 from reconciler.spec.eas_config import TYPED_PATHS, declared_paths, to_eas_config, value_at
@@ -161,7 +162,12 @@ def check_rollout(loaded: LoadedGroup) -> list[Problem]:
         return [pos.at_key(loc, f"the canary {canary} is the only grouping member: no baseline to compare it "
                                 "with, and nothing to carry the traffic when it aborts",
                            "declare a primary member with traffic: grouping")]
-    return []
+    interval = spec.rollout.analysis.interval
+    return [pos.at_value((*_ROLLOUT, "steps", i, "bake"),
+                         f"rollout step {i + 1} bakes {format_duration(step.bake)}, shorter than the analysis "
+                         f"interval {format_duration(interval)}: the bake would hold no whole check",
+                         f"bake at least {format_duration(interval)}, or shorten analysis.interval")
+            for i, step in enumerate(spec.rollout.steps) if step.bake < interval]
 
 
 def check_rollout_target(loaded: LoadedGroup, cloud: bool, max_shift: int) -> list[Problem]:
@@ -182,9 +188,17 @@ def check_rollout_target(loaded: LoadedGroup, cloud: bool, max_shift: int) -> li
                 f"add a step in between, e.g. share: {(before + shares[i]) // 2:g}, or plan with --max-shift "
                 f"{math.ceil(rise)}"))
     why = interval_problem(rollout.analysis, cloud)
+    finest = format_duration(finest_period(cloud))
     if why is not None:
+        source = "CloudMonitor publishes acs_learn per minute" if cloud else "the emulator counts whole seconds"
         problems.append(pos.at_value((*_ROLLOUT, "analysis", "interval"), why,
-                                     "CloudMonitor publishes acs_learn per minute: use interval: 1m or more"))
+                                     f"{source}: use interval: {finest} or more"))
+    if cloud and rollout.analysis.provider is ProviderName.CLOUDMONITOR:
+        problems += [pos.at_value((*_ROLLOUT, "steps", i, "bake"),
+                                  f"rollout step {i + 1} bakes {format_duration(step.bake)}, shorter than the "
+                                  f"finest period of CloudMonitor on the aliyun target ({finest})",
+                                  f"CloudMonitor publishes acs_learn per minute: use bake: {finest} or more")
+                     for i, step in enumerate(rollout.steps) if step.bake < CLOUD_PERIOD]
     return problems
 
 

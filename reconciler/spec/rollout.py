@@ -59,7 +59,8 @@ class RolloutStepSpec(_Strict):
 
     share: float = Field(gt=0, lt=100, strict=True,
                          description="The canary's share of group traffic in percent, between 0 and 100 exclusive.")
-    bake: Duration = Field(description="How long the canary holds the share while the analysis checks it, e.g. 10m.")
+    bake: Duration = Field(gt=0, description="How long the canary holds the share while the analysis checks it, "
+                                             "e.g. 10m: more than 0, and at least one analysis interval.")
 
 
 class RolloutSpec(_Strict):

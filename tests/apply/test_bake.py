@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,8 +46,9 @@ class Inputs:
 class Scripted:
     """Answers the canary's sample from `canary(k)`, k = the index of the window asked (10 s windows)."""
 
-    def __init__(self, canary: Callable[[int], MemberSample | Exception], timer: VirtualTimer) -> None:
-        self.canary, self.timer = canary, timer
+    def __init__(self, canary: Callable[[int], MemberSample | Exception], timer: VirtualTimer,
+                 lag: float = 0.0) -> None:
+        self.canary, self.timer, self.lag = canary, timer, lag
         self.asked: list[tuple[Window, float]] = []
 
     async def fetch(self, group: str, services: Sequence[str], window: Window) -> Fetched:
@@ -64,9 +66,9 @@ Outcome = tuple[BakeResult, "Scripted", list[BakeTick]]
 
 
 def run_bake(canary: Callable[[int], MemberSample | Exception], *, started: float = T0, now: float = T0,
-             inputs: Inputs | None = None, problem_at: int | None = None) -> Outcome:
+             inputs: Inputs | None = None, problem_at: int | None = None, lag: float = 0.0) -> Outcome:
     timer = VirtualTimer(now)
-    provider = Scripted(canary, timer)
+    provider = Scripted(canary, timer, lag)
     ticks: list[BakeTick] = []
     calls = 0
 
@@ -96,6 +98,20 @@ def test_a_healthy_canary_passes_after_the_whole_bake() -> None:
     assert provider.asked[-1][1] == T0 + 60  # no early success: the last check is at the bake's end
     assert [t.elapsed for t in ticks] == [10, 20, 30, 40, 50, 60]
     assert ticks[-1].check.verdict is Verdict.PASS
+
+
+def test_a_late_publishing_source_is_read_after_its_lag_over_exactly_the_bake() -> None:
+    # CloudMonitor in the cloud: a window is complete `lag` seconds after it ends. The bake waits for
+    # it and reads the window itself, never an earlier one: every second of the bake is judged once,
+    # nothing from before the step, and the last check comes after the bake's end + lag.
+    result, provider, ticks = run_bake(lambda k: GOOD, inputs=Inputs(bake_seconds=55.0), lag=120.0)
+    asked = [w for w, _ in provider.asked]
+    assert result.passed
+    assert asked[0].start == T0 and asked[-1].end == T0 + 55
+    assert all(a.end == b.start for a, b in itertools.pairwise(asked))  # the windows tile the bake
+    assert all(at >= w.end + 120 for w, at in provider.asked)
+    assert provider.asked[-1][1] == T0 + 55 + 120
+    assert [t.elapsed for t in ticks] == [10, 20, 30, 40, 50, 55]
 
 
 def test_failure_limit_consecutive_failures_abort_early() -> None:

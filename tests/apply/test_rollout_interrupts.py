@@ -15,7 +15,8 @@ import pytest
 from reconciler.apply import ApplySettings, EventKind, Executor, Journal, connect_all
 from reconciler.apply.report import Event
 from reconciler.apply.rollout import rollout_phase
-from reconciler.plan.model import Plan
+from reconciler.live.model import SPEC_HASH_LABEL
+from reconciler.plan.model import Action, Plan
 from reconciler.spec.model import TrafficState
 from reconciler.spec.rollout import PROGRESS_LABEL
 
@@ -56,6 +57,7 @@ def test_a_release_cancelled_after_any_step_finishes_on_the_next_apply(after: in
     world, plan = first_plan()
 
     async def go() -> None:
+        old_hash = {s.name: s for s in (await world.live([REGION])).services}["pmml_grey"].spec_hash
         with Traffic(world, "pmml"):
             executor = await cancelled_after(world, plan, after)
             canary = {s.name: s for s in (await world.live([REGION])).services}["pmml_grey"]
@@ -74,4 +76,11 @@ def test_a_release_cancelled_after_any_step_finishes_on_the_next_apply(after: in
             assert report.ok, [(g.outcome, g.error) for g in report.groups]
         final, _ = await world.plan([RELEASE])
         assert not final.has_changes
+        # an interrupt never writes the previous spec hash on a canary that keeps the new version: once the
+        # plan has labelled the canary with the new hash, that label stays through the interrupt
+        relabel, new_hash = next((st.index, st.params.labels[SPEC_HASH_LABEL]) for st in plan.groups[0].steps
+                                 if st.params.action is Action.UPDATE_LABELS and st.service == "pmml_grey"
+                                 and st.params.labels.get(SPEC_HASH_LABEL, old_hash) != old_hash)
+        if after in PHASE:
+            assert canary.labels.get(SPEC_HASH_LABEL) == (new_hash if after >= relabel else old_hash)
     asyncio.run(go())

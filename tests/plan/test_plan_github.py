@@ -10,10 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.apply.report import ApplyReport, GroupOutcome, GroupReport
+from reconciler.cli import apply as apply_cli
 from reconciler.cli import gha
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.main import app
-from reconciler.errors import PlanError, SpecError
+from reconciler.errors import PlanError, RolloutAbortedError, SpecError
 from reconciler.gitops import github
 from reconciler.plan.model import PlanWarning, WarningCode
 from reconciler.plan.render.markdown import render_markdown
@@ -138,7 +139,9 @@ def test_plan_and_apply_outputs() -> None:
     assert github.plan_outputs(None, 1) == {"changes": False, "exitcode": 1}
     done = github.apply_outputs([("done", 5), ("failed", 2)], 1)
     assert done == {"changes": True, "exitcode": 1, "groups": 2, "groups_done": 1, "groups_failed": 1,
-                    "steps_done": 7}
+                    "groups_rolled_back": 0, "steps_done": 7}
+    rolled = github.apply_outputs([("done", 5), ("rolled_back", 9), ("stopped", 0)], 3)
+    assert (rolled["groups_failed"], rolled["groups_rolled_back"], rolled["exitcode"]) == (1, 1, 3)
 
 
 # ---- the CLI under GitHub Actions -------------------------------------------------------------------------
@@ -185,4 +188,33 @@ def test_apply_outcome_goes_to_the_outputs_under_actions(tmp_path: Path) -> None
     gha.publish_apply(report, 1, env=_actions_env(tmp_path))
     gha.publish_apply(None, 0, env=_actions_env(tmp_path, on="false"))  # outside Actions: nothing
     assert (tmp_path / "output.txt").read_text() == (
-        "changes=true\nexitcode=1\ngroups=2\ngroups_done=1\ngroups_failed=1\nsteps_done=5\n")
+        "changes=true\nexitcode=1\ngroups=2\ngroups_done=1\ngroups_failed=1\ngroups_rolled_back=0\nsteps_done=5\n")
+
+
+def test_a_rolled_back_release_publishes_the_exit_code_the_cli_exits_with() -> None:
+    def report(*outcomes: GroupOutcome) -> ApplyReport:
+        return ApplyReport(groups=[GroupReport(region="cn-shanghai", group=f"g{i}", outcome=o)
+                                   for i, o in enumerate(outcomes)])
+    exit_code = apply_cli.exit_code
+    assert exit_code(report(GroupOutcome.DONE)) == 0
+    assert exit_code(report(GroupOutcome.DONE, GroupOutcome.ROLLED_BACK)) == 3 == RolloutAbortedError.exit_code
+    assert exit_code(report(GroupOutcome.ROLLED_BACK, GroupOutcome.FAILED)) == 1  # a failure outweighs a rollback
+
+
+def test_apply_after_a_rollback_exits_3_and_says_so_in_the_outputs(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # the run itself is replaced: what is under test is the CLI's mapping of a rolled-back report
+    rolled = ApplyReport(groups=[GroupReport(region="cn-shanghai", group="pmml", outcome=GroupOutcome.ROLLED_BACK)])
+
+    def execute(*args: object) -> object:
+        async def go() -> ApplyReport:
+            return rolled
+        return go()
+    monkeypatch.setattr(apply_cli, "execute", execute)
+    groups = ROOT / "examples" / "groups" / "pmml.yaml"
+    result = runner.invoke(app, ["apply", str(groups), "--state", str(tmp_path / "local.db"), "--auto-approve"],
+                           env=_actions_env(tmp_path))
+    assert result.exit_code == 3, result.output
+    assert "release rolled back: cn-shanghai/pmml" in result.output
+    outputs = (tmp_path / "output.txt").read_text().splitlines()
+    assert "exitcode=3" in outputs and "groups_rolled_back=1" in outputs and "groups_failed=0" in outputs

@@ -13,6 +13,7 @@ from reconciler.plan import build_plan, record
 from reconciler.plan.diff import spec_hash
 from reconciler.plan.model import Action, GroupPlan, Plan
 from reconciler.plan.render import render_json
+from reconciler.plan.render.common import rollout_notes
 from reconciler.plan.rollout import baseline_factor, canary_weight, ramp_weights, switch_scale
 from reconciler.spec.eas_config import to_eas_config
 from reconciler.spec.model import ServiceGroup
@@ -146,6 +147,17 @@ def test_resume_at_the_step_the_label_names_while_the_canary_serves() -> None:
     assert (Action.UPDATE_CONFIG, "grey") not in actions(g)
 
 
+def test_a_label_at_step_one_of_this_release_is_a_resume_too() -> None:
+    want = desired([prod("v2"), grey("v2")])
+    g = plan_of(want, _mid_ramp(want, 1))
+    assert g.rollout is not None and g.rollout.resumed_from == 1
+    assert ("resumes at step 1: the part of its bake already served counts (it is subtracted from that "
+            "minimum at apply time: the plan has no clock)") in rollout_notes(g)
+    first = next(s.params for s in g.steps if s.params.action is Action.BAKE)
+    assert first.action is Action.BAKE and first.step == 1
+    assert (Action.UPDATE_CONFIG, "grey") not in actions(g)
+
+
 def test_step_zero_or_a_canary_out_of_traffic_restarts_from_step_one() -> None:
     want = desired([prod("v2"), grey("v2")])
     for have in (_mid_ramp(want, 0), _mid_ramp(want, 2, canary_state="standalone")):
@@ -253,3 +265,27 @@ def test_plans_without_a_rollout_have_no_rollout_key() -> None:
     plan: Plan = build_plan([desired([prod(), grey()]).model_copy(update={"spec": desired(
         [prod(), grey()]).spec.model_copy(update={"rollout": None})})], V1)
     assert all("rollout" not in g for g in json.loads(render_json(plan))["groups"])
+
+
+def test_an_abort_that_would_black_hole_the_group_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The planner's own ramps keep a primary serving, so the group at a bake is taken from a real plan
+    # and its primary set standalone there: the check the plan makes for every bake must refuse it.
+    from reconciler.plan import build as build_module
+    from reconciler.plan import release as release_module
+    from reconciler.spec.model import TrafficState
+
+    seen: list[tuple[Any, ...]] = []
+
+    def recording(*args: Any) -> Any:
+        seen.append(args)
+        return release_module.rollout_plan(*args)
+    monkeypatch.setattr(build_module, "rollout_plan", recording)
+    plan_of(desired([prod("v2"), grey("v2")]), V1)
+    delta, r, steps, frames = seen[0]
+    bake = next(s for s in steps if s.action is Action.BAKE)
+    frame = frames[bake.index]
+    release_module._check_abort(delta, r, bake, frame)  # prod serves: an abort leaves it the traffic
+    frame.group.members["prod"].state = TrafficState.STANDALONE
+    with pytest.raises(PlanError, match=f"an abort at step {bake.index} would take grey out of group traffic "
+                                        "with no other member serving"):
+        release_module._check_abort(delta, r, bake, frame)

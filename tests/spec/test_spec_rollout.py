@@ -119,6 +119,29 @@ def test_cloudmonitor_interval_under_a_minute_is_refused_on_aliyun_only(write: W
     assert (problem.line, problem.column) == (22, 17) and "interval 4s is shorter" in problem.message
 
 
+def test_the_aliyun_interval_hint_names_the_cloud_period(write: Write) -> None:
+    loaded = load_paths([write("g.yaml", with_rollout(interval="4s"))]).groups[0]
+    [problem] = check_rollout_target(loaded, True, max_shift=50)
+    assert problem.hint == "CloudMonitor publishes acs_learn per minute: use interval: 1m or more"
+
+
+def test_a_bake_under_a_minute_is_refused_on_aliyun_only(write: Write) -> None:
+    text = with_rollout(interval="4s").replace("{share: 10, bake: 10m}", "{share: 10, bake: 30s}")
+    loaded = load_paths([write("g.yaml", text)]).groups[0]
+    assert check_rollout_target(loaded, False, max_shift=50) == []
+    problems = check_rollout_target(loaded, True, max_shift=50)
+    bake = [p for p in problems if "bakes" in p.message]
+    assert [(p.line, p.column) for p in bake] == [(19, 27)]
+    assert "rollout step 1 bakes 30s, shorter than the finest period of CloudMonitor on the aliyun target (1m)" \
+        in bake[0].message and "use bake: 1m or more" in bake[0].hint
+
+
+@pytest.mark.parametrize("bake", ["0s", "0ms"])
+def test_a_bake_of_zero_is_refused(bake: str) -> None:
+    with pytest.raises(ValidationError, match="greater than 0"):
+        rollout(steps=[{"share": 10, "bake": bake}])
+
+
 def test_validate_accepts_a_seconds_interval_and_plan_on_aliyun_refuses_it_before_any_call(write: Write) -> None:
     path = write("g.yaml", with_rollout(interval="4s"))
     assert runner.invoke(app, ["validate", str(path)]).exit_code == 0

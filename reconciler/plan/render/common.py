@@ -131,7 +131,8 @@ def rollout_notes(group: GroupPlan) -> list[str]:
     notes = [f"canary {r.canary} against {', '.join(r.baseline)}; at least {format_duration(r.min_duration_seconds)} "
              "(the sum of the bakes still to run)"]
     if r.resumed_from is not None:
-        notes.append(f"resumes at step {r.resumed_from}: the part of its bake already served counts")
+        notes.append(f"resumes at step {r.resumed_from}: the part of its bake already served counts (it is "
+                     "subtracted from that minimum at apply time: the plan has no clock)")
     notes.append(f"gates, a check every {format_duration(a.interval)} from {a.provider}: {gates}; "
                  f"min_requests {a.min_requests}; {a.failure_limit} failed checks in a row abort")
     if r.promotes:
