@@ -61,7 +61,7 @@ def group_file(name: str, members: int, bump: bool) -> str:
         replicas = 2 if bump and i == 0 else 1
         lines += [f"    - name: {name}_s{i}", f"      replicas: {replicas}",
                   "      resources: {cpu: 1, memory: 1000}",
-                  f"      model: {{path: "oss://bench/{name}/{i}.pmml", processor: pmml}}",
+                  f'      model: {{path: "oss://bench/{name}/{i}.pmml", processor: pmml}}',
                   f"      labels: {{team: t{i % 7}, tier: online}}",
                   "      config:", "        metadata: {rpc: {batching: true, keepalive: 5000}}"]
     return "\n".join(lines) + "\n"
