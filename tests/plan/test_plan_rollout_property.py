@@ -107,6 +107,6 @@ def test_release_plans_keep_their_promises(case: tuple[list[dict[str, Any]], str
     if label is not None:  # resumed at the label's step exactly when the canary serves and the step is >= 1
         step = int(label.split(";")[1])
         serving = canary["traffic"] == "grouping"
-        assert g.rollout.resumed_from == (step if serving and step > 1 else None)
+        assert g.rollout.resumed_from == (step if serving and step >= 1 else None)
     want = {n: percent(s) for n, s in desired_shares(group).items()}
     assert {m.name: m.share for m in g.members_final} == want
