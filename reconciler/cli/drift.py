@@ -100,8 +100,8 @@ async def find(req: DriftRequest) -> tuple[DesiredState, LiveState, list[DriftIt
 
 
 def to_write(item: DriftItem, *, include_pending: bool, include_revert: bool = False) -> bool:
-    """Whether a write-back records this item's live value in the file."""
-    if item.field == "service" or not item.shown:
+    """Whether a write-back records this item's live value in the file (never where the file may be ahead)."""
+    if item.field == "service" or not item.shown or item.file_may_be_ahead:
         return False
     if item.cls is DriftClass.BY_HAND:
         return include_revert or item.action is not DriftAction.REVERT

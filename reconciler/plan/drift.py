@@ -93,6 +93,14 @@ class DriftItem:
         return self.cls in COUNTED and self.shown
 
     @property
+    def file_may_be_ahead(self) -> bool:
+        """A by-hand config field whose cause is not known: the file may hold an edit not applied yet.
+
+        `drift --write` reports it but does not write it (writing live there could undo that edit;
+        after a write-back the spec-hash label stays stale until the next apply)."""
+        return self.cls is DriftClass.BY_HAND and self.field.startswith("config.") and not self.known
+
+    @property
     def kept_live(self) -> bool:
         """A by-hand field the next plan and apply leave alone (see the module docstring)."""
         return (self.cls is DriftClass.BY_HAND and self.action is not DriftAction.REVERT

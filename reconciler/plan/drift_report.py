@@ -64,7 +64,8 @@ def _values(item: DriftItem) -> str:
 
 def message(item: DriftItem) -> str:
     """One line: what, the values, the class, and what apply does."""
-    tail = {"keeps": f"policy {item.action.value}: apply keeps the live value, `drift --write` records it",
+    write = "leaves the file (it may be ahead)" if item.file_may_be_ahead else "records it"
+    tail = {"keeps": f"policy {item.action.value}: apply keeps the live value, `drift --write` {write}",
             "reverts": f"policy {item.action.value}: the next apply sets the file's value"
                        + ("" if item.known or item.action.value == "revert" else
                           " (EAS keeps no record of it: name it under report to keep it)"),

@@ -233,6 +233,41 @@ def test_an_apply_whose_lock_was_taken_over_stops_before_its_next_write(world: W
     asyncio.run(go())
 
 
+def test_a_lock_taken_over_after_the_first_step_stops_the_group_before_its_next_write(
+        world: World, tmp_path: Path) -> None:
+    """The lock is checked before every step, not only the first: a takeover mid-group stops it."""
+    changed = tmp_path / "pmml.yaml"
+    changed.write_text((EXAMPLES / "pmml.yaml").read_text().replace("replicas: 4", "replicas: 5"))
+
+    async def go() -> None:
+        plan, live = await world.plan(load(changed))
+        steps = plan.groups[0].steps
+        assert len(steps) >= 2
+        async with clients(world) as c, connect_all(world.connector, [REGION]) as links:
+            stalled = locks(world, c)
+            await stalled.acquire()
+            thief = locks(world, c)
+            writes: list[int] = []
+
+            async def guard(region: str, group: str) -> None:
+                writes.append(len(world.writes()))
+                if len(writes) == 2:  # step 1 is done: another holder takes the lock over
+                    await c[REGION].update_group("pmml", labels=Holder(
+                        thief.me.token, "thief@ci pid 1", "", 0, world.timer.epoch() + 60).labels())
+                    writes.append(len(world.writes()))
+                await stalled.check(region, group)
+
+            executor = Executor(links, world.timer, settings=ApplySettings(poll_interval=1.0), journal=Journal(None),
+                                guard=guard)
+            report = await executor.run(plan, live)
+            g = report.groups[0]
+            assert g.outcome is GroupOutcome.STOPPED and "thief@ci" in g.error
+            assert g.done == list(steps[:1]) and g.left == list(steps[1:])
+            assert writes[1] > writes[0]  # step 1 wrote
+            assert len(world.writes()) == writes[-1]  # nothing written after the takeover, no rollback
+    asyncio.run(go())
+
+
 def test_break_lock_removes_whoever_holds_it(world: World) -> None:
     async def go() -> None:
         async with clients(world) as c:

@@ -153,3 +153,25 @@ def test_without_write_back_the_file_keeps_its_wish(cli: Cli, tmp_path: Path) ->
     assert "fx_c, traffic: grouping" in fx.read_text()
     doc = json.loads(drift(cli, fx.parent, "--format", "json").stdout)
     assert [(i["service"], i["field"]) for i in doc["items"]] == [("fx_c", "traffic")]
+
+
+def test_write_leaves_a_file_edit_made_after_a_written_console_change(cli: Cli, tmp_path: Path) -> None:
+    """After `--write` the spec-hash label is stale, so a later file edit looks like "both moved": not known.
+
+    `--write` must not record the live value over that edit (the file may be ahead); it is still reported."""
+    path = applied(cli, tmp_path)
+
+    async def keepalive() -> None:
+        async with plan_cli.WIRING.connector(plan_cli.Where(state=cli.state))(REGION) as link:
+            await link.client.update_service("pmml_grey", {"metadata": {"rpc": {"keepalive": 9000}}})
+            await cli.timer.sleep(30)
+
+    asyncio.run(keepalive())
+    assert "wrote 1 value(s)" in drift(cli, path, "--write").output
+    edited = path.read_text().replace("lr_v3.pmml", "lr_v4.pmml")
+    assert edited != path.read_text()
+    path.write_text(edited)
+    reported = drift(cli, path)
+    assert reported.exit_code == 2 and "config.model_path" in reported.output, reported.output
+    assert drift(cli, path, "--write").exit_code == 2
+    assert path.read_text() == edited  # the edit is kept for the next apply

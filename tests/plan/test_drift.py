@@ -100,6 +100,22 @@ def test_an_autoscaler_moving_replicas_is_platform_never_drift() -> None:
     assert summary(items)["platform"] == 1 and not any(i.counted for i in items)
 
 
+@pytest.mark.parametrize(("running", "expected"), [
+    (1, []),  # at min: where the autoscaler rests, nothing to say
+    (5, [("replicas", DriftClass.PLATFORM, 5)]),  # at max: still inside the range, the autoscaler's business
+    (6, [("replicas", DriftClass.BY_HAND, 6)]),  # above max: outside the range, the plan scales it back
+])
+def test_the_range_edges_of_an_autoscaled_member(running: int, expected: list[Any]) -> None:
+    scaled = member("a", autoscaling={"min": 1, "max": 5, "threshold": 10})
+    del scaled["replicas"]
+    live = live_of({**scaled, "config_patch": {"metadata": {"instance": running}}, "running": running})
+    items = find_drift([group(scaled)], live)
+    assert [(i.field, i.cls, i.live) for i in items] == expected
+    plan = plan_with_policy([group(scaled)], live)
+    changes = [(c.field, c.before, c.after) for g in plan.groups for c in g.changes]
+    assert changes == ([("replicas", 6, 5)] if running > 5 else [])  # at max: never scaled
+
+
 def test_labels_use_the_record_replicas_and_traffic_are_by_hand_without_a_record() -> None:
     live = live_of(member("a", extra_labels={"team": "ops"}, config_patch={"metadata": {"instance": 3}},
                           running=3, traffic="standalone"))

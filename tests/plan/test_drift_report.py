@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from reconciler.plan.drift import DriftClass, DriftItem
-from reconciler.plan.drift_report import Located, render_github, render_json, render_markdown, render_text
+from reconciler.plan.drift_report import Located, message, render_github, render_json, render_markdown, render_text
 from reconciler.spec.drift_policy import DriftAction
 
 
@@ -41,3 +41,11 @@ def test_markdown_fits_one_comment_and_says_what_was_left_out() -> None:
 def test_text_ends_with_the_total() -> None:
     assert render_text([item(1)]).splitlines()[-1] == "Drift: 1 item(s) in 1 group(s) (1 by_hand)."
     assert render_text([]) == "No drift.\n"
+
+
+def test_a_named_config_field_of_unknown_cause_says_write_leaves_the_file() -> None:
+    item = DriftItem("cn-shanghai", "shop", "svc", "config.model_path", DriftClass.BY_HAND, "a", "b",
+                     named=True, known=False)
+    assert item.file_may_be_ahead and "`drift --write` leaves the file" in message(item)
+    known = DriftItem(**{**item.__dict__, "known": True})
+    assert not known.file_may_be_ahead and "`drift --write` records it" in message(known)
