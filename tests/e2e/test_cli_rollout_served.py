@@ -209,8 +209,9 @@ def test_a_healthy_canary_ramps_promotes_and_settles(served: str, tmp_path: Path
 
 def apply_until(url: str, files: Path, needle: str, journal: Path) -> subprocess.Popen[str]:
     """`eas-gitops apply` in a subprocess, returned once its output shows `needle` (a line while baking)."""
+    # a short lock ttl: the lock of an apply killed here expires in seconds, not the default 2 minutes
     process = subprocess.Popen(eas_gitops("apply", str(files), "--auto-approve", "--target", url,
-                                          "--journal-dir", str(journal)),
+                                          "--journal-dir", str(journal), "--lock-ttl", "6s"),
                                env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     seen: list[str] = []
