@@ -189,7 +189,7 @@ async def replan(req: plan_cli.PlanRequest, first: Plan, first_live: LiveState) 
     """Under the lock: plan the locked groups again from what is live now (another apply may have
     changed them while this one waited); the new plan is shown when it differs."""
     groups = [f"{r}/{n}" for r, n in lock_cli.locked_keys(first)]
-    fresh, live = await plan_cli.make_plan(dataclasses.replace(req, groups=groups))
+    fresh, live = await plan_cli.make_plan(dataclasses.replace(req, groups=groups), say_target=False)
     if fresh.live_fingerprint != fingerprint(first_live.only(fresh.group_keys())):
         typer.echo("live state changed while waiting for the lock: planned again", err=True)
         plan_cli.show(fresh)

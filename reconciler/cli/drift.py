@@ -87,10 +87,11 @@ def locate(desired: DesiredState, items: Sequence[DriftItem]) -> list[Located]:
     return out
 
 
-async def find(req: DriftRequest) -> tuple[DesiredState, LiveState, list[DriftItem]]:
+async def find(req: DriftRequest, *, say_target: bool = True) -> tuple[DesiredState, LiveState, list[DriftItem]]:
     desired = load_paths(list(req.paths) or [Path(".")])
     where = await plan_cli.served_region(req.where)
-    plan_cli.announce(where)
+    if say_target:  # after an apply (write-back) the target was said already
+        plan_cli.announce(where)
     unserved = unserved_problems(where, desired.groups)
     if unserved:
         raise SpecError(unserved)
@@ -137,7 +138,7 @@ def write_back_unfinished(paths: Sequence[Path], where: plan_cli.Where, report: 
     unfinished = [f"{g.region}/{g.group}" for g in report.groups if g.outcome is not GroupOutcome.DONE]
     if not unfinished:
         return
-    desired, live, items = run(lambda: find(DriftRequest(paths, where, groups=unfinished)))
+    desired, live, items = run(lambda: find(DriftRequest(paths, where, groups=unfinished), say_target=False))
     written = write_back(desired, live, items, include_pending=True, include_revert=True)
     for file, count in written:
         typer.echo(f"write-back: wrote {count} live value(s) to {file}", err=True)

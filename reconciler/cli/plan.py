@@ -111,9 +111,9 @@ async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
         return await read_live({r: link.client for r, link in links.items()})
 
 
-async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
+async def make_plan(req: PlanRequest, *, say_target: bool = True) -> tuple[Plan, LiveState]:
     """Load (SpecError lists every problem, also the rollout rules of the target and max_shift), say the
-    target, read live, build the plan (PlanError when unsafe)."""
+    target (unless the command said it already), read live, build the plan (PlanError when unsafe)."""
     roots = list(req.paths) or [Path(".")]
     desired = load_paths(roots)
     cloud = req.where.kind is TargetKind.ALIYUN
@@ -123,7 +123,8 @@ async def make_plan(req: PlanRequest) -> tuple[Plan, LiveState]:
     git = git_inputs(roots, desired, req.changed_since)  # commit labels; the scope with --changed-since
     groups = git.groups(req.groups)
     where = await served_region(req.where)
-    announce(where)
+    if say_target:
+        announce(where)
     planned = [g for g in desired.groups if groups is None or g.name in groups or f"{g.region}/{g.name}" in groups]
     unserved = unserved_problems(where, planned)
     if unserved:  # before the live state is read: the target answers for another region
