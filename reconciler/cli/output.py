@@ -6,6 +6,8 @@
   plain text: no escape sequence at all, bold and dim included.
 - Width: long lines wrap at the terminal's width; nothing is cropped. Output that is not a
   terminal (a pipe, a CI log) is laid out `PIPE_WIDTH` columns wide.
+- Text is printed as it is: no rich markup and no emoji codes, so a path such as
+  `groups/[prod]/:warning:/a.yaml` is shown as written (styles come from `Text` objects only).
 
 rich is imported only when something is printed, so `--help` stays fast.
 """
@@ -62,4 +64,5 @@ def console() -> Console:
     terminal = is_terminal()
     color = color_wanted()
     return Console(width=None if terminal else PIPE_WIDTH, force_terminal=terminal,
-                   color_system="auto" if color else None, no_color=not color, highlight=False)
+                   color_system="auto" if color else None, no_color=not color, highlight=False,
+                   markup=False, emoji=False)

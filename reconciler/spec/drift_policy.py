@@ -68,7 +68,7 @@ def matches(pattern: str, name: str) -> bool:
 class DriftPolicy(BaseModel):
     """Which drifted fields to ignore, report (the default) or revert on the next apply."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     default: DriftAction = Field(default=DriftAction.REPORT,
                                  description="Action for a drifted field no list names: report, revert or ignore.")

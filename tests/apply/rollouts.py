@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.analysis import AnalysisSpec
+from reconciler.analysis.gates import AnalysisSpec
 from reconciler.emulator.gateway import ERROR_RATE_LABEL
 from reconciler.live.model import ServiceStatus
 from reconciler.plan.model import (

@@ -7,17 +7,9 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from reconciler.analysis import (
-    AnalysisSpec,
-    CheckSamples,
-    Fetched,
-    MemberSample,
-    StepOutcome,
-    Verdict,
-    Window,
-    judge_check,
-)
-from reconciler.analysis.judge import AbortCause
+from reconciler.analysis.gates import AnalysisSpec
+from reconciler.analysis.judge import AbortCause, CheckSamples, MemberSample, StepOutcome, Verdict, judge_check
+from reconciler.analysis.provider import Fetched, Window
 from reconciler.apply.bake import BakeResult, BakeTick, bake, windows
 from reconciler.apply.report import CheckRecord, check_lines
 from reconciler.apply.runtime import VirtualTimer

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.analysis import Verdict
+from reconciler.analysis.judge import Verdict
 from reconciler.apply import ApplySettings, EventKind, Executor, Journal, connect_all
 from reconciler.apply.report import ApplyReport, Event, GroupOutcome, Progress, no_progress
 from reconciler.eas.models import Service

@@ -77,3 +77,19 @@ def test_each_env_var_is_named_once_in_help() -> None:
         text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
         for var in ("EAS_GITOPS_TARGET", "EAS_GITOPS_REGION", "EAS_GITOPS_RATE_LIMIT"):
             assert text.count(var) == 1, (command, var, text)
+
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_user_text_is_printed_as_written(tmp_path: Path, command: str) -> None:
+    """rich markup (`[prod]`) and emoji codes (`:warning:`) in a path or a model path are not interpreted."""
+    folder = tmp_path / "[prod]" / ":warning:"
+    folder.mkdir(parents=True)
+    text = EXAMPLE.read_text().replace("oss://", "oss://[v2]/:warning:/")
+    (folder / "pmml.yaml").write_text(text, encoding="utf-8")
+    state = [] if command == "validate" else ["--state", str(tmp_path / "s.db")]
+    result = runner.invoke(app, [command, str(folder), *state])
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.replace("\n", "")
+    assert ("[prod]/:warning:/pmml.yaml" if command == "validate" else "oss://[v2]/:warning:/") in printed
+    assert "⚠" not in result.output

@@ -1,0 +1,64 @@
+"""`main()` pauses the cyclic garbage collector for start-up only: the command itself runs with it on."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main as cli_main
+from reconciler.cli import validate as validate_cli
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "groups" / "pmml.yaml"
+
+
+def test_start_up_is_paused_and_the_command_runs_with_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, bool] = {}
+    real_import = importlib.import_module
+    real_load = validate_cli.load_paths
+
+    def importing(name: str, *args: object) -> object:
+        if name == "reconciler.cli.validate":
+            seen["loading the command"] = gc.isenabled()
+        return real_import(name, *args)  # type: ignore[arg-type]
+
+    def loading(*args: object, **kwargs: object) -> object:
+        seen["running the command"] = gc.isenabled()
+        return real_load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli_main.importlib, "import_module", importing)
+    monkeypatch.setattr(validate_cli, "load_paths", loading)
+    monkeypatch.setattr("sys.argv", ["eas-gitops", "validate", str(EXAMPLE)])
+    assert gc.isenabled()
+    try:
+        with pytest.raises(SystemExit) as done:
+            cli_main.main()
+        assert done.value.code == 0
+        assert seen == {"loading the command": False, "running the command": True}
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_the_collector_is_back_on_after_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.argv", ["eas-gitops", "validate", "--no-such-option"])
+    try:
+        with pytest.raises(SystemExit) as done:
+            cli_main.main()
+        assert done.value.code == 1
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_no_pause_without_main() -> None:
+    gc.disable()
+    try:
+        cli_main.end_startup_pause()
+        assert not gc.isenabled()  # someone else's pause is theirs to end
+    finally:
+        gc.enable()
