@@ -77,7 +77,7 @@ def test_every_listed_command_loads() -> None:
 
 def test_validate_imports_neither_the_client_nor_the_emulator() -> None:
     heavy = ("reconciler.eas", "reconciler.emulator", "reconciler.apply", "reconciler.plan", "reconciler.targets",
-             "httpx", "starlette", "uvicorn")
+             "reconciler.analysis.judge", "reconciler.analysis.provider", "httpx", "starlette", "uvicorn")
     code = ("import sys; from reconciler.cli.main import main\n"
             f"sys.argv = ['eas-gitops', 'validate', {str(EXAMPLES)!r}]\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
