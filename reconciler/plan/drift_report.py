@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.plan.drift import DriftClass, DriftItem, summary
+from reconciler.plan.render.fit import COMMENT_BUDGET
 
 FORMAT_VERSION = 1
-MARKDOWN_LIMIT = 65_536  # a GitHub issue or pull-request comment body
 CLASS_WORDS = {
     DriftClass.BY_HAND: "changed by hand",
     DriftClass.PLATFORM: "moved by the platform (not drift)",
@@ -118,8 +118,12 @@ def _cell(value: Any) -> str:
     return "`" + text.replace("|", "\\|").replace("`", "'") + "`" if text else ""
 
 
-def render_markdown(located: Sequence[Located], limit: int = MARKDOWN_LIMIT) -> str:
-    """A table for an issue or a pull request; rows past `limit` characters are left out, with a note."""
+def render_markdown(located: Sequence[Located], limit: int = COMMENT_BUDGET) -> str:
+    """A table for an issue or a pull request; rows past `limit` characters are left out, with a note.
+
+    The default leaves `COMMENT_MARGIN` of GitHub's 65,536 characters for what a workflow puts
+    before the report (the drift workflow's "Found by this run" line), so nothing needs cutting.
+    """
     shown = _shown(located)
     out = ["### eas-gitops drift", "", _total_line([loc.item for loc in located]).strip(), ""]
     if shown:

@@ -9,6 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# GitHub takes 65,536 characters per issue or pull-request comment body. COMMENT_MARGIN is kept free
+# for what a posting step adds (a sticky comment's header marker, a workflow's "Found by this run"
+# line), so the plan comment and the drift issue are each at most COMMENT_BUDGET characters.
+COMMENT_LIMIT = 65_536
+COMMENT_MARGIN = 1_536
+COMMENT_BUDGET = COMMENT_LIMIT - COMMENT_MARGIN
+
 
 def text_size(lines: Sequence[str]) -> int:
     """Characters of `lines` joined with newlines, plus the final newline."""

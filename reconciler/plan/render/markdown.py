@@ -41,12 +41,12 @@ from reconciler.plan.render.common import (
     state_of,
     step_summary,
 )
+from reconciler.plan.render.fit import COMMENT_BUDGET as COMMENT_BUDGET
+from reconciler.plan.render.fit import COMMENT_LIMIT as COMMENT_LIMIT
+from reconciler.plan.render.fit import COMMENT_MARGIN as COMMENT_MARGIN
 from reconciler.plan.render.fit import Budget, fit_items, text_size
 from reconciler.spec.model import TrafficMode
 
-COMMENT_LIMIT = 65_536
-COMMENT_MARGIN = 1_536
-COMMENT_BUDGET = COMMENT_LIMIT - COMMENT_MARGIN
 FOOTER_ROOM = 2_000  # kept for the "left out" note until the details are placed
 LIST_WIDTH = 1_000  # names in one-line lists (unchanged groups, groups left out)
 WARNINGS_SHARE = 8  # plan-level warnings take at most 1/8 of the budget
