@@ -331,9 +331,13 @@ class Locks:
 
     @asynccontextmanager
     async def holding(self) -> AsyncIterator[Locks]:
-        """Acquire, renew in the background, release on the way out (also after an error or Ctrl-C)."""
-        await self.acquire()
+        """Acquire, renew in the background, release on the way out (also after an error or Ctrl-C).
+
+        Releasing covers the acquisition too: a Ctrl-C while our token is written but not yet read
+        back (the `settle` wait) takes it back, instead of leaving it to block others until it expires.
+        """
         try:
+            await self.acquire()
             async with self.renewing():
                 yield self
         finally:

@@ -198,3 +198,18 @@ def test_lock_timeout_zero_refuses_at_once_naming_the_holder_without_writing(sit
     assert "error: cn-shanghai/duo is locked by " in b.stderr and f"pid {a.pid}" in b.stderr
     assert "unlock" in b.stderr and "Traceback" not in b.stderr
     assert _writes(site.state) == before and time.monotonic() - started < 20
+
+
+def test_ctrl_c_releases_the_lock_and_the_next_apply_takes_it_at_once(site: Site, tmp_path: Path) -> None:
+    first = _folder(tmp_path / "first", _group(4, "v2"))
+    a = site.start("apply", first, "--auto-approve", "--lock-ttl", "10m")
+    _wait_for_lock(site.state, a)
+    a.send_signal(signal.SIGINT)
+    out_a, err_a = a.communicate(timeout=60)
+    assert a.returncode == 130, out_a + err_a
+    assert "Traceback" not in err_a
+    assert not _lock_token(site.state)  # released on the way out, not left to expire in 10 minutes
+    second = _folder(tmp_path / "second", _group(3, "v3"))
+    b = site.run("apply", second, "--auto-approve", "--lock-timeout", "0")
+    assert b.returncode == 0, b.stdout + b.stderr
+    _no_changes(site, second)
