@@ -12,8 +12,12 @@ are reserved (`eas-gitops/lock...`):
 - `eas-gitops/lock-taken`, `eas-gitops/lock-expires`: RFC 3339 UTC times.
 
 A group that does not exist yet gets its home first: the acquirer creates it with CreateGroup,
-the lock labels in the same call. An empty group in `auto` mode is, for planning, the same as no
-group (the first member joins it either way), so the live reader leaves such groups out: the
+the lock labels in the same call, in the workspace its file names (`metadata.workspace_id`, sent
+as `WorkSpaceId`; without one EAS picks its default, as for a group a first member creates).
+`Network` is not sent: the file has no group-level network, and which service-config keys
+would map to it is not documented, so the group gets what EAS gives a group by default.
+An empty group in `auto` mode is, for planning, the same as no group (the first member joins it
+either way), so the live reader leaves such groups out: the
 group a lock creates changes neither plans nor fingerprints, is never "orphaned" and never counts
 as a group that could lose its traffic. When the run ends with the group still empty (it failed
 before its first member, or the plan deleted every member), releasing deletes it.
@@ -60,6 +64,7 @@ from typing import Protocol
 from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group
 from reconciler.errors import ConflictError, EasGitopsError, LockError, LockLostError, NotFoundError
+from reconciler.plan.model import CreateParams, Plan
 
 LOCK_PREFIX = "eas-gitops/lock"
 TOKEN_LABEL = LOCK_PREFIX
@@ -195,6 +200,7 @@ class Locks:
     env: Mapping[str, str] | None = None
     on_wait: Callable[[Wait], None] = lambda _w: None
     rng: random.Random = field(default_factory=random.Random)
+    workspaces: Mapping[GroupKey, str] = field(default_factory=dict)  # a new group's workspace (WorkSpaceId)
     created: set[GroupKey] = field(default_factory=set)
     held: bool = False
     lost: dict[GroupKey, str] = field(default_factory=dict)
@@ -220,7 +226,7 @@ class Locks:
         client = self.clients[region]
         if group is None:  # the lock's home: the group a new file declares
             try:
-                await client.create_group(name, labels=holder.labels())
+                await client.create_group(name, labels=holder.labels(), workspace_id=self.workspaces.get(key))
             except ConflictError:  # another acquirer created it first: its labels hold, the read-back says so
                 return
             self.created.add(key)
@@ -343,6 +349,23 @@ class Locks:
         finally:
             with suppress(EasGitopsError):  # never hide the run's own error: an unreleased lock expires
                 await self.release()
+
+
+def new_group_workspaces(plan: Plan) -> dict[GroupKey, str]:
+    """The workspace of each group the plan creates, from its members' create configs
+    (`metadata.workspace_id`, which the group file sets for every member): where the lock's
+    CreateGroup puts the group."""
+    found: dict[GroupKey, str] = {}
+    for g in plan.groups:
+        if g.mode_before is not None:
+            continue
+        for step in g.steps:
+            if isinstance(step.params, CreateParams):
+                workspace = step.params.config.get("metadata", {}).get("workspace_id")
+                if workspace:
+                    found[(g.region, g.name)] = str(workspace)
+                    break
+    return found
 
 
 async def _has_members(client: EasClient, group: str) -> bool:

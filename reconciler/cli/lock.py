@@ -20,7 +20,16 @@ import typer
 
 from reconciler.analysis.durations import format_duration, parse_duration
 from reconciler.apply.executor import Guard
-from reconciler.apply.lock import GroupKey, Holder, Locks, LockSettings, Wait, break_lock, lock_holder
+from reconciler.apply.lock import (
+    GroupKey,
+    Holder,
+    Locks,
+    LockSettings,
+    Wait,
+    break_lock,
+    lock_holder,
+    new_group_workspaces,
+)
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.runtime import connect_all
 from reconciler.cli import plan as plan_cli
@@ -75,6 +84,7 @@ def locked_keys(plan: Plan) -> list[GroupKey]:
     return [(g.region, g.name) for g in plan.groups if g.steps]
 
 
+
 def lock_settings(timeout_text: str, ttl_text: str) -> LockSettings:
     """The settings of `--lock-timeout` and `--lock-ttl`; the read-back delay and the poll interval
     shrink with a short ttl (tests), so a lock is always taken well within its lifetime."""
@@ -94,7 +104,7 @@ async def under_lock(plan: Plan, where: plan_cli.Where, settings: LockSettings,
     keys = locked_keys(plan)
     async with connect_all(plan_cli.WIRING.connector(where), sorted({r for r, _ in keys})) as links:
         locks = Locks({r: link.client for r, link in links.items()}, keys, settings, plan_cli.WIRING.timer,
-                      on_wait=WaitNotes())
+                      on_wait=WaitNotes(), workspaces=new_group_workspaces(plan))
         async with locks.holding():
             typer.echo(f"locked {len(keys)} group(s) as {locks.me.who}", err=True)
             todo, live = await read()

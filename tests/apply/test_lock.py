@@ -29,11 +29,13 @@ from reconciler.apply.lock import (
     LockSettings,
     break_lock,
     lock_holder,
+    new_group_workspaces,
     who_am_i,
 )
 from reconciler.apply.report import GroupOutcome
 from reconciler.errors import LockError, LockLostError
 from reconciler.live.model import fingerprint
+from reconciler.plan.model import CreateParams
 
 from .harness import EXAMPLES, World, load
 
@@ -306,4 +308,33 @@ def test_release_frees_the_lock_also_where_update_group_merges_labels(world: Wor
             await first.release()
             assert await lock_holder(c[REGION], "pmml") is None
             await Locks(merging, [(REGION, "pmml")], SETTINGS, world.timer, env={}).acquire()  # timeout 0: free
+    asyncio.run(go())
+
+
+def test_a_new_groups_home_is_created_in_the_workspace_its_file_names(world: World) -> None:
+    region = "cn-hangzhou"
+
+    async def go() -> None:
+        plan, _ = await world.plan(load(EXAMPLES / "mixed_billing.yaml"))
+        workspaces = new_group_workspaces(plan)
+        assert workspaces == {(region, "recsys"): "123456"}
+        async with connect_all(world.connector, [region]) as links:
+            lock = Locks({region: links[region].client}, [(region, "recsys"), (region, "other")], SETTINGS,
+                         world.timer, env={}, workspaces=workspaces)
+            await lock.acquire()
+            made = {g.name: g for g in world.emulator(region).backend.list_groups("", "", 1, 100)[0]}
+            assert made["recsys"].workspace_id == "123456"  # sent as WorkSpaceId with CreateGroup
+            assert made["other"].workspace_id == ""  # no workspace named: EAS's default
+            await lock.release()
+    asyncio.run(go())
+
+
+def test_only_groups_the_plan_creates_name_a_workspace(world: World, tmp_path: Path) -> None:
+    async def go() -> None:
+        assert (await world.converge(load(EXAMPLES / "mixed_billing.yaml"))).ok
+        renamed = tmp_path / "recsys.yaml"  # a new member (CreateService, with the workspace) in a group that exists
+        renamed.write_text((EXAMPLES / "mixed_billing.yaml").read_text().replace("recsys_burst", "recsys_extra"))
+        plan, _ = await world.plan(load(renamed))
+        assert any(isinstance(s.params, CreateParams) for g in plan.groups for s in g.steps)
+        assert new_group_workspaces(plan) == {}  # the group has its home already
     asyncio.run(go())
