@@ -60,6 +60,14 @@ class _Root(TyperGroup):
             command.short_help = COMMANDS[name][1] if name in COMMANDS else command.short_help
             self.add_command(command, name)
 
+    def get_help_option(self, ctx: Any) -> Any:
+        """The root's `--help`, whose value is False when not given (typer leaves it None, and sends a None
+        through pydantic to make it a bool: that import alone costs `eas-gitops <command> --help` ~70 ms)."""
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            option.default = False
+        return option
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The command list of `--help`, from `COMMANDS` (no module is imported for it)."""
         with formatter.section("Commands"):
