@@ -1,4 +1,5 @@
-"""Benchmark: how fast the CLI starts (`--help`) and validates the examples, in a fresh process each time.
+"""Benchmark: how fast the CLI starts (`--help`, each command's `--help`) and validates the examples, in a fresh
+process each time.
 
 Run on purpose (not in pytest):
 
@@ -24,8 +25,10 @@ import sys
 import time
 from pathlib import Path
 
+from reconciler.cli.main import COMMANDS
+
 ROOT = Path(__file__).resolve().parents[1]
-LINES = (["--help"], ["validate", "examples/groups"], ["plan", "--help"])
+LINES = (["--help"], ["validate", "examples/groups"], *([name, "--help"] for name in COMMANDS))
 
 
 def _child_cpu() -> float:
