@@ -1,4 +1,5 @@
-"""Benchmark: how fast the CLI starts (`--help`) and validates the examples, in a fresh process each time.
+"""Benchmark: how fast the CLI starts (`--help`, each command's `--help`) and validates the examples, in a fresh
+process each time.
 
 Run on purpose (not in pytest):
 
@@ -33,13 +34,15 @@ import sys
 import time
 from pathlib import Path
 
+from reconciler.cli.main import COMMANDS
+
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR = Path(__file__).resolve().parent / "stack_floor.py"
-# (the command line, the floor's command line or None)
+# (the command line, the floor's command line or None): the root help, validate, then each command's help
 LINES: tuple[tuple[list[str], list[str] | None], ...] = (
     (["--help"], ["--help"]),
     (["validate", "examples/groups"], ["validate", "examples/groups"]),
-    (["plan", "--help"], None),
+    *(([name, "--help"], None) for name in COMMANDS),
 )
 
 

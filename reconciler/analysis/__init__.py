@@ -2,6 +2,7 @@
 
     gates.py         what the files declare (AnalysisSpec, metric gates, interval rule per target)
     durations.py     `300ms`, `4s`, `10m`: the Duration type the models use
+    duration_text.py parse_duration / format_duration alone (no pydantic: for the CLI's option defaults)
     judge.py         samples + gates -> pass | fail | inconclusive, per check and per step (pure)
     provider.py      the protocol every provider implements: numbers per member per window
     cloudmonitor.py  CloudMonitor DescribeMetricList (acs_learn), on the cloud or the emulator

@@ -3,43 +3,21 @@
 A duration always carries a unit: a bare number (`60`) is refused, because a reader cannot tell
 seconds from minutes. Values are held as float seconds (what the clocks of the emulator and the
 runner count in) and written back in the shortest canonical form (`90s` -> `1m30s`), so a model
-round-trips through YAML or JSON unchanged.
+round-trips through YAML or JSON unchanged. The text functions live in
+`reconciler.analysis.duration_text` (no pydantic); this module adds the model type `Duration`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-# One or more `<number><unit>` parts, largest unit first is not required ("30s1m" is accepted).
-PATTERN = r"^(\d+(\.\d+)?(ms|h|m|s))+$"
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_WHOLE = re.compile(PATTERN)
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in `text`; ValueError (with the accepted forms) when it is not a duration."""
-    cleaned = text.strip()
-    if not _WHOLE.match(cleaned):
-        raise ValueError(f"{text!r} is not a duration: write a number with a unit, e.g. 300ms, 4s, 10m, 1h, 1m30s")
-    return sum(float(number) * UNITS[unit] for number, unit in _PART.findall(cleaned))
-
-
-def format_duration(seconds: float) -> str:
-    """The canonical text of `seconds`: `1h`, `10m`, `1m30s`, `4s`, `300ms`, `0s`."""
-    millis = round(seconds * 1000)
-    if millis == 0:
-        return "0s"
-    parts: list[str] = []
-    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
-        count, millis = divmod(millis, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
+from reconciler.analysis.duration_text import PATTERN as PATTERN  # re-exported: the text forms live there
+from reconciler.analysis.duration_text import UNITS as UNITS
+from reconciler.analysis.duration_text import format_duration as format_duration
+from reconciler.analysis.duration_text import parse_duration as parse_duration
 
 
 def _coerce(value: object) -> float:

@@ -43,12 +43,12 @@ from reconciler.apply.rollout import RolloutRun, rollout_phase, tick_text
 from reconciler.apply.runtime import Link, Timer
 from reconciler.apply.secrets import check_env
 from reconciler.apply.steps import GroupRun, StepSettings
+from reconciler.defaults import DEFAULT_PARALLEL as DEFAULT_PARALLEL  # re-exported: the defaults live there
+from reconciler.defaults import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from reconciler.errors import ConfigError, EasGitopsError, LockLostError
 from reconciler.live.model import LiveState
 from reconciler.plan.model import Action, GroupPlan, Plan, Step
 
-DEFAULT_PARALLEL = 8
-DEFAULT_TIMEOUT = 900.0
 DEFAULT_POLL_INTERVAL = 5.0
 Guard = Callable[[str, str], Awaitable[None]]  # (region, group): raises LockLostError to stop the group
 

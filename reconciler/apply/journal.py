@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from reconciler.defaults import JOURNAL_DIR as JOURNAL_DIR  # re-exported: the default lives there
 from reconciler.eas.models import Service
-
-JOURNAL_DIR = Path(".eas-gitops") / "journal"
 
 
 def facts(svc: Service | None) -> dict[str, Any] | None:

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from reconciler.defaults import LOCK_TIMEOUT, LOCK_TTL
 from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group
 from reconciler.errors import ConflictError, EasGitopsError, LockError, LockLostError, NotFoundError
@@ -85,8 +86,8 @@ def is_lock_label(key: str) -> bool:
 class LockSettings:
     """How long to wait for a lock, how long one lives unrenewed, the read-back delay, the poll interval."""
 
-    timeout: float = 300.0  # 0: refuse at once when held
-    ttl: float = 120.0
+    timeout: float = LOCK_TIMEOUT  # 0: refuse at once when held
+    ttl: float = LOCK_TTL
     settle: float = 2.0
     poll: float = 2.0
 

@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -39,6 +38,8 @@ import httpx
 from reconciler.analysis.gates import AnalysisSpec
 from reconciler.analysis.provider import MetricsProvider
 from reconciler.analysis.sources import open_provider
+from reconciler.clock import RealTimer as RealTimer  # re-exported: apply imports its timers from here
+from reconciler.clock import Timer as Timer
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
 from reconciler.errors import TransportError
@@ -47,25 +48,6 @@ from reconciler.targets import LOCAL_BASE_URL, TargetKind, close_local_app, loca
 SmokeTester = Callable[[str, str, str, str | None], Awaitable[int]]  # (group, service, path, body) -> HTTP status
 MetricsOpener = Callable[[AnalysisSpec], AbstractAsyncContextManager[MetricsProvider]]
 SMOKE_TIMEOUT = 30.0
-
-
-class Timer(Protocol):
-    def now(self) -> float: ...
-
-    def epoch(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class RealTimer:
-    def now(self) -> float:
-        return time.monotonic()
-
-    def epoch(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class VirtualTimer:

@@ -23,37 +23,41 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import shlex
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.live import Live
-from rich.table import Table
 
-from reconciler.apply.executor import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, ApplySettings, Executor, Guard
-from reconciler.apply.journal import JOURNAL_DIR, Journal
-from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome, check_lines
-from reconciler.apply.runtime import connect_all
-from reconciler.apply.secrets import check_env
-from reconciler.cli import gha
 from reconciler.cli import lock as lock_cli
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
 from reconciler.cli.output import NoColorOpt, color_wanted, console, is_terminal
+from reconciler.defaults import DEFAULT_MAX_SHIFT, DEFAULT_PARALLEL, DEFAULT_TIMEOUT, JOURNAL_DIR
 from reconciler.errors import ConfigError, RolloutAbortedError
-from reconciler.live.model import LiveState, fingerprint
-from reconciler.plan.build import DEFAULT_MAX_SHIFT, ensure_fresh
-from reconciler.plan.model import Plan, Step, load_plan
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from reconciler.apply.executor import ApplySettings, Guard
+    from reconciler.apply.report import ApplyReport, Event
+    from reconciler.live.model import LiveState
+    from reconciler.plan.model import Plan, Step
+
+# What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
+ENGINE = (*plan_cli.ENGINE, *lock_cli.ENGINE, "reconciler.apply.executor", "reconciler.apply.journal",
+          "reconciler.apply.report", "reconciler.apply.secrets", "reconciler.live.model", "reconciler.plan.build",
+          "reconciler.plan.model", "rich.live", "rich.table")
 
 
 async def live_now(plan: Plan, where: plan_cli.Where, what: str) -> LiveState:
     """Live state now, for the plan's groups; StalePlanError when it moved since the plan was made."""
+    from reconciler.plan.build import ensure_fresh
+
     live = await plan_cli.read_regions(where, sorted({g.region for g in plan.groups}))
     ensure_fresh(plan, live, what)
     return live
@@ -61,6 +65,8 @@ async def live_now(plan: Plan, where: plan_cli.Where, what: str) -> LiveState:
 
 async def load_saved(file: Path, where: plan_cli.Where) -> tuple[Plan, LiveState]:
     """A saved plan and the live state now; StalePlanError when live moved since the plan was made."""
+    from reconciler.plan.model import load_plan
+
     try:
         saved = load_plan(file.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -97,6 +103,8 @@ class PlainProgress:
     """One line per event, for CI logs."""
 
     def __call__(self, e: Event) -> None:
+        from reconciler.apply.report import EventKind
+
         where = f"[{e.region}/{e.group}]"
         if e.kind is EventKind.STEP_START and e.step is not None:
             what = f"{e.step.action.value} {e.step.service or '(group)'}"
@@ -115,17 +123,23 @@ class LiveProgress:
     """A table refreshed in place, 4 times a second: group, current step, elapsed (ticking while it runs)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        from rich.live import Live
+
         self.clock = clock
         self.rows: dict[str, tuple[str, float, float | None]] = {}  # group -> (step text, start, end)
         self.live = Live(get_renderable=self._table, refresh_per_second=4, transient=False, console=console())
 
     def _table(self) -> Table:
+        from rich.table import Table
+
         table = Table("group", "step", "elapsed", title="apply")
         for group, (step, start, end) in self.rows.items():
             table.add_row(group, step, f"{(end if end is not None else self.clock()) - start:.1f}s")
         return table
 
     def __call__(self, e: Event) -> None:
+        from reconciler.apply.report import EventKind
+
         key = f"{e.region}/{e.group}"
         text, start, end = self.rows.get(key, ("starting", self.clock() - e.elapsed, None))
         if e.step is not None and e.kind is EventKind.STEP_START:
@@ -147,6 +161,8 @@ def _steps(steps: list[Step]) -> str:
 
 def print_report(report: ApplyReport) -> None:
     """Per group: outcome; for one that did not finish, which steps were done, what failed, was restored, is left."""
+    from reconciler.apply.report import GroupOutcome, check_lines
+
     for g in report.groups:
         typer.echo(f"{g.region}/{g.group}: {g.outcome.value}, {len(g.done)} step(s) done in {g.elapsed:.1f}s")
         if g.outcome is not GroupOutcome.DONE and g.done:
@@ -188,6 +204,8 @@ def confirm(auto_approve: bool) -> None:
 async def replan(req: plan_cli.PlanRequest, first: Plan, first_live: LiveState) -> tuple[Plan, LiveState]:
     """Under the lock: plan the locked groups again from what is live now (another apply may have
     changed them while this one waited); the new plan is shown when it differs."""
+    from reconciler.live.model import fingerprint
+
     groups = [f"{r}/{n}" for r, n in lock_cli.locked_keys(first)]
     fresh, live = await plan_cli.make_plan(dataclasses.replace(req, groups=groups), say_target=False)
     if fresh.live_fingerprint != fingerprint(first_live.only(fresh.group_keys())):
@@ -198,6 +216,12 @@ async def replan(req: plan_cli.PlanRequest, first: Plan, first_live: LiveState) 
 
 async def execute(plan: Plan, live: LiveState, where: plan_cli.Where, settings: ApplySettings,
                   journal_dir: Path, guard: Guard | None = None) -> ApplyReport:
+    import asyncio
+
+    from reconciler.apply.executor import Executor
+    from reconciler.apply.journal import Journal
+    from reconciler.apply.runtime import connect_all
+
     journal = Journal.in_dir(journal_dir)
     live_view = LiveProgress() if is_terminal() and color_wanted() else None  # --no-color: no cursor moves either
     progress = live_view if live_view is not None else PlainProgress()
@@ -255,6 +279,10 @@ def apply(
 
     Example:  eas-gitops apply examples/groups --auto-approve
     """
+    from reconciler.apply.executor import ApplySettings
+    from reconciler.apply.secrets import check_env
+    from reconciler.cli import gha
+
     refuse_saved_plan_as_path(paths or [], saved)
     where = plan_cli.Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
     locking = lock_cli.lock_settings(lock_timeout, lock_ttl)
@@ -311,6 +339,8 @@ def apply(
 
 def _failed(report: ApplyReport) -> list[str]:
     """The groups that neither finished nor were rolled back by a rollout's abort path."""
+    from reconciler.apply.report import GroupOutcome
+
     return [f"{g.region}/{g.group}" for g in report.groups
             if g.outcome not in (GroupOutcome.DONE, GroupOutcome.ROLLED_BACK)]
 

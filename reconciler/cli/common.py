@@ -13,24 +13,28 @@ exits with the error's code (0 ok, 1 error, 3 rollout aborted; commands add 2 fo
 `--detailed-exitcode` themselves). `run` runs async work and maps Ctrl-C and SIGTERM (a cancelled
 CI job) to 130: both cancel the work, so it can clean up (an apply takes a rollout's canary out of
 group traffic) before the command exits.
+
+Like the command modules, this one imports at its top only what the options need (`--help` loads no
+client and no asyncio: see `reconciler.cli.main`); the rest is imported where it is used.
 """
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from reconciler.eas.client import EasClient
-from reconciler.eas.retry import RetrySettings
 from reconciler.errors import EasGitopsError, SpecError
-from reconciler.targets import DEFAULT_REGION, ENV_TARGET, open_client
+from reconciler.target_names import DEFAULT_REGION, ENV_TARGET
+
+if TYPE_CHECKING:
+    from reconciler.eas.client import EasClient
+    from reconciler.eas.retry import RetrySettings
 
 T = TypeVar("T")
 ENV_REGION = "EAS_GITOPS_REGION"
@@ -64,6 +68,8 @@ class TargetOptions:
 
     @asynccontextmanager
     async def client(self) -> AsyncIterator[EasClient]:
+        from reconciler.targets import open_client
+
         async with open_client(self.target, self.region, state=self.state, vpc=self.vpc,
                                settings=retry_settings(self.rate_limit)) as client:
             yield client
@@ -71,6 +77,8 @@ class TargetOptions:
 
 def retry_settings(rate_limit: float | None) -> RetrySettings | None:
     """The client's retry settings with the command's `--rate-limit`, or None for the defaults."""
+    from reconciler.eas.retry import RetrySettings
+
     return None if rate_limit is None else RetrySettings(rate_limit=rate_limit)
 
 
@@ -88,6 +96,8 @@ def run(work: Callable[[], Awaitable[T]], interrupted: str = "interrupted: nothi
     """Run async `work`. An EasGitopsError propagates to the root app (main._Root), the one place that
     turns it into a message on stderr (`report_error`) and its exit code. Ctrl-C exits 130 after
     `interrupted`, which says what happened and what to run next."""
+    import asyncio
+
     try:
         return asyncio.run(_await(work))
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -97,6 +107,8 @@ def run(work: Callable[[], Awaitable[T]], interrupted: str = "interrupted: nothi
 
 async def _await(work: Callable[[], Awaitable[T]]) -> T:
     """`work`, cancelled by SIGTERM like asyncio.run cancels it on Ctrl-C (where signals can be caught)."""
+    import asyncio
+
     loop, task = asyncio.get_running_loop(), asyncio.current_task()
     handled = False
     if task is not None:

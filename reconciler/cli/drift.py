@@ -19,25 +19,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.apply.report import ApplyReport, GroupOutcome
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
 from reconciler.cli.output import NoColorOpt
 from reconciler.cli.where import unserved_problems
 from reconciler.errors import SpecError
-from reconciler.live.model import LiveState
-from reconciler.plan.drift import DriftClass, DriftItem, find_drift
-from reconciler.plan.drift_report import Located, render_github, render_json, render_markdown, render_text
-from reconciler.plan.overlay import file_edits, overlaid
-from reconciler.spec.desired import DesiredState, LoadedGroup
-from reconciler.spec.drift_policy import DriftAction
-from reconciler.spec.loader import load_paths
-from reconciler.spec.positions import Loc
-from reconciler.spec.write_back import write_file
+
+if TYPE_CHECKING:
+    from reconciler.apply.report import ApplyReport
+    from reconciler.live.model import LiveState
+    from reconciler.plan.drift import DriftItem
+    from reconciler.plan.drift_report import Located
+    from reconciler.spec.desired import DesiredState, LoadedGroup
+    from reconciler.spec.positions import Loc
+
+# What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
+ENGINE = ("reconciler.apply.report", "reconciler.apply.runtime", "reconciler.live.read", "reconciler.plan.drift",
+          "reconciler.plan.drift_report", "reconciler.plan.overlay", "reconciler.spec.drift_policy",
+          "reconciler.spec.loader", "reconciler.spec.write_back")
 
 DRIFT_EXIT = 2
 
@@ -59,6 +62,8 @@ class DriftRequest:
 
 def _file_loc(group: LoadedGroup, item: DriftItem) -> Loc:
     """Where the item's field is (or would be) written in the group file."""
+    from reconciler.plan.drift import DriftClass
+
     if item.service is None:
         return ("spec", item.field)
     index = next((i for i, s in enumerate(group.group.spec.services) if s.name == item.service), None)
@@ -78,6 +83,8 @@ def _file_loc(group: LoadedGroup, item: DriftItem) -> Loc:
 
 
 def locate(desired: DesiredState, items: Sequence[DriftItem]) -> list[Located]:
+    from reconciler.plan.drift_report import Located
+
     by_key = {(g.region, g.name): g for g in desired.groups}
     out = []
     for item in items:
@@ -88,6 +95,9 @@ def locate(desired: DesiredState, items: Sequence[DriftItem]) -> list[Located]:
 
 
 async def find(req: DriftRequest, *, say_target: bool = True) -> tuple[DesiredState, LiveState, list[DriftItem]]:
+    from reconciler.plan.drift import find_drift
+    from reconciler.spec.loader import load_paths
+
     desired = load_paths(list(req.paths) or [Path(".")])
     where = await plan_cli.served_region(req.where)
     if say_target:  # after an apply (write-back) the target was said already
@@ -102,6 +112,9 @@ async def find(req: DriftRequest, *, say_target: bool = True) -> tuple[DesiredSt
 
 def to_write(item: DriftItem, *, include_pending: bool, include_revert: bool = False) -> bool:
     """Whether a write-back records this item's live value in the file (never where the file may be ahead)."""
+    from reconciler.plan.drift import DriftClass
+    from reconciler.spec.drift_policy import DriftAction
+
     if item.field == "service" or not item.shown or item.file_may_be_ahead:
         return False
     if item.cls is DriftClass.BY_HAND:
@@ -114,6 +127,10 @@ def write_back(desired: DesiredState, live: LiveState, items: Sequence[DriftItem
     """Record the chosen items' live values in their group files; (file, edits) per file changed.
 
     The edited files are loaded again; a file that no longer loads is put back as it was (SpecError)."""
+    from reconciler.plan.overlay import file_edits, overlaid
+    from reconciler.spec.loader import load_paths
+    from reconciler.spec.write_back import write_file
+
     written: list[tuple[Path, int]] = []
     for group in desired.groups:
         chosen = [i for i in items if (i.region, i.group) == (group.region, group.name)
@@ -135,6 +152,8 @@ def write_back(desired: DesiredState, live: LiveState, items: Sequence[DriftItem
 def write_back_unfinished(paths: Sequence[Path], where: plan_cli.Where, report: ApplyReport) -> None:
     """After an apply: the groups that did not finish get every live value that differs written into their
     files (by-hand fields whatever their policy, and the fields the file is ahead on)."""
+    from reconciler.apply.report import GroupOutcome
+
     unfinished = [f"{g.region}/{g.group}" for g in report.groups if g.outcome is not GroupOutcome.DONE]
     if not unfinished:
         return
@@ -147,6 +166,8 @@ def write_back_unfinished(paths: Sequence[Path], where: plan_cli.Where, report: 
 
 
 def show(located: Sequence[Located], fmt: DriftFormat) -> None:
+    from reconciler.plan.drift_report import render_github, render_json, render_markdown, render_text
+
     render = {DriftFormat.TEXT: render_text, DriftFormat.JSON: render_json,
               DriftFormat.MARKDOWN: render_markdown, DriftFormat.GITHUB: render_github}[fmt]
     typer.echo(render(located), nl=False)

@@ -16,7 +16,6 @@ warning: other users see a command line in `ps`) from `--access-key-secret`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -24,33 +23,32 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import typer
 
-from reconciler.analysis.durations import parse_duration
+from reconciler.analysis.duration_text import parse_duration
 from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt, run
-from reconciler.eas.auth import StaticCredentials
-from reconciler.eas.client import EasClient
-from reconciler.emulator.admin_api import AdminAuth
-from reconciler.emulator.app import create_app
-from reconciler.emulator.loadgen import LoadSummary, check_bounds, send_load
-from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET, EmulatorSettings
+from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET
 from reconciler.errors import ConfigError, NotFoundError, TransportError
-from reconciler.targets import (
+from reconciler.target_names import (
     DEFAULT_REGION,
     STATE_DIR,
     STATE_FILE,
     TargetKind,
-    close_local_app,
     default_state_path,
-    local_app,
-    local_credentials,
-    open_client,
     resolve_target,
-    url_credentials,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+    from reconciler.eas.client import EasClient
+    from reconciler.emulator.loadgen import LoadSummary
+
+# What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
+ENGINE = ("httpx", "reconciler.eas.auth", "reconciler.emulator.admin_api", "reconciler.emulator.app",
+          "reconciler.emulator.loadgen", "reconciler.targets")
 
 DEFAULT_STATE = Path(STATE_DIR) / STATE_FILE
 SECRET_ENV = "EAS_EMULATOR_ACCESS_KEY_SECRET"
@@ -81,6 +79,12 @@ async def open_target(target: str | None, state: Path | None, region: str = DEFA
     Target strings are resolved by `reconciler.targets`, as for every other command: `local` is
     the embedded app over the state file (for `region`), a URL is a served emulator.
     """
+    import httpx
+
+    from reconciler.eas.auth import StaticCredentials
+    from reconciler.emulator.admin_api import AdminAuth
+    from reconciler.targets import close_local_app, local_app, local_credentials, open_client, url_credentials
+
     resolved = resolve_target(target, region)
     app: Any = None
     if resolved.kind is TargetKind.LOCAL:
@@ -117,6 +121,8 @@ def _refusal(response: httpx.Response) -> str:
 
 
 async def _get_json(client: httpx.AsyncClient, path: str, params: dict[str, str] | None = None) -> Any:
+    import httpx
+
     try:
         response = await client.get(path, params=params)
     except httpx.TransportError as exc:
@@ -189,6 +195,9 @@ def serve(
     """
     import uvicorn
 
+    from reconciler.emulator.app import create_app
+    from reconciler.emulator.settings import EmulatorSettings
+
     state = state or default_state_path()  # the state every other command finds from here
     state.parent.mkdir(parents=True, exist_ok=True)
     secret = _serve_secret(access_key_id, access_key_secret, secret_file)
@@ -234,6 +243,8 @@ def history(
 
     Example:  eas-gitops emulator history --group pmml --format json
     """
+    import asyncio
+
     if output not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--format")
 
@@ -269,6 +280,9 @@ def traffic(
 
     Example:  eas-gitops emulator traffic pmml -n 1000
     """
+    import asyncio
+
+    import httpx
 
     async def run() -> tuple[dict[str, int], dict[str, float]]:
         async with open_target(target, state, region) as session:
@@ -330,6 +344,8 @@ def load(
 
     Example:  eas-gitops emulator load pmml --rps 50 --duration 2m --target http://127.0.0.1:8080
     """
+    from reconciler.emulator.loadgen import check_bounds, send_load
+
     seconds = _seconds(duration, "--duration")
 
     async def work() -> LoadSummary:

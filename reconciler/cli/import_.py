@@ -18,9 +18,11 @@ import typer
 
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, VpcOpt, run
-from reconciler.spec.from_live import group_document, secret_looking, to_yaml
 from reconciler.spec.schema import SCHEMA_FILE
-from reconciler.targets import DEFAULT_REGION
+from reconciler.target_names import DEFAULT_REGION
+
+# What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
+ENGINE = ("reconciler.apply.runtime", "reconciler.live.read", "reconciler.spec.from_live")
 
 
 def schema_ref(out: Path | None) -> str:
@@ -42,6 +44,8 @@ def import_group(
 
     Example:  eas-gitops import pmml --region cn-shanghai -o groups/pmml.yaml
     """
+    from reconciler.spec.from_live import group_document, secret_looking, to_yaml
+
     where = plan_cli.Where(target, state, vpc, rate_limit)
     live = run(lambda: plan_cli.read_regions(where, [region]))
     document = group_document(live, region, group)

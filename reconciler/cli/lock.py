@@ -14,30 +14,26 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.analysis.durations import format_duration, parse_duration
-from reconciler.apply.executor import Guard
-from reconciler.apply.lock import (
-    GroupKey,
-    Holder,
-    Locks,
-    LockSettings,
-    Wait,
-    break_lock,
-    lock_holder,
-    new_group_workspaces,
-)
-from reconciler.apply.report import ApplyReport
-from reconciler.apply.runtime import connect_all
+from reconciler.analysis.duration_text import format_duration, parse_duration
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import ENV_REGION, RateLimitOpt, StateOpt, TargetOpt, VpcOpt, run
+from reconciler.defaults import LOCK_TIMEOUT, LOCK_TTL
 from reconciler.errors import ConfigError
-from reconciler.live.model import LiveState
-from reconciler.plan.model import Plan
-from reconciler.targets import DEFAULT_REGION
+from reconciler.target_names import DEFAULT_REGION
+
+if TYPE_CHECKING:
+    from reconciler.apply.executor import Guard
+    from reconciler.apply.lock import GroupKey, Holder, LockSettings, Wait
+    from reconciler.apply.report import ApplyReport
+    from reconciler.live.model import LiveState
+    from reconciler.plan.model import Plan
+
+# What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
+ENGINE = ("reconciler.apply.lock", "reconciler.apply.runtime")
 
 NOTE_EVERY = 15.0  # seconds between two "still waiting" lines for the same holder
 
@@ -58,8 +54,8 @@ LockTimeoutOpt = Annotated[str, typer.Option(
 LockTtlOpt = Annotated[str, typer.Option(
     "--lock-ttl", metavar="DURATION",
     help="How long a lock lives unless renewed (renewed every third of it while apply runs).")]
-DEFAULT_LOCK_TIMEOUT = format_duration(LockSettings().timeout)
-DEFAULT_LOCK_TTL = format_duration(LockSettings().ttl)
+DEFAULT_LOCK_TIMEOUT = format_duration(LOCK_TIMEOUT)  # LockSettings().timeout
+DEFAULT_LOCK_TTL = format_duration(LOCK_TTL)  # LockSettings().ttl
 
 
 class WaitNotes:
@@ -88,6 +84,8 @@ def locked_keys(plan: Plan) -> list[GroupKey]:
 def lock_settings(timeout_text: str, ttl_text: str) -> LockSettings:
     """The settings of `--lock-timeout` and `--lock-ttl`; the read-back delay and the poll interval
     shrink with a short ttl (tests), so a lock is always taken well within its lifetime."""
+    from reconciler.apply.lock import LockSettings
+
     timeout = parse_lock_duration(timeout_text, "--lock-timeout")
     ttl = parse_lock_duration(ttl_text, "--lock-ttl")
     if ttl <= 0:
@@ -101,6 +99,9 @@ async def under_lock(plan: Plan, where: plan_cli.Where, settings: LockSettings,
                      carry_out: Callable[[Plan, LiveState, Guard], Awaitable[ApplyReport]]) -> ApplyReport | None:
     """Take the locks of `plan`'s changed groups, `read` the plan to carry out (None when nothing is
     left to do), carry it out with the lock re-checked before every step, release."""
+    from reconciler.apply.lock import Locks, new_group_workspaces
+    from reconciler.apply.runtime import connect_all
+
     keys = locked_keys(plan)
     async with connect_all(plan_cli.WIRING.connector(where), sorted({r for r, _ in keys})) as links:
         locks = Locks({r: link.client for r, link in links.items()}, keys, settings, plan_cli.WIRING.timer,
@@ -121,11 +122,17 @@ def _key(group: str, region: str | None) -> GroupKey:
 
 
 async def _holder(where: plan_cli.Where, key: GroupKey) -> Holder | None:
+    from reconciler.apply.lock import lock_holder
+    from reconciler.apply.runtime import connect_all
+
     async with connect_all(plan_cli.WIRING.connector(where), [key[0]]) as links:
         return await lock_holder(links[key[0]].client, key[1])
 
 
 async def _break(where: plan_cli.Where, key: GroupKey) -> Holder | None:
+    from reconciler.apply.lock import break_lock
+    from reconciler.apply.runtime import connect_all
+
     async with connect_all(plan_cli.WIRING.connector(where), [key[0]]) as links:
         return await break_lock(links[key[0]].client, key[1])
 

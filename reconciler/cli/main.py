@@ -5,6 +5,14 @@ loads a command's module only when that command runs (or its help is shown): `ea
 lists the commands from `COMMANDS` without importing any of them, and `eas-gitops validate` never
 imports the emulator or the apply engine. That keeps start-up fast (`--help` in well under 0.2 s).
 
+A command's module imports at its top only what typer needs to build the options (typer, the
+option types of `cli.common` and `cli.output`, light enums and defaults such as
+`reconciler.defaults` and `reconciler.target_names`), so `eas-gitops <command> --help` loads no
+engine, client, emulator app, httpx, rich or pydantic (tests/cli/test_usage.py checks it). What the
+command runs on is imported inside its functions; the module lists those modules in `ENGINE`, and
+the root imports them just before the command starts, while start-up still pauses the collector
+(`main`). A module missing from `ENGINE` is still imported where it is used, only more slowly.
+
 The CLI is the only layer that prints or exits: library code raises
 `reconciler.errors.EasGitopsError` and the root maps it to a message and an exit code. Usage errors
 (an unknown option, a bad value) exit 1, never click's 2: under `plan --detailed-exitcode`, 2 means
@@ -13,6 +21,7 @@ The CLI is the only layer that prints or exits: library code raises
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import re
@@ -55,10 +64,21 @@ class _Root(TyperGroup):
 
     def _load(self, module: str) -> None:
         holder = typer.Typer(add_completion=False, rich_markup_mode=None)
-        importlib.import_module(module).register(holder)
+        loaded = importlib.import_module(module)
+        loaded.register(holder)
+        engine: tuple[str, ...] = getattr(loaded, "ENGINE", ())
         for name, command in typer.main.get_group(holder).commands.items():
             command.short_help = COMMANDS[name][1] if name in COMMANDS else command.short_help
+            _starts_after(command, engine)
             self.add_command(command, name)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """The root's `--help`, whose value is False when not given (typer leaves it None, and sends a None
+        through pydantic to make it a bool: that import alone costs `eas-gitops <command> --help` ~70 ms)."""
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            option.default = False
+        return option
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The command list of `--help`, from `COMMANDS` (no module is imported for it)."""
@@ -73,7 +93,6 @@ class _Root(TyperGroup):
         return _usage_exits_1(lambda: super(_Root, self).make_context(*args, **kwargs))
 
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
-        end_startup_pause()
         try:
             return _usage_exits_1(lambda: super(_Root, self).invoke(ctx))
         except EasGitopsError as err:
@@ -81,6 +100,28 @@ class _Root(TyperGroup):
 
             report_error(err)
             raise typer.Exit(err.exit_code) from None
+
+
+def _starts_after(command: Any, engine: tuple[str, ...]) -> None:
+    """`command` (each command of a group) first imports `engine`, with the collector still paused, then ends
+    the pause and runs. Its line is parsed before (so `--help` imports none of it); a group's own callback
+    runs before its command's line is parsed, and is left as it is."""
+    if hasattr(command, "commands"):
+        for sub in command.commands.values():
+            _starts_after(sub, engine)
+        return
+    callback = command.callback
+    if callback is None:
+        return
+
+    @functools.wraps(callback)
+    def start(*args: Any, **kwargs: Any) -> Any:
+        for name in engine:
+            importlib.import_module(name)
+        end_startup_pause()
+        return callback(*args, **kwargs)
+
+    command.callback = start
 
 
 def _usage_exits_1(call: Any) -> Any:
@@ -164,8 +205,8 @@ def main() -> None:
 
     Start-up (loading the command's modules, building their models, parsing the line) allocates
     tens of thousands of long-lived objects and no garbage cycles worth collecting, so the cyclic
-    collector is paused until the command itself starts; then what exists is frozen (never
-    scanned again) and the collector runs as usual for the command.
+    collector is paused until the command itself starts (after its `ENGINE` is imported); then what
+    exists is frozen (never scanned again) and the collector runs as usual for the command.
     """
     gc.disable()
     STARTUP.paused = True

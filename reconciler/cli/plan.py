@@ -19,12 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.apply.runtime import Connector, RealTimer, Timer, connect_all, target_connector
-from reconciler.cli import gha
 from reconciler.cli.common import (
     ENV_REGION,
     RateLimitOpt,
@@ -36,17 +34,19 @@ from reconciler.cli.common import (
 from reconciler.cli.output import NoColorOpt, color_wanted, console, is_terminal
 from reconciler.cli.where import Where as Where  # re-exported: tests and commands use plan.Where
 from reconciler.cli.where import probe_region, unserved_problems
+from reconciler.clock import RealTimer, Timer
+from reconciler.defaults import DEFAULT_MAX_SHIFT
 from reconciler.errors import SpecError
-from reconciler.gitops.scope import git_inputs
-from reconciler.live.model import LiveState
-from reconciler.live.read import read_live
-from reconciler.plan.build import DEFAULT_MAX_SHIFT
-from reconciler.plan.model import Plan
-from reconciler.plan.policy import plan_with_policy
-from reconciler.plan.render import render_json, render_markdown, render_rich, render_text
-from reconciler.spec.checks import check_rollout_target
-from reconciler.spec.loader import load_paths
-from reconciler.targets import TargetKind
+from reconciler.target_names import TargetKind
+
+if TYPE_CHECKING:
+    from reconciler.apply.runtime import Connector
+    from reconciler.live.model import LiveState
+    from reconciler.plan.model import Plan
+
+# What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
+ENGINE = ("reconciler.apply.runtime", "reconciler.cli.gha", "reconciler.gitops.scope", "reconciler.live.read",
+          "reconciler.plan.policy", "reconciler.plan.render", "reconciler.spec.checks", "reconciler.spec.loader")
 
 
 @dataclass
@@ -56,6 +56,8 @@ class Wiring:
 
 
 def _connector(where: Where) -> Connector:
+    from reconciler.apply.runtime import target_connector
+
     return target_connector(where.target, state=where.state, vpc=where.vpc, retry=retry_settings(where.rate_limit))
 
 
@@ -107,6 +109,9 @@ class PlanRequest:
 
 
 async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
+    from reconciler.apply.runtime import connect_all
+    from reconciler.live.read import read_live
+
     async with connect_all(WIRING.connector(where), regions) as links:
         return await read_live({r: link.client for r, link in links.items()})
 
@@ -114,6 +119,11 @@ async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
 async def make_plan(req: PlanRequest, *, say_target: bool = True) -> tuple[Plan, LiveState]:
     """Load (SpecError lists every problem, also the rollout rules of the target and max_shift), say the
     target (unless the command said it already), read live, build the plan (PlanError when unsafe)."""
+    from reconciler.gitops.scope import git_inputs
+    from reconciler.plan.policy import plan_with_policy
+    from reconciler.spec.checks import check_rollout_target
+    from reconciler.spec.loader import load_paths
+
     roots = list(req.paths) or [Path(".")]
     desired = load_paths(roots)
     cloud = req.where.kind is TargetKind.ALIYUN
@@ -151,6 +161,8 @@ def announce(where: Where) -> None:
 
 def show(plan: Plan, fmt: PlanFormat = PlanFormat.TEXT) -> None:
     """Print a plan: rich colours on a terminal, plain text otherwise (and with --no-color / NO_COLOR)."""
+    from reconciler.plan.render import render_json, render_markdown, render_rich, render_text
+
     if fmt is PlanFormat.JSON:
         typer.echo(render_json(plan), nl=False)
     elif fmt is PlanFormat.MARKDOWN:
@@ -188,6 +200,9 @@ def plan(
 
     Example:  eas-gitops plan examples/groups --format markdown --out plan.json
     """
+    from reconciler.cli import gha
+    from reconciler.plan.render import render_json
+
     where = Where(target, state, vpc, rate_limit).resolved(paths or [], region or [])
     req = PlanRequest(paths or [], where, region or [], group or [], prune, adopt, max_shift, force, changed_since)
     result, _ = gha.run_reporting(lambda: make_plan(req), fmt.value)

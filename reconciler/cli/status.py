@@ -16,22 +16,27 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, TargetOptions, VpcOpt, run
 from reconciler.cli.output import NoColorOpt
 from reconciler.cli.output import console as make_console
 from reconciler.cli.where import Where
-from reconciler.eas.client import EasClient
-from reconciler.eas.models import Group, Service
-from reconciler.gitops.commit import label_value, parse_label
-from reconciler.live.model import COMMIT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from reconciler.spec.model import TrafficMode, TrafficState
-from reconciler.spec.shares import MemberTraffic, compute_shares, is_black_hole, percent
-from reconciler.targets import DEFAULT_REGION
+from reconciler.target_names import DEFAULT_REGION
+from reconciler.traffic import TrafficMode, TrafficState
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from reconciler.eas.client import EasClient
+    from reconciler.eas.models import Group, Service
+    from reconciler.spec.shares import MemberTraffic
+
+# What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
+ENGINE = ("reconciler.gitops.commit", "reconciler.live.model", "reconciler.spec.shares", "reconciler.targets",
+          "rich.table")
 
 
 class OutputFormat(StrEnum):
@@ -57,6 +62,8 @@ class Row:
 
 
 def _commit(service: Service) -> str | None:
+    from reconciler.live.model import COMMIT_LABEL
+
     return service.labels.get(COMMIT_LABEL)
 
 
@@ -70,6 +77,8 @@ class GroupView:
 
 
 def _group_commits(members: list[Service]) -> list[str]:
+    from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
     managed = [s for s in members if s.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE]
     return sorted({c for s in managed if (c := _commit(s)) is not None})
 
@@ -82,12 +91,16 @@ class StatusView:
 
 
 def _member(service: Service) -> MemberTraffic:
+    from reconciler.spec.shares import MemberTraffic
+
     state = service.traffic or TrafficState.STANDALONE
     return MemberTraffic(service.service_name, state, service.running_instance, service.weight)
 
 
 def build_view(region: str, services: list[Service], groups: dict[str, Group]) -> StatusView:
     """Rows sorted by group then service; shares per group from the listed numbers."""
+    from reconciler.spec.shares import compute_shares, is_black_hole, percent
+
     by_group: dict[str, list[Service]] = {}
     for svc in services:
         by_group.setdefault(svc.service_group, []).append(svc)
@@ -120,6 +133,8 @@ def _num(value: float) -> str:
 
 
 def render_table(view: StatusView) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"EAS services in {view.region}", title_justify="left")
     for column in ("SERVICE", "GROUP", "MODE", "STATUS", "INSTANCES", "CPU", "MEMORY", "WEIGHT", "TRAFFIC", "SHARE",
                    "COMMIT"):
@@ -137,6 +152,8 @@ def render_table(view: StatusView) -> Table:
 
 def short_commit(value: str | None) -> str:
     """12 hex digits of the sha, keeping the `-dirty` suffix; `-` for none."""
+    from reconciler.gitops.commit import label_value, parse_label
+
     if value is None:
         return "-"
     sha, dirty = parse_label(value)

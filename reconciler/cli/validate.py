@@ -14,20 +14,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from reconciler.analysis.durations import format_duration
+from reconciler.analysis.duration_text import format_duration
 from reconciler.cli.output import NoColorOpt
 from reconciler.cli.output import console as make_console
 from reconciler.errors import SpecError
-from reconciler.spec.desired import DesiredState, LoadedGroup
-from reconciler.spec.loader import DEFAULT_NAME_PATTERN, load_paths, notes_of
-from reconciler.spec.model import Resources, ServiceSpec, TrafficMode, TrafficState
-from reconciler.spec.rollout import RolloutSpec, resolve_canary
+from reconciler.spec.limits import DEFAULT_NAME_PATTERN
 from reconciler.spec.schema import SCHEMA_FILE, schema_text
-from reconciler.spec.shares import desired_shares, percent
+from reconciler.traffic import TrafficMode, TrafficState
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from reconciler.spec.desired import DesiredState, LoadedGroup
+    from reconciler.spec.model import Resources, ServiceSpec
+    from reconciler.spec.rollout import RolloutSpec
+
+# What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
+ENGINE = ("reconciler.spec.loader", "reconciler.spec.rollout", "reconciler.spec.shares", "rich.table")
 
 ENV_NAME_PATTERN = "EAS_GITOPS_NAME_PATTERN"
 ENV_VIEW = "EAS_GITOPS_VALIDATE_VIEW"
@@ -94,6 +101,10 @@ def _placement(res: Resources) -> str:
 
 def group_table(loaded: LoadedGroup) -> Table:
     """One group as a table: what `validate` shows for it."""
+    from rich.table import Table
+
+    from reconciler.spec.shares import desired_shares, percent
+
     group = loaded.group
     mode = group.spec.traffic_mode
     shares = desired_shares(group)
@@ -113,6 +124,8 @@ def group_table(loaded: LoadedGroup) -> Table:
 
 def summary_table(state: DesiredState) -> Table:
     """One row per region: how many groups and members, how they take traffic, where they run."""
+    from rich.table import Table
+
     table = Table(title=f"{len(state)} groups (per-group tables: --view tables)", title_justify="left")
     columns = ("region", "groups", "services", "grouping", "standalone", "autoscaled", "dedicated", "public")
     for column in columns:
@@ -130,6 +143,8 @@ def summary_table(state: DesiredState) -> Table:
 
 def _rollout_text(rollout: RolloutSpec, services: Sequence[ServiceSpec]) -> str:
     """`rollout: canary b, 10 % for 10m -> 50 % for 20m (at least 30m), cloudmonitor every 1m, on failure rollback`."""
+    from reconciler.spec.rollout import resolve_canary
+
     steps = " -> ".join(f"{s.share:g} % for {format_duration(s.bake)}" for s in rollout.steps)
     least = format_duration(sum(s.bake for s in rollout.steps))
     return (f"rollout: canary {resolve_canary(rollout, services)}, {steps} (at least {least}), "
@@ -165,6 +180,8 @@ def validate(
         help="github: also print each problem as a workflow annotation (::error file=...,line=...) on stdout."),
     no_color: NoColorOpt = False,  # acted on while parsing (output.SETTINGS)
 ) -> None:
+    from reconciler.spec.loader import load_paths, notes_of
+
     try:
         state = load_paths(paths or [Path(".")], name_pattern=name_pattern)
     except SpecError as err:

@@ -2,7 +2,7 @@
 
 - The local target's state file, when `--state` is not given, is `.eas-gitops/local.db` at the root
   of the git work tree holding the command's files (the first PATH; no PATH: the working
-  directory), or the working directory outside git (`reconciler.targets.default_state_path`). So
+  directory), or the working directory outside git (`reconciler.target_names.default_state_path`). So
   `plan` run from a sub-directory on the repository's files uses the same state as from the root.
 - Every command that talks to a target says which one on stderr before its first call:
   `target: local (state .eas-gitops/local.db)`, `target: http://127.0.0.1:8080 (region cn-shanghai)`.
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.errors import ApiError, ConfigError, Problem
-from reconciler.targets import DEFAULT_REGION, TargetKind, default_state_path, resolve_target
+from reconciler.target_names import DEFAULT_REGION, TargetKind, default_state_path, resolve_target
 
 if TYPE_CHECKING:
     from reconciler.eas.client import EasClient

@@ -8,9 +8,10 @@ not name are listed, with their statuses, in `reconciler.emulator.settings`.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # only named in an annotation: `emulator.settings` (imported by `emulator serve --help`) stays light
+    from pydantic import ValidationError
 
 
 class WireError(Exception):

@@ -40,6 +40,8 @@ from dataclasses import dataclass, fields
 
 from reconciler.errors import ConfigError
 
+# EAS documents no name rule; this conservative default is a setting of the loader (see checks).
+DEFAULT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 MAX_REPLICAS = 1000
 MAX_CPU = 1024
 MAX_MEMORY_MB = 4 * 1024 * 1024

@@ -36,8 +36,8 @@ from reconciler.spec.checks import check_group, check_unique
 from reconciler.spec.compose import Fatal, PosTree, compose
 from reconciler.spec.desired import DesiredState, LoadedGroup
 from reconciler.spec.diagnose import problems_from
-from reconciler.spec.limits import Limits
-from reconciler.spec.model import API_VERSION, DEFAULT_NAME_PATTERN, KIND, ServiceGroup, reference_problems
+from reconciler.spec.limits import DEFAULT_NAME_PATTERN, Limits
+from reconciler.spec.model import API_VERSION, KIND, ServiceGroup, reference_problems
 from reconciler.spec.positions import Positions
 from reconciler.spec.reading import read_text
 

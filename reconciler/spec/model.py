@@ -58,8 +58,6 @@ from reconciler.traffic import TrafficState as TrafficState
 
 API_VERSION = "eas-gitops/v1"
 KIND = "ServiceGroup"
-# EAS documents no name rule; this conservative default is a setting of the loader (see checks).
-DEFAULT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 MAX_WEIGHT = 1000
 RESERVED_LABEL_PREFIX = "eas-gitops/"
 REGION_PATTERN = r"^[a-z]{2,}(-[a-z0-9]+)+$"

@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.spec.model import ServiceGroup
-
 SCHEMA_FILE = "servicegroup.schema.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def servicegroup_schema() -> dict[str, Any]:
     """The schema as a dict: pydantic's output by alias, with the draft, title and description."""
+    from reconciler.spec.model import ServiceGroup  # here: `SCHEMA_FILE` alone (validate --help) loads no model
+
     generated = ServiceGroup.model_json_schema(by_alias=True, mode="validation")
     head: dict[str, Any] = {
         "$schema": DRAFT,

@@ -1,4 +1,4 @@
-"""CLI conventions: usage errors exit 1 (never 2), `-out=...` is caught, the root help loads no command."""
+"""CLI conventions: usage errors exit 1 (never 2), `-out=...` is caught, `--help` loads no command (and no engine)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,27 @@ def test_the_root_help_lists_every_command_without_importing_one() -> None:
     assert loaded == "['reconciler.cli.main']"
     listed = [line.split()[0] for line in help_lines[help_lines.index("Commands:") + 1:]]
     assert listed == list(COMMANDS)
+
+
+# What no `eas-gitops <command> --help` may import: the engine, the client, the emulator's app, their libraries.
+# Only typer's own work and the options' light modules (reconciler.defaults, reconciler.target_names, ...) remain.
+HEAVY_FOR_HELP = ("reconciler.apply", "reconciler.plan", "reconciler.eas", "reconciler.live", "reconciler.targets",
+                  "reconciler.gitops", "reconciler.spec.model", "reconciler.spec.loader", "reconciler.emulator.app",
+                  "reconciler.emulator.store", "reconciler.analysis.durations", "reconciler.analysis.judge",
+                  "httpx", "starlette", "uvicorn", "rich", "pydantic", "asyncio")
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_a_command_help_imports_no_engine(name: str) -> None:
+    code = ("import sys; from reconciler.cli.main import main\n"
+            f"sys.argv = ['eas-gitops', {name!r}, '--help']\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            f"heavy = {HEAVY_FOR_HELP!r}\n"
+            "print(sorted({h for m in sys.modules for h in heavy if m == h or m.startswith(h + '.')}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    *help_lines, loaded = done.stdout.strip().splitlines()
+    assert help_lines[0].startswith(f"Usage: eas-gitops {name} ")  # click's own help of the real command
+    assert loaded == "[]", f"{name} --help imported {loaded}"
 
 
 def test_every_listed_command_loads() -> None:
