@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler.apply.runtime import target_connector
+from reconciler.desired.loader import load_paths
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import EmulatorSettings
 from reconciler.live.model import LiveState
@@ -48,7 +49,6 @@ from reconciler.live.read import read_live
 from reconciler.plan.build import build_plan
 from reconciler.plan.model import Action
 from reconciler.plan.render import render_text
-from reconciler.spec.loader import load_paths
 
 REGION = "cn-shanghai"
 T = TypeVar("T")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from reconciler.spec.loader import load_paths
+from reconciler.desired.loader import load_paths
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "reconciler"]

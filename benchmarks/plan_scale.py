@@ -40,6 +40,8 @@ import httpx
 
 from reconciler.apply import ApplySettings, Executor, Journal, Link, RealTimer, connect_all
 from reconciler.apply.runtime import http_smoke
+from reconciler.desired.eas_config import to_eas_config
+from reconciler.desired.model import ServiceGroup
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
@@ -49,8 +51,6 @@ from reconciler.emulator.settings import EmulatorSettings
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from reconciler.live.read import read_live
 from reconciler.plan.build import build_plan
-from reconciler.spec.eas_config import to_eas_config
-from reconciler.spec.model import ServiceGroup
 from reconciler.targets import LOCAL_BASE_URL, local_credentials, open_client
 
 REGION = "cn-shanghai"

@@ -3,7 +3,7 @@
 EAS spells a group's traffic mode `auto` | `customized` (UpdateGroup / DescribeGroup `TrafficMode`)
 and a member's traffic state `grouping` | `standalone` (ReleaseService / ListServices
 `TrafficState`); the group files use the same words. The enums live here, below both the client
-layer (`reconciler.eas`) and the desired-state model (`reconciler.spec`), so that neither imports
+layer (`reconciler.eas`) and the desired-state model (`reconciler.desired`), so that neither imports
 the other and a value read from EAS is the very enum member a file declares (`is` comparisons hold).
 """
 

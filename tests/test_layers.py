@@ -11,9 +11,9 @@ ROOT = Path(__file__).resolve().parents[1] / "reconciler"
 
 # package -> packages it must never import (directly, at any place in a module, lazily or not)
 FORBIDDEN = {
-    "eas": ("reconciler.emulator", "reconciler.spec", "reconciler.targets", "reconciler.cli",
+    "eas": ("reconciler.emulator", "reconciler.desired", "reconciler.targets", "reconciler.cli",
             "reconciler.plan", "reconciler.apply", "reconciler.live"),
-    "spec": ("reconciler.eas", "reconciler.emulator", "reconciler.targets", "reconciler.cli"),
+    "desired": ("reconciler.eas", "reconciler.emulator", "reconciler.targets", "reconciler.cli"),
     "emulator": ("reconciler.targets", "reconciler.cli", "reconciler.plan", "reconciler.apply"),
 }
 

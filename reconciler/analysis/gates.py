@@ -12,7 +12,7 @@
 
 Every model is frozen and forbids unknown keys, like the rest of the desired state, so the rollout
 spec can embed `AnalysisSpec` as it is. Cross-field errors are `PydanticCustomError("conflict")`
-whose context names the key to point at (`ctx["at"]`) and a hint, as in `reconciler.spec.model`.
+whose context names the key to point at (`ctx["at"]`) and a hint, as in `reconciler.desired.model`.
 
 Choices where nothing is documented:
 - Defaults are the guards, not the absence of them: `min_requests` 100, `failure_limit` 2,

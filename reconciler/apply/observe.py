@@ -28,13 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.apply.runtime import Timer
+from reconciler.desired.model import TrafficMode
 from reconciler.eas.client import DEFAULT_PAGE_SIZE, EasClient
 from reconciler.eas.models import Service
 from reconciler.errors import ApplyError
 from reconciler.live.model import ServiceStatus
 from reconciler.live.read import list_services, live_service
 from reconciler.plan.model import Expect
-from reconciler.spec.model import TrafficMode
 
 Predicate = Callable[[Service | None], str | None]  # None: satisfied; else what is still missing
 FAILED = frozenset({ServiceStatus.FAILED, ServiceStatus.DELETE_FAILED, ServiceStatus.STOPPED})

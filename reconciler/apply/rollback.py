@@ -23,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.apply.steps import GroupRun
+from reconciler.desired.model import TrafficMode, TrafficState
+from reconciler.desired.shares import MemberTraffic, compute_shares, is_black_hole
 from reconciler.errors import EasGitopsError
 from reconciler.live.model import LiveState
 from reconciler.live.read import list_services, live_service
 from reconciler.plan.model import Expect
-from reconciler.spec.model import TrafficMode, TrafficState
-from reconciler.spec.shares import MemberTraffic, compute_shares, is_black_hole
 
 
 @dataclass(frozen=True)

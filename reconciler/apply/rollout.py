@@ -37,12 +37,12 @@ from reconciler.apply.journal import Journal
 from reconciler.apply.report import CheckRecord
 from reconciler.apply.runtime import Link, Timer
 from reconciler.apply.steps import GroupRun
+from reconciler.desired.model import TrafficState
+from reconciler.desired.rollout import PROGRESS_LABEL, ProgressLabel
 from reconciler.errors import ConfigError, EasGitopsError, RolloutAbortedError
 from reconciler.live.model import ServiceStatus
 from reconciler.live.read import live_service
 from reconciler.plan.model import Action, BakeParams, Expect, GroupPlan, LabelsParams, RolloutPlan, Step
-from reconciler.spec.model import TrafficState
-from reconciler.spec.rollout import PROGRESS_LABEL, ProgressLabel
 
 
 @dataclass

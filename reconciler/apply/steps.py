@@ -38,14 +38,14 @@ from reconciler.apply.journal import Journal, facts
 from reconciler.apply.observe import Observer, describe, unmet
 from reconciler.apply.runtime import Link, Timer
 from reconciler.apply.secrets import resolve
+from reconciler.desired.eas_config import Path, deep_merge, value_at, without_paths
+from reconciler.desired.model import TrafficMode, TrafficState
+from reconciler.desired.shares import MemberTraffic, compute_shares, is_black_hole
 from reconciler.eas.client import declared_subset
 from reconciler.eas.models import Ack, Service, UpdateType
 from reconciler.errors import ApplyError, NotFoundError, ServerError, TransportError
 from reconciler.live.read import list_services, live_service
 from reconciler.plan.model import Action, Expect, GroupPlan, GroupStatus, Step
-from reconciler.spec.eas_config import Path, deep_merge, value_at, without_paths
-from reconciler.spec.model import TrafficMode, TrafficState
-from reconciler.spec.shares import MemberTraffic, compute_shares, is_black_hole
 
 UNSAFE_ATTEMPTS = 4
 

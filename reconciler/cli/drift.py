@@ -31,16 +31,16 @@ from reconciler.errors import SpecError
 
 if TYPE_CHECKING:
     from reconciler.apply.report import ApplyReport
+    from reconciler.desired.positions import Loc
+    from reconciler.desired.state import DesiredState, LoadedGroup
     from reconciler.live.model import LiveState
     from reconciler.plan.drift import DriftItem
     from reconciler.plan.drift_report import Located
-    from reconciler.spec.desired import DesiredState, LoadedGroup
-    from reconciler.spec.positions import Loc
 
 # What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
 ENGINE = ("reconciler.apply.report", "reconciler.apply.runtime", "reconciler.live.read", "reconciler.plan.drift",
-          "reconciler.plan.drift_report", "reconciler.plan.overlay", "reconciler.spec.drift_policy",
-          "reconciler.spec.loader", "reconciler.spec.write_back")
+          "reconciler.plan.drift_report", "reconciler.plan.overlay", "reconciler.desired.drift_policy",
+          "reconciler.desired.loader", "reconciler.desired.write_back")
 
 DRIFT_EXIT = 2
 
@@ -95,8 +95,8 @@ def locate(desired: DesiredState, items: Sequence[DriftItem]) -> list[Located]:
 
 
 async def find(req: DriftRequest, *, say_target: bool = True) -> tuple[DesiredState, LiveState, list[DriftItem]]:
+    from reconciler.desired.loader import load_paths
     from reconciler.plan.drift import find_drift
-    from reconciler.spec.loader import load_paths
 
     desired = load_paths(list(req.paths) or [Path(".")])
     where = await plan_cli.served_region(req.where)
@@ -112,8 +112,8 @@ async def find(req: DriftRequest, *, say_target: bool = True) -> tuple[DesiredSt
 
 def to_write(item: DriftItem, *, include_pending: bool, include_revert: bool = False) -> bool:
     """Whether a write-back records this item's live value in the file (never where the file may be ahead)."""
+    from reconciler.desired.drift_policy import DriftAction
     from reconciler.plan.drift import DriftClass
-    from reconciler.spec.drift_policy import DriftAction
 
     if item.field == "service" or not item.shown or item.file_may_be_ahead:
         return False
@@ -127,9 +127,9 @@ def write_back(desired: DesiredState, live: LiveState, items: Sequence[DriftItem
     """Record the chosen items' live values in their group files; (file, edits) per file changed.
 
     The edited files are loaded again; a file that no longer loads is put back as it was (SpecError)."""
+    from reconciler.desired.loader import load_paths
+    from reconciler.desired.write_back import write_file
     from reconciler.plan.overlay import file_edits, overlaid
-    from reconciler.spec.loader import load_paths
-    from reconciler.spec.write_back import write_file
 
     written: list[tuple[Path, int]] = []
     for group in desired.groups:

@@ -1,7 +1,7 @@
 """`eas-gitops import GROUP`: write a group file from live state, to adopt an existing group.
 
 One listing of the region (ListServices + ListGroups, like plan); the conversion and the secret
-detection live in `reconciler.spec.from_live`. `plan --adopt` on the written file shows no change
+detection live in `reconciler.desired.from_live`. `plan --adopt` on the written file shows no change
 except the ownership labels. Every config key that looks like a secret is named on stderr.
 
 Choice: the schema path in the modeline is relative to the output file when
@@ -18,11 +18,11 @@ import typer
 
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.common import RateLimitOpt, RegionOpt, StateOpt, TargetOpt, VpcOpt, run
-from reconciler.spec.schema import SCHEMA_FILE
+from reconciler.desired.schema import SCHEMA_FILE
 from reconciler.target_names import DEFAULT_REGION
 
 # What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
-ENGINE = ("reconciler.apply.runtime", "reconciler.live.read", "reconciler.spec.from_live")
+ENGINE = ("reconciler.apply.runtime", "reconciler.live.read", "reconciler.desired.from_live")
 
 
 def schema_ref(out: Path | None) -> str:
@@ -44,7 +44,7 @@ def import_group(
 
     Example:  eas-gitops import pmml --region cn-shanghai -o groups/pmml.yaml
     """
-    from reconciler.spec.from_live import group_document, secret_looking, to_yaml
+    from reconciler.desired.from_live import group_document, secret_looking, to_yaml
 
     where = plan_cli.Where(target, state, vpc, rate_limit)
     live = run(lambda: plan_cli.read_regions(where, [region]))

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 # What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
 ENGINE = ("reconciler.apply.runtime", "reconciler.cli.gha", "reconciler.gitops.scope", "reconciler.live.read",
-          "reconciler.plan.policy", "reconciler.plan.render", "reconciler.spec.checks", "reconciler.spec.loader")
+          "reconciler.plan.policy", "reconciler.plan.render", "reconciler.desired.checks", "reconciler.desired.loader")
 
 
 @dataclass
@@ -119,10 +119,10 @@ async def read_regions(where: Where, regions: Sequence[str]) -> LiveState:
 async def make_plan(req: PlanRequest, *, say_target: bool = True) -> tuple[Plan, LiveState]:
     """Load (SpecError lists every problem, also the rollout rules of the target and max_shift), say the
     target (unless the command said it already), read live, build the plan (PlanError when unsafe)."""
+    from reconciler.desired.checks import check_rollout_target
+    from reconciler.desired.loader import load_paths
     from reconciler.gitops.scope import git_inputs
     from reconciler.plan.policy import plan_with_policy
-    from reconciler.spec.checks import check_rollout_target
-    from reconciler.spec.loader import load_paths
 
     roots = list(req.paths) or [Path(".")]
     desired = load_paths(roots)

@@ -1,7 +1,7 @@
 """`eas-gitops status`: the `eascmd ls` view of live services, plus each member's share and the group's mode.
 
 Reads only: one ListServices listing (paged) and one ListGroups listing (or one DescribeGroup with
-`--group`). Shares are computed with `reconciler.spec.shares.compute_shares` from what EAS lists
+`--group`). Shares are computed with `reconciler.desired.shares.compute_shares` from what EAS lists
 (traffic state, running instances, stored weight in customized mode), so they show what the
 gateway does now, including a black hole (every share 0).
 
@@ -30,12 +30,12 @@ from reconciler.traffic import TrafficMode, TrafficState
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from reconciler.desired.shares import MemberTraffic
     from reconciler.eas.client import EasClient
     from reconciler.eas.models import Group, Service
-    from reconciler.spec.shares import MemberTraffic
 
 # What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
-ENGINE = ("reconciler.gitops.commit", "reconciler.live.model", "reconciler.spec.shares", "reconciler.targets",
+ENGINE = ("reconciler.gitops.commit", "reconciler.live.model", "reconciler.desired.shares", "reconciler.targets",
           "rich.table")
 
 
@@ -91,7 +91,7 @@ class StatusView:
 
 
 def _member(service: Service) -> MemberTraffic:
-    from reconciler.spec.shares import MemberTraffic
+    from reconciler.desired.shares import MemberTraffic
 
     state = service.traffic or TrafficState.STANDALONE
     return MemberTraffic(service.service_name, state, service.running_instance, service.weight)
@@ -99,7 +99,7 @@ def _member(service: Service) -> MemberTraffic:
 
 def build_view(region: str, services: list[Service], groups: dict[str, Group]) -> StatusView:
     """Rows sorted by group then service; shares per group from the listed numbers."""
-    from reconciler.spec.shares import compute_shares, is_black_hole, percent
+    from reconciler.desired.shares import compute_shares, is_black_hole, percent
 
     by_group: dict[str, list[Service]] = {}
     for svc in services:

@@ -21,20 +21,20 @@ import typer
 from reconciler.analysis.duration_text import format_duration
 from reconciler.cli.output import NoColorOpt
 from reconciler.cli.output import console as make_console
+from reconciler.desired.limits import DEFAULT_NAME_PATTERN
+from reconciler.desired.schema import SCHEMA_FILE, schema_text
 from reconciler.errors import SpecError
-from reconciler.spec.limits import DEFAULT_NAME_PATTERN
-from reconciler.spec.schema import SCHEMA_FILE, schema_text
 from reconciler.traffic import TrafficMode, TrafficState
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from reconciler.spec.desired import DesiredState, LoadedGroup
-    from reconciler.spec.model import Resources, ServiceSpec
-    from reconciler.spec.rollout import RolloutSpec
+    from reconciler.desired.model import Resources, ServiceSpec
+    from reconciler.desired.rollout import RolloutSpec
+    from reconciler.desired.state import DesiredState, LoadedGroup
 
 # What the commands here run on: imported by the root just before one runs (see reconciler.cli.main)
-ENGINE = ("reconciler.spec.loader", "reconciler.spec.rollout", "reconciler.spec.shares", "rich.table")
+ENGINE = ("reconciler.desired.loader", "reconciler.desired.rollout", "reconciler.desired.shares", "rich.table")
 
 ENV_NAME_PATTERN = "EAS_GITOPS_NAME_PATTERN"
 ENV_VIEW = "EAS_GITOPS_VALIDATE_VIEW"
@@ -103,7 +103,7 @@ def group_table(loaded: LoadedGroup) -> Table:
     """One group as a table: what `validate` shows for it."""
     from rich.table import Table
 
-    from reconciler.spec.shares import desired_shares, percent
+    from reconciler.desired.shares import desired_shares, percent
 
     group = loaded.group
     mode = group.spec.traffic_mode
@@ -143,7 +143,7 @@ def summary_table(state: DesiredState) -> Table:
 
 def _rollout_text(rollout: RolloutSpec, services: Sequence[ServiceSpec]) -> str:
     """`rollout: canary b, 10 % for 10m -> 50 % for 20m (at least 30m), cloudmonitor every 1m, on failure rollback`."""
-    from reconciler.spec.rollout import resolve_canary
+    from reconciler.desired.rollout import resolve_canary
 
     steps = " -> ".join(f"{s.share:g} % for {format_duration(s.bake)}" for s in rollout.steps)
     least = format_duration(sum(s.bake for s in rollout.steps))
@@ -180,7 +180,7 @@ def validate(
         help="github: also print each problem as a workflow annotation (::error file=...,line=...) on stdout."),
     no_color: NoColorOpt = False,  # acted on while parsing (output.SETTINGS)
 ) -> None:
-    from reconciler.spec.loader import load_paths, notes_of
+    from reconciler.desired.loader import load_paths, notes_of
 
     try:
         state = load_paths(paths or [Path(".")], name_pattern=name_pattern)

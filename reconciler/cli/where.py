@@ -30,8 +30,8 @@ from reconciler.errors import ApiError, ConfigError, Problem
 from reconciler.target_names import DEFAULT_REGION, TargetKind, default_state_path, resolve_target
 
 if TYPE_CHECKING:
+    from reconciler.desired.state import LoadedGroup
     from reconciler.eas.client import EasClient
-    from reconciler.spec.desired import LoadedGroup
 
 PROBE_GROUP = "eas-gitops-region-probe"  # dashes: no group eas-gitops manages can have this name
 _HOST_REGION = re.compile(r"^pai-eas(?:-manage-vpc)?\.([a-z0-9-]+)\.aliyuncs\.com$")

@@ -129,7 +129,7 @@ class ConfigBounds:
 
     EAS publishes no such limits; the emulator refuses anything beyond them with 400 InvalidParameter
     so that no client can store a number it could not answer with again. The defaults are the desired
-    state's own bounds (reconciler.spec.limits), far above any real service.
+    state's own bounds (reconciler.desired.limits), far above any real service.
     """
 
     instances: int = 1000  # metadata.instance and autoscaler min / max

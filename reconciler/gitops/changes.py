@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from reconciler.desired.loader import YAML_SUFFIXES
 from reconciler.errors import ConfigError
 from reconciler.gitops.repo import GitFiles, git_available, open_repo, real
-from reconciler.spec.loader import YAML_SUFFIXES
 
 if TYPE_CHECKING:
     from git import Commit, Repo

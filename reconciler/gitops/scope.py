@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.desired.state import DesiredState
 from reconciler.gitops.changes import changed_since
 from reconciler.gitops.commit import file_commits
 from reconciler.gitops.repo import real
 from reconciler.plan.model import PlanCommit
-from reconciler.spec.desired import DesiredState
 
 
 @dataclass(frozen=True)

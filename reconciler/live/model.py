@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from reconciler.spec.model import TrafficMode, TrafficState
+from reconciler.desired.model import TrafficMode, TrafficState
 
 MANAGED_BY_LABEL = "eas-gitops/managed-by"
 MANAGED_BY_VALUE = "eas-gitops"

@@ -23,11 +23,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
+from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.eas.client import EasClient
 from reconciler.eas.models import Group, Service
 from reconciler.gcpause import paused_gc
 from reconciler.live.model import LiveGroup, LiveService, LiveState
-from reconciler.spec.model import TrafficMode, TrafficState
 
 
 def live_service(svc: Service, region: str) -> LiveService:

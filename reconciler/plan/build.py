@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from reconciler.defaults import DEFAULT_MAX_SHIFT as DEFAULT_MAX_SHIFT  # re-exported: the default lives there
+from reconciler.desired.model import ServiceGroup
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.gcpause import paused_gc
 from reconciler.live.model import LiveState, fingerprint
@@ -27,7 +28,6 @@ from reconciler.plan.order import GroupOrderer
 from reconciler.plan.release import rollout_plan
 from reconciler.plan.safety import check
 from reconciler.plan.simulate import member_views, run, timeline
-from reconciler.spec.model import ServiceGroup
 
 
 def _group_plan(delta: GroupDelta, max_shift: int, force: bool) -> GroupPlan:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reconciler.desired.eas_config import Path, declared_paths, to_eas_config, value_at
+from reconciler.desired.model import ServiceGroup, ServiceSpec, TrafficMode
 from reconciler.errors import PlanError
 from reconciler.live.model import (
     COMMIT_LABEL,
@@ -47,8 +49,6 @@ from reconciler.plan import record
 from reconciler.plan.model import SENSITIVE, Change, ChangeOp, GroupStatus, PlanWarning, WarningCode
 from reconciler.plan.record import DEFAULT_LIMITS, RecordLimits, RecordState
 from reconciler.plan.removals import RecordDiffer
-from reconciler.spec.eas_config import Path, declared_paths, to_eas_config, value_at
-from reconciler.spec.model import ServiceGroup, ServiceSpec, TrafficMode
 
 _NOT_COMPARED = {("metadata", "instance"), ("metadata", "group")}
 _SKIPPED: dict[Path, set[str]] = {("metadata",): {"instance", "group"}}  # _NOT_COMPARED by parent, for `_covered`

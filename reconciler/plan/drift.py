@@ -23,7 +23,7 @@ How a difference is told apart from a file edit (`known` says the cause is certa
   (drift is meant to run on the branch that was applied) but not known.
 Reserved labels (`eas-gitops/...`) are bookkeeping and never drift.
 
-Each by-hand field carries its group's policy action (`reconciler.spec.drift_policy`) and whether a
+Each by-hand field carries its group's policy action (`reconciler.desired.drift_policy`) and whether a
 list names it; ignored fields are kept (`shown` False) because `plan` must leave them alone too.
 `kept_live` (plan leaves the live value) holds for a by-hand field whose action is report or
 ignore when its cause is known or a policy list names it: a file edit of a field without a record
@@ -37,13 +37,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from reconciler.desired.drift_policy import DriftAction, DriftPolicy
+from reconciler.desired.eas_config import TYPED_PATHS, Path, declared_paths, value_at
+from reconciler.desired.model import RESERVED_LABEL_PREFIX, ServiceGroup
 from reconciler.live.model import LiveService, LiveState
 from reconciler.plan import record
 from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, analyze, spec_hash
 from reconciler.plan.model import Change, ChangeOp
-from reconciler.spec.drift_policy import DriftAction, DriftPolicy
-from reconciler.spec.eas_config import TYPED_PATHS, Path, declared_paths, value_at
-from reconciler.spec.model import RESERVED_LABEL_PREFIX, ServiceGroup
 
 ALWAYS_WRITTEN: tuple[Path, ...] = (("name",), ("metadata", "group"))
 

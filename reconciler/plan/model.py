@@ -39,11 +39,11 @@ from pydantic import (
 )
 
 from reconciler.analysis.gates import AnalysisSpec
+from reconciler.desired.limits import MAX_REPLICAS, config_faults
+from reconciler.desired.model import TrafficMode, TrafficState
+from reconciler.desired.rollout import OnFailure
 from reconciler.errors import PlanError
 from reconciler.live.model import ServiceStatus
-from reconciler.spec.limits import MAX_REPLICAS, config_faults
-from reconciler.spec.model import TrafficMode, TrafficState
-from reconciler.spec.rollout import OnFailure
 
 FORMAT_VERSION: Literal[1] = 1
 SENSITIVE = "(sensitive)"
@@ -124,7 +124,7 @@ class PlanWarning(_Frozen):
 
 
 def _bounded_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A saved plan may have been edited: its configs obey the desired state's number limits (spec/limits.py)."""
+    """A saved plan may have been edited: its configs obey the desired state's number limits (desired/limits.py)."""
     faults = config_faults(config)
     if faults:
         raise ValueError("config " + "; ".join(faults[:3]))

@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
+from reconciler.desired.model import MAX_WEIGHT, TrafficMode, TrafficState
+from reconciler.desired.shares import percent
 from reconciler.plan import ramp
 from reconciler.plan.diff import GroupDelta, MemberDelta
 from reconciler.plan.model import DrainParams, Expect, ModeParams, ScaleParams, StepParams, WarningCode
 from reconciler.plan.simulate import SimGroup, SimMember
-from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
-from reconciler.spec.shares import percent
 
 EQUALISE_SCALE = 100  # weight per replica when moving customized weights to the auto ratio
 

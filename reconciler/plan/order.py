@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reconciler.desired.model import MAX_WEIGHT, TrafficMode, TrafficState
 from reconciler.live.model import COMMIT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, ServiceStatus
 from reconciler.plan import ramp, readiness, rollout
 from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind, dotted, without_instance
@@ -69,7 +70,6 @@ from reconciler.plan.moves import EQUALISE_SCALE, Moves
 from reconciler.plan.record import RECORD_LABEL
 from reconciler.plan.release import ReleaseSteps
 from reconciler.plan.simulate import SimGroup, SimMember
-from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
 
 _DECLARED = (MemberKind.CREATE, MemberKind.UPDATE, MemberKind.KEEP)
 

@@ -2,7 +2,7 @@
 
 `overlaid(group, live, items)` is the group as the file would say it if it agreed with live on
 the fields of `items`; `file_edits(before, after)` are the smallest edits that turn one file's
-document into the other's (leaf by leaf, in document coordinates for `reconciler.spec.write_back`).
+document into the other's (leaf by leaf, in document coordinates for `reconciler.desired.write_back`).
 
 - `plan` replans with the `report` fields overlaid: apply then leaves those live values alone.
 - `drift --write` / `apply --write-back` write `file_edits` into the files.
@@ -22,12 +22,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reconciler.desired.eas_config import from_eas_config, to_eas_config, value_at, without_paths
+from reconciler.desired.model import ServiceGroup, ServiceSpec, TrafficMode, TrafficState
+from reconciler.desired.write_back import DELETE, Edit
 from reconciler.errors import ConfigError, SpecError
 from reconciler.live.model import LiveService, LiveState
 from reconciler.plan.drift import DriftItem
-from reconciler.spec.eas_config import from_eas_config, to_eas_config, value_at, without_paths
-from reconciler.spec.model import ServiceGroup, ServiceSpec, TrafficMode, TrafficState
-from reconciler.spec.write_back import DELETE, Edit
 
 _FROM_CONFIG = ("resources", "model", "containers", "replicas", "autoscaling", "config")
 

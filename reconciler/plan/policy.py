@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.desired.drift_policy import DriftAction
+from reconciler.desired.model import ServiceGroup
 from reconciler.errors import ConfigError, PlanError
 from reconciler.live.model import LiveState
 from reconciler.plan.build import build_plan
 from reconciler.plan.drift import DriftItem, find_drift
 from reconciler.plan.model import GroupPlan, Plan, PlanWarning, WarningCode
 from reconciler.plan.overlay import overlaid
-from reconciler.spec.drift_policy import DriftAction
-from reconciler.spec.model import ServiceGroup
 
 Key = tuple[str, str]
 

@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
 
+from reconciler.desired.model import TrafficMode
+from reconciler.desired.shares import percent
 from reconciler.plan.diff import MemberDelta
 from reconciler.plan.simulate import SimGroup, SimMember
-from reconciler.spec.model import TrafficMode
-from reconciler.spec.shares import percent
 
 
 @dataclass(frozen=True)

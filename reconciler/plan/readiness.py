@@ -33,11 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reconciler.desired.model import TrafficState
 from reconciler.errors import PlanError
 from reconciler.live.model import SETTLING, ServiceStatus
 from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind
 from reconciler.plan.simulate import SimGroup, SimMember
-from reconciler.spec.model import TrafficState
 
 
 def changed(m: MemberDelta) -> bool:

@@ -35,9 +35,9 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote
 
+from reconciler.desired.eas_config import Path, value_at
+from reconciler.desired.model import RESERVED_LABEL_PREFIX
 from reconciler.errors import ConfigError
-from reconciler.spec.eas_config import Path, value_at
-from reconciler.spec.model import RESERVED_LABEL_PREFIX
 
 RECORD_LABEL = "eas-gitops/declared"
 FORMAT = "1"

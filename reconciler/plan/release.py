@@ -27,6 +27,9 @@ import math
 from collections.abc import Sequence
 from typing import Protocol
 
+from reconciler.desired.model import MAX_WEIGHT, TrafficMode, TrafficState
+from reconciler.desired.rollout import PREVIOUS_LABEL, PROGRESS_LABEL, OnFailure, ProgressLabel
+from reconciler.desired.shares import percent
 from reconciler.errors import PlanError
 from reconciler.live.model import SPEC_HASH_LABEL, ServiceStatus
 from reconciler.plan import rollout as rules
@@ -48,9 +51,6 @@ from reconciler.plan.model import (
     WaitParams,
 )
 from reconciler.plan.simulate import Frame, SimGroup, SimMember
-from reconciler.spec.model import MAX_WEIGHT, TrafficMode, TrafficState
-from reconciler.spec.rollout import PREVIOUS_LABEL, PROGRESS_LABEL, OnFailure, ProgressLabel
-from reconciler.spec.shares import percent
 
 
 class ReleaseOrderer(Protocol):

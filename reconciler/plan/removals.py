@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.desired.eas_config import Path, value_at
+from reconciler.desired.model import ServiceSpec
 from reconciler.live.model import LiveService
 from reconciler.plan import record
 from reconciler.plan.model import SENSITIVE, Change, ChangeOp, WarningCode
 from reconciler.plan.record import RECORD_LABEL, Declared, RecordLimits, RecordState
-from reconciler.spec.eas_config import Path, value_at
-from reconciler.spec.model import ServiceSpec
 
 
 class RecordDiffer:

@@ -35,11 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from reconciler.errors import PlanError
-from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind
-from reconciler.plan.model import GroupStatus
-from reconciler.spec.model import MAX_WEIGHT, TrafficState
-from reconciler.spec.rollout import (
+from reconciler.desired.model import MAX_WEIGHT, TrafficState
+from reconciler.desired.rollout import (
     PREVIOUS_LABEL,
     PROGRESS_LABEL,
     PreviousVersion,
@@ -47,6 +44,9 @@ from reconciler.spec.rollout import (
     RolloutSpec,
     resolve_canary,
 )
+from reconciler.errors import PlanError
+from reconciler.plan.diff import GroupDelta, MemberDelta, MemberKind
+from reconciler.plan.model import GroupStatus
 
 SWITCH_SCALE = 100  # weight per running replica when an auto group switches for a ramp (at most)
 

@@ -32,12 +32,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from reconciler.desired.model import TrafficState
+from reconciler.desired.shares import percent
 from reconciler.errors import PlanError
 from reconciler.plan.diff import GroupDelta, MemberKind
 from reconciler.plan.model import Action, GroupStatus, PlanWarning, Step, WarningCode
 from reconciler.plan.simulate import Frame
-from reconciler.spec.model import TrafficState
-from reconciler.spec.shares import percent
 
 
 class Rule(StrEnum):

@@ -1,6 +1,6 @@
 """Timeline simulation: apply each step to a copy of the live model, record every share after it.
 
-The share math is `reconciler.spec.shares.compute_shares`, the one planner implementation of
+The share math is `reconciler.desired.shares.compute_shares`, the one planner implementation of
 the EAS traffic rules. A step's effect is modelled as its converged end state, which is what the executor
 verifies by read-back before it moves on:
 
@@ -26,10 +26,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from reconciler.desired.model import TrafficMode, TrafficState
+from reconciler.desired.shares import MemberTraffic, compute_shares, percent
 from reconciler.live.model import LiveService, ServiceStatus
 from reconciler.plan.model import Action, MemberView, Step, TimelineEntry
-from reconciler.spec.model import TrafficMode, TrafficState
-from reconciler.spec.shares import MemberTraffic, compute_shares, percent
 
 
 @dataclass

@@ -15,6 +15,8 @@ import httpx
 from reconciler.apply import ApplySettings, Executor, Journal, Link, VirtualTimer, connect_all
 from reconciler.apply.report import ApplyReport, Progress, no_progress
 from reconciler.apply.runtime import Connector, http_smoke, metrics_opener
+from reconciler.desired.loader import load_paths
+from reconciler.desired.model import ServiceGroup
 from reconciler.eas.auth import StaticCredentials
 from reconciler.eas.retry import RetrySettings
 from reconciler.emulator.app import create_app
@@ -23,8 +25,6 @@ from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
 from reconciler.plan.build import build_plan
 from reconciler.plan.model import Plan
-from reconciler.spec.loader import load_paths
-from reconciler.spec.model import ServiceGroup
 from reconciler.targets import LOCAL_BASE_URL, local_credentials, open_client
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "groups"

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.analysis.gates import AnalysisSpec
+from reconciler.desired.model import ServiceGroup, TrafficMode, TrafficState
+from reconciler.desired.rollout import PROGRESS_LABEL, OnFailure
 from reconciler.emulator.gateway import ERROR_RATE_LABEL
 from reconciler.live.model import ServiceStatus
 from reconciler.plan.model import (
@@ -37,8 +39,6 @@ from reconciler.plan.model import (
     WaitParams,
     WeightParams,
 )
-from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
-from reconciler.spec.rollout import PROGRESS_LABEL, OnFailure
 
 from .harness import World
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from reconciler.apply.report import Event, EventKind
+from reconciler.desired.model import ServiceGroup
 from reconciler.plan import Action
-from reconciler.spec.model import ServiceGroup
 
 from .harness import World
 from .invariants import shifts, violations

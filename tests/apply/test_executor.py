@@ -6,7 +6,7 @@ import asyncio
 
 from reconciler.apply import ApplySettings, Executor, Journal, connect_all
 from reconciler.apply.report import GroupOutcome
-from reconciler.spec.model import ServiceGroup
+from reconciler.desired.model import ServiceGroup
 
 from .harness import World
 

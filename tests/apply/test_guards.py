@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from reconciler.apply.report import Event, EventKind, GroupOutcome
+from reconciler.desired.model import ServiceGroup
 from reconciler.plan import Action
-from reconciler.spec.model import ServiceGroup
 
 from .harness import World
 from .test_not_ready_members import REGION, pmml

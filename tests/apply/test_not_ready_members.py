@@ -11,11 +11,11 @@ import asyncio
 
 import pytest
 
+from reconciler.desired.eas_config import to_eas_config
+from reconciler.desired.model import ServiceGroup, TrafficState
 from reconciler.emulator.lifecycle import FAIL_LABEL
 from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, ServiceStatus
-from reconciler.spec.eas_config import to_eas_config
-from reconciler.spec.model import ServiceGroup, TrafficState
 
 from .harness import World
 from .invariants import violations

@@ -24,14 +24,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.desired.eas_config import to_eas_config
+from reconciler.desired.model import ServiceGroup, TrafficMode, TrafficState
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.emulator.listing import ServiceQuery
 from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, LiveState
 from reconciler.plan.build import build_plan
 from reconciler.plan.model import Plan
-from reconciler.spec.eas_config import to_eas_config
-from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
 
 from .harness import World
 from .invariants import shifts, violations

@@ -17,11 +17,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler.desired.eas_config import to_eas_config
+from reconciler.desired.model import TrafficMode
 from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from reconciler.plan.build import build_plan
-from reconciler.spec.eas_config import to_eas_config
-from reconciler.spec.model import TrafficMode
 
 from .harness import World
 from .invariants import violations

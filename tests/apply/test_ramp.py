@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
+from reconciler.desired.model import ServiceGroup
 from reconciler.plan import Action
-from reconciler.spec.model import ServiceGroup
 
 from .harness import World
 from .invariants import violations

@@ -10,13 +10,13 @@ from typing import cast
 import pytest
 
 from reconciler.apply.runtime import connect_all
+from reconciler.desired.eas_config import to_eas_config
+from reconciler.desired.model import ServiceGroup, TrafficMode, TrafficState
 from reconciler.eas.client import EasClient
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, LiveState, ServiceStatus
 from reconciler.live.read import read_live, read_region
 from reconciler.plan.build import build_plan
-from reconciler.spec.eas_config import to_eas_config
-from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
 
 from .harness import World
 

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.desired.model import ServiceGroup
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.live.model import LiveService, LiveState
 from reconciler.plan.model import Action, ChangeOp, Plan
 from reconciler.plan.record import RECORD_LABEL
-from reconciler.spec.model import ServiceGroup
 
 from .harness import World, run
 

@@ -15,10 +15,10 @@ import pytest
 from reconciler.apply import ApplySettings, EventKind, Executor, Journal, connect_all
 from reconciler.apply.report import Event
 from reconciler.apply.rollout import rollout_phase
+from reconciler.desired.model import TrafficState
+from reconciler.desired.rollout import PROGRESS_LABEL
 from reconciler.live.model import SPEC_HASH_LABEL
 from reconciler.plan.model import Action, Plan
-from reconciler.spec.model import TrafficState
-from reconciler.spec.rollout import PROGRESS_LABEL
 
 from .rollouts import REGION, MetricsWorld, Traffic
 from .test_rollout_release import pmml

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.apply.report import GroupOutcome
+from reconciler.desired.model import ServiceGroup, TrafficState
+from reconciler.desired.rollout import PROGRESS_LABEL
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.plan.model import Action
-from reconciler.spec.model import ServiceGroup, TrafficState
-from reconciler.spec.rollout import PROGRESS_LABEL
 
 from .rollouts import REGION, MetricsWorld, Traffic
 

@@ -7,9 +7,9 @@ import asyncio
 from typing import Any
 
 from reconciler.apply.report import ApplyReport, GroupOutcome
+from reconciler.desired.model import ServiceGroup
+from reconciler.desired.rollout import PROGRESS_LABEL
 from reconciler.plan.model import Action
-from reconciler.spec.model import ServiceGroup
-from reconciler.spec.rollout import PROGRESS_LABEL
 
 from .rollouts import REGION, MetricsWorld, Traffic
 

@@ -10,14 +10,14 @@ import pytest
 from reconciler.analysis.judge import Verdict
 from reconciler.apply import ApplySettings, EventKind, Executor, Journal, connect_all
 from reconciler.apply.report import ApplyReport, Event, GroupOutcome, Progress, no_progress
+from reconciler.desired.model import TrafficState
+from reconciler.desired.rollout import PROGRESS_LABEL, OnFailure
 from reconciler.eas.models import Service
 from reconciler.emulator.faults import Fault, FaultKind
 from reconciler.emulator.gateway import ERROR_RATE_LABEL
 from reconciler.emulator.lifecycle import FAIL_LABEL
 from reconciler.live.read import list_services
 from reconciler.plan.model import Plan
-from reconciler.spec.model import TrafficState
-from reconciler.spec.rollout import PROGRESS_LABEL, OnFailure
 
 from .rollouts import REGION, RELEASE, MetricsWorld, Release, Traffic, group_file, release_plan
 

@@ -10,11 +10,11 @@ import pytest
 from reconciler.apply.observe import unmet
 from reconciler.apply.runtime import VirtualTimer
 from reconciler.apply.secrets import check_env, references, resolve
+from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.eas.models import Service
 from reconciler.errors import ConfigError
 from reconciler.live.model import ServiceStatus
 from reconciler.plan.model import Action, Expect
-from reconciler.spec.model import TrafficMode, TrafficState
 
 
 def test_references_are_found_anywhere_and_resolved_only_from_the_environment() -> None:

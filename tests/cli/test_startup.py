@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main as cli_main
-from reconciler.spec import loader
+from reconciler.desired import loader
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "groups" / "pmml.yaml"
 
@@ -23,7 +23,7 @@ def test_start_up_is_paused_and_the_command_runs_with_the_collector(monkeypatch:
     def importing(name: str, *args: object) -> object:
         if name == "reconciler.cli.validate":
             seen["loading the command"] = gc.isenabled()
-        if name == "reconciler.spec.loader":  # in validate's ENGINE: the root imports it before validate runs
+        if name == "reconciler.desired.loader":  # in validate's ENGINE: the root imports it before validate runs
             seen["loading its engine"] = gc.isenabled()
         return real_import(name, *args)  # type: ignore[arg-type]
 

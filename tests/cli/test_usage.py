@@ -60,7 +60,7 @@ def test_the_root_help_lists_every_command_without_importing_one() -> None:
     code = ("import sys; from reconciler.cli.main import main; sys.argv = ['eas-gitops', '--help']\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in sys.modules if m.startswith(('reconciler.cli.', 'reconciler.emulator',"
-            " 'reconciler.spec', 'reconciler.plan', 'reconciler.apply', 'httpx', 'rich', 'pydantic'))))")
+            " 'reconciler.desired', 'reconciler.plan', 'reconciler.apply', 'httpx', 'rich', 'pydantic'))))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     *help_lines, loaded = done.stdout.strip().splitlines()
     assert loaded == "['reconciler.cli.main']"
@@ -71,8 +71,9 @@ def test_the_root_help_lists_every_command_without_importing_one() -> None:
 # What no `eas-gitops <command> --help` may import: the engine, the client, the emulator's app, their libraries.
 # Only typer's own work and the options' light modules (reconciler.defaults, reconciler.target_names, ...) remain.
 HEAVY_FOR_HELP = ("reconciler.apply", "reconciler.plan", "reconciler.eas", "reconciler.live", "reconciler.targets",
-                  "reconciler.gitops", "reconciler.spec.model", "reconciler.spec.loader", "reconciler.emulator.app",
-                  "reconciler.emulator.store", "reconciler.analysis.durations", "reconciler.analysis.judge",
+                  "reconciler.gitops", "reconciler.desired.model", "reconciler.desired.loader",
+                  "reconciler.emulator.app", "reconciler.emulator.store", "reconciler.analysis.durations",
+                  "reconciler.analysis.judge",
                   "httpx", "starlette", "uvicorn", "rich", "pydantic", "asyncio")
 
 

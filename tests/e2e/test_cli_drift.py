@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli import plan as plan_cli
+from reconciler.desired.model import TrafficState
 from reconciler.emulator.lifecycle import FAIL_LABEL
-from reconciler.spec.model import TrafficState
 
 from .conftest import EXAMPLES, Cli
 from .test_cli_failure_import import FX

@@ -9,8 +9,8 @@ from pathlib import Path
 from apply.invariants import violations  # tests/ is on sys.path (rootdir-relative packages)
 
 from reconciler.cli import plan as plan_cli
+from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.emulator.lifecycle import FAIL_LABEL
-from reconciler.spec.model import TrafficMode, TrafficState
 
 from .conftest import EXAMPLES, Cli
 

@@ -25,7 +25,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli.main import app
-from reconciler.spec.rollout import PROGRESS_LABEL
+from reconciler.desired.rollout import PROGRESS_LABEL
 from reconciler.targets import open_client
 
 pytestmark = pytest.mark.slow  # real time: about 20 s each (a served emulator, bakes of 4 s)

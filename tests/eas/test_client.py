@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.eas.errormap import error_class
 from reconciler.eas.models import SafetyLock, UpdateType
 from reconciler.errors import (
@@ -20,7 +21,6 @@ from reconciler.errors import (
     ThrottledError,
     TransportError,
 )
-from reconciler.spec.model import TrafficMode, TrafficState
 
 from .helpers import FakeTime, answer, body_of, error, mock_client
 

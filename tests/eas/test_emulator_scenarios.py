@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.eas.models import SafetyLock
 from reconciler.errors import ConflictError, NotFoundError
-from reconciler.spec.model import TrafficMode, TrafficState
 
 from .emulated import Harness, emulated
 

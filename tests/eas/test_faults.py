@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
 from reconciler.errors import TransportError
-from reconciler.spec.model import TrafficMode, TrafficState
 
 from .emulated import Harness, emulated
 

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli.main import app
+from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.emulator.admin_api import AdminAuth
-from reconciler.spec.model import TrafficMode, TrafficState
 from reconciler.targets import LOCAL_BASE_URL, close_local_app, local_app, local_credentials, open_client
 
 runner = CliRunner()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.desired.loader import load_paths
 from reconciler.gitops.commit import file_commits, label_value, parse_label
 from reconciler.gitops.scope import git_inputs
-from reconciler.spec.loader import load_paths
 
 from .helpers import GroupRepo, group_yaml
 

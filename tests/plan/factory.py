@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.desired.model import ServiceGroup
 from reconciler.live.model import LiveState
-from reconciler.spec.model import ServiceGroup
 
 from .harness import build_live
 

@@ -27,15 +27,15 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from reconciler.desired.eas_config import declared_paths, deep_merge, to_eas_config, value_at
+from reconciler.desired.loader import load_paths
+from reconciler.desired.model import ServiceGroup, ServiceSpec, TrafficMode, TrafficState
+from reconciler.desired.shares import MemberTraffic, compute_shares, percent
 from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_LABEL, LiveGroup, LiveService, LiveState
 from reconciler.plan import build_plan, record
 from reconciler.plan.diff import is_sensitive, spec_hash
 from reconciler.plan.render import render_json, render_markdown, render_text
-from reconciler.spec.eas_config import declared_paths, deep_merge, to_eas_config, value_at
-from reconciler.spec.loader import load_paths
-from reconciler.spec.model import ServiceGroup, ServiceSpec, TrafficMode, TrafficState
-from reconciler.spec.shares import MemberTraffic, compute_shares, percent
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

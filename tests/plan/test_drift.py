@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
+from reconciler.desired.drift_policy import DriftAction
+from reconciler.desired.model import ServiceGroup
+from reconciler.desired.write_back import DELETE
 from reconciler.plan.drift import DriftClass, DriftItem, find_drift, summary
 from reconciler.plan.model import WarningCode
 from reconciler.plan.overlay import file_edits, overlaid
 from reconciler.plan.policy import plan_with_policy
-from reconciler.spec.drift_policy import DriftAction
-from reconciler.spec.model import ServiceGroup
-from reconciler.spec.write_back import DELETE
 
 from .harness import build_live
 

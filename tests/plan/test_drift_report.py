@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from reconciler.desired.drift_policy import DriftAction
 from reconciler.plan.drift import DriftClass, DriftItem
 from reconciler.plan.drift_report import Located, message, render_github, render_json, render_markdown, render_text
-from reconciler.spec.drift_policy import DriftAction
 
 
 def item(n: int, cls: DriftClass = DriftClass.BY_HAND, action: DriftAction = DriftAction.REPORT) -> Located:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.live.model import (
     MANAGED_BY_LABEL,
     LiveGroup,
@@ -13,7 +14,6 @@ from reconciler.live.model import (
     ServiceStatus,
     fingerprint,
 )
-from reconciler.spec.model import TrafficMode, TrafficState
 
 
 def _svc(name: str = "a", **kw: object) -> LiveService:

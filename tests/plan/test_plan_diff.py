@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.desired.eas_config import to_eas_config
 from reconciler.errors import PlanError
 from reconciler.live.model import MANAGED_BY_LABEL, LiveState
 from reconciler.plan import Action, ChangeOp, build_plan, diff
 from reconciler.plan.diff import change_key, spec_hash
 from reconciler.plan.render import render_json, render_markdown, render_text
-from reconciler.spec.eas_config import to_eas_config
 
 from .factory import group, live, svc
 

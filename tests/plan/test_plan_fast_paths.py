@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.desired.eas_config import declared_paths, value_at
 from reconciler.errors import PlanError
 from reconciler.live.model import LiveState
 from reconciler.plan import build
 from reconciler.plan.diff import _NOT_COMPARED, _covered
-from reconciler.spec.eas_config import declared_paths, value_at
 
 KEYS = st.sampled_from(["metadata", "instance", "group", "rpc", "a", "b", "eas.aliyun.com/x"])
 LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["", "x", "y"]),

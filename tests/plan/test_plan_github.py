@@ -14,17 +14,17 @@ from reconciler.cli import apply as apply_cli
 from reconciler.cli import gha
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.main import app
+from reconciler.desired.loader import load_paths
 from reconciler.errors import PlanError, RolloutAbortedError, SpecError
 from reconciler.gitops import github
 from reconciler.plan.model import PlanWarning, WarningCode
 from reconciler.plan.render.markdown import render_markdown
-from reconciler.spec.loader import load_paths
 
 from .test_plan_comment import many
 
 HERE = Path(__file__).parent / "github"
 ROOT = Path(__file__).parents[2]
-CORPUS = ROOT / "tests" / "spec" / "corpus" / "several_mistakes.yaml"
+CORPUS = ROOT / "tests" / "desired" / "corpus" / "several_mistakes.yaml"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 runner = CliRunner()
 
@@ -51,7 +51,7 @@ def test_annotations_of_a_file_with_several_problems_golden() -> None:
         load_paths([CORPUS])
     lines = github.problem_annotations(err.value.problems, workspace=str(ROOT))
     assert len(lines) == len(err.value.problems) >= 3
-    assert all(line.startswith("::error file=tests/spec/corpus/several_mistakes.yaml,line=") for line in lines)
+    assert all(line.startswith("::error file=tests/desired/corpus/several_mistakes.yaml,line=") for line in lines)
     golden("annotations.txt", "\n".join(lines) + "\n")
 
 

@@ -3,7 +3,7 @@
 - never a black hole when the group had an eligible member (the group is not removed here),
 - a member's share rises only after a wait_running (and a smoke test when declared) that follows
   its last create, new version or scale, or for a member that was ready and untouched,
-- the plan ends at the desired shares (`reconciler.spec.shares`), an unmanaged member counted
+- the plan ends at the desired shares (`reconciler.desired.shares`), an unmanaged member counted
   and never touched,
 - planning again on the state the plan leaves behind shows no changes (promise 5),
 - a refused plan names max_shift, the only rule force may overrule for managed, ready members, or a
@@ -20,11 +20,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.desired.model import TrafficMode, TrafficState
+from reconciler.desired.shares import MemberTraffic, compute_shares, desired_members, percent
 from reconciler.errors import PlanError
 from reconciler.live.model import LiveGroup, LiveService, LiveState
 from reconciler.plan import Action, Plan, build_plan
-from reconciler.spec.model import TrafficMode, TrafficState
-from reconciler.spec.shares import MemberTraffic, compute_shares, desired_members, percent
 
 from .factory import group, live, svc
 

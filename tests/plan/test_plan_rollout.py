@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from reconciler.desired.eas_config import to_eas_config
+from reconciler.desired.model import ServiceGroup
+from reconciler.desired.rollout import PREVIOUS_LABEL, PROGRESS_LABEL
 from reconciler.errors import PlanError
 from reconciler.live.model import SPEC_HASH_LABEL, LiveState
 from reconciler.plan import build_plan, record
@@ -15,9 +18,6 @@ from reconciler.plan.model import Action, GroupPlan, Plan
 from reconciler.plan.render import render_json
 from reconciler.plan.render.common import rollout_notes
 from reconciler.plan.rollout import baseline_factor, canary_weight, ramp_weights, switch_scale
-from reconciler.spec.eas_config import to_eas_config
-from reconciler.spec.model import ServiceGroup
-from reconciler.spec.rollout import PREVIOUS_LABEL, PROGRESS_LABEL
 
 from .factory import live, svc
 
@@ -270,9 +270,9 @@ def test_plans_without_a_rollout_have_no_rollout_key() -> None:
 def test_an_abort_that_would_black_hole_the_group_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     # The planner's own ramps keep a primary serving, so the group at a bake is taken from a real plan
     # and its primary set standalone there: the check the plan makes for every bake must refuse it.
+    from reconciler.desired.model import TrafficState
     from reconciler.plan import build as build_module
     from reconciler.plan import release as release_module
-    from reconciler.spec.model import TrafficState
 
     seen: list[tuple[Any, ...]] = []
 

@@ -18,14 +18,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.desired.eas_config import to_eas_config
+from reconciler.desired.model import ServiceGroup
+from reconciler.desired.rollout import PROGRESS_LABEL
+from reconciler.desired.shares import desired_shares, percent
 from reconciler.errors import PlanError
 from reconciler.plan import Action, build_plan
 from reconciler.plan.diff import spec_hash
 from reconciler.plan.model import GroupPlan
-from reconciler.spec.eas_config import to_eas_config
-from reconciler.spec.model import ServiceGroup
-from reconciler.spec.rollout import PROGRESS_LABEL
-from reconciler.spec.shares import desired_shares, percent
 
 from .factory import live, svc
 

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from reconciler.desired.model import TrafficState
 from reconciler.errors import PlanError
 from reconciler.plan import Action, build_plan
 from reconciler.plan.diff import analyze
@@ -13,7 +14,6 @@ from reconciler.plan.model import DeleteParams, DrainParams, Step, TrafficStateP
 from reconciler.plan.order import initial_sim
 from reconciler.plan.safety import Rule, violations
 from reconciler.plan.simulate import run
-from reconciler.spec.model import TrafficState
 
 from .factory import group, live, svc
 

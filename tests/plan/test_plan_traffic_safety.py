@@ -7,12 +7,12 @@ import itertools
 
 import pytest
 
+from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.errors import PlanError
 from reconciler.plan import Action, build_plan
 from reconciler.plan.model import GroupPlan, WarningCode
 from reconciler.plan.ramp import furthest, ratio_scale
 from reconciler.plan.simulate import SimGroup, SimMember
-from reconciler.spec.model import TrafficMode, TrafficState
 
 from .factory import group, live, svc
 

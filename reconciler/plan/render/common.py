@@ -9,9 +9,9 @@ import json
 from typing import Any
 
 from reconciler.analysis.durations import format_duration
+from reconciler.desired.rollout import OnFailure
 from reconciler.plan.diff import mask
 from reconciler.plan.model import Action, Change, GroupPlan, MemberView, Plan, Step
-from reconciler.spec.rollout import OnFailure
 
 
 def plural(n: int, word: str) -> str:

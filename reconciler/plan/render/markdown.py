@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reconciler.desired.model import TrafficMode
 from reconciler.plan.model import GroupPlan, MemberView, Plan
 from reconciler.plan.render import overview
 from reconciler.plan.render.chart import chart_block
@@ -45,7 +46,6 @@ from reconciler.plan.render.fit import COMMENT_BUDGET as COMMENT_BUDGET
 from reconciler.plan.render.fit import COMMENT_LIMIT as COMMENT_LIMIT
 from reconciler.plan.render.fit import COMMENT_MARGIN as COMMENT_MARGIN
 from reconciler.plan.render.fit import Budget, fit_items, text_size
-from reconciler.spec.model import TrafficMode
 
 FOOTER_ROOM = 2_000  # kept for the "left out" note until the details are placed
 LIST_WIDTH = 1_000  # names in one-line lists (unchanged groups, groups left out)

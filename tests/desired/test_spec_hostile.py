@@ -3,7 +3,7 @@
 Every case goes through the CLI three times: `validate`, `plan` and `apply --auto-approve` against
 the embedded local emulator with `--state` in tmp_path. Zero writes is shown by the state file not
 existing afterwards: the desired state is refused before the emulator is ever opened. The small
-hostile files (alias bombs, tags, malformed references, absurd numbers) are in tests/spec/corpus.
+hostile files (alias bombs, tags, malformed references, absurd numbers) are in tests/desired/corpus.
 How fast each case is refused is measured by `benchmarks/load_scale.py --hostile`, not here.
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from desired.helpers import CORPUS, PMML_TEXT
+from desired.test_spec_corpus import expectations
 from reconciler.cli.main import app
+from reconciler.desired.limits import Limits
+from reconciler.desired.loader import load_paths
 from reconciler.errors import SpecError
-from reconciler.spec.limits import Limits
-from reconciler.spec.loader import load_paths
-from spec.helpers import CORPUS, PMML_TEXT
-from spec.test_spec_corpus import expectations
 
 runner = CliRunner()
 COMMANDS = ("validate", "plan", "apply")

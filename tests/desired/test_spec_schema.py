@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from desired.helpers import CORPUS, EXAMPLES, SCHEMA_PATH
+from reconciler.desired.loader import load_paths, parse_file
+from reconciler.desired.schema import DRAFT, schema_text, servicegroup_schema
 from reconciler.errors import SpecError
-from reconciler.spec.loader import load_paths, parse_file
-from reconciler.spec.schema import DRAFT, schema_text, servicegroup_schema
-from spec.helpers import CORPUS, EXAMPLES, SCHEMA_PATH
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
 MODELINE = "# yaml-language-server: $schema=../../schemas/servicegroup.schema.json"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from desired.helpers import CORPUS
+from reconciler.desired.loader import load_paths
 from reconciler.errors import Problem, SpecError
-from reconciler.spec.loader import load_paths
-from spec.helpers import CORPUS
 
 EXPECT = re.compile(r"^# expect: (?:(\d+):(\d+) (.+)|none)$")
 CASES = sorted(CORPUS.iterdir())

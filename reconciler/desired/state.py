@@ -1,6 +1,6 @@
 """The validated desired state: every group with the file it came from.
 
-Produced only by `reconciler.spec.loader.load_paths`, so a `DesiredState` has passed every
+Produced only by `reconciler.desired.loader.load_paths`, so a `DesiredState` has passed every
 check (field rules, names, weights, black holes, duplicates). Groups are kept in file order
 (sorted paths); EAS identifies a group by (region, name).
 """
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.spec.model import ServiceGroup, ServiceSpec
-from reconciler.spec.positions import Positions
+from reconciler.desired.model import ServiceGroup, ServiceSpec
+from reconciler.desired.positions import Positions
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.desired.positions import Loc, dotted
 from reconciler.errors import ConfigError
-from reconciler.spec.positions import Loc, dotted
 
 
 class _Delete:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from desired.helpers import EXAMPLES, PMML_TEXT, SCHEMA_PATH
 from reconciler.cli.main import app
-from spec.helpers import EXAMPLES, PMML_TEXT, SCHEMA_PATH
 
 Write = Callable[[str, str], Path]
 runner = CliRunner()

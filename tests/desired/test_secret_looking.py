@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from reconciler.spec.from_live import SECRET_KEY_NAMES, secret_looking
+from reconciler.desired.from_live import SECRET_KEY_NAMES, secret_looking
 
 # One key per alternative of SECRET_KEY_NAMES (and its spellings): removing any alternative fails one.
 SECRET_NAMES = ["api_token", "token", "password", "DB_PASSWD", "secret", "client_secret", "access_key",

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
+from reconciler.desired.model import ServiceGroup, TrafficMode, TrafficState
 
 
 @dataclass(frozen=True)

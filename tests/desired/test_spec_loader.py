@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from desired.helpers import EXAMPLES, PMML_TEXT
+from reconciler.desired.loader import load_paths
 from reconciler.errors import ConfigError, SpecError
-from reconciler.spec.loader import load_paths
-from spec.helpers import EXAMPLES, PMML_TEXT
 
 Write = Callable[[str, str], Path]
 

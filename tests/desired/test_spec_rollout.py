@@ -9,12 +9,12 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from desired.helpers import PMML_TEXT
 from reconciler.cli.main import app
-from reconciler.errors import SpecError
-from reconciler.spec.checks import check_rollout_target
-from reconciler.spec.loader import load_paths
-from reconciler.spec.model import ServiceSpec
-from reconciler.spec.rollout import (
+from reconciler.desired.checks import check_rollout_target
+from reconciler.desired.loader import load_paths
+from reconciler.desired.model import ServiceSpec
+from reconciler.desired.rollout import (
     OnFailure,
     PreviousVersion,
     ProgressLabel,
@@ -22,7 +22,7 @@ from reconciler.spec.rollout import (
     resolve_canary,
     step_rises,
 )
-from spec.helpers import PMML_TEXT
+from reconciler.errors import SpecError
 
 Write = Callable[[str, str], Path]
 runner = CliRunner()

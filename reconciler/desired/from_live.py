@@ -20,10 +20,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from reconciler.desired.eas_config import from_eas_config
+from reconciler.desired.model import API_VERSION, KIND, RESERVED_LABEL_PREFIX, TrafficMode
 from reconciler.errors import ConfigError
 from reconciler.live.model import LiveService, LiveState
-from reconciler.spec.eas_config import from_eas_config
-from reconciler.spec.model import API_VERSION, KIND, RESERVED_LABEL_PREFIX, TrafficMode
 
 SECRET_KEY_NAMES = re.compile(r"token|passw|secret|access_?key|api_?key|credential|private_?key", re.IGNORECASE)
 _FIRST_KEYS = ("name", "traffic", "weight", "replicas", "autoscaling")

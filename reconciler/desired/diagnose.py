@@ -16,9 +16,9 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from reconciler.desired.model import ServiceGroup
+from reconciler.desired.positions import Loc, Positions, dotted
 from reconciler.errors import Problem
-from reconciler.spec.model import ServiceGroup
-from reconciler.spec.positions import Loc, Positions, dotted
 
 _TYPE_WORDS = {
     "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "a whole number",

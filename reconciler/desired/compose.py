@@ -35,8 +35,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml import events as ev
 from ruamel.yaml.error import YAMLError
 
+from reconciler.desired.limits import Limits
 from reconciler.errors import Problem, SpecError
-from reconciler.spec.limits import Limits
 
 try:  # the C parser is an optional speed-up; the pure parser gives the same events
     from ruamel.yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]

@@ -44,8 +44,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from reconciler.errors import Problem, SpecError
-from reconciler.spec.model import (
+from reconciler.desired.model import (
     DEDICATED_ENTRY,
     Autoscaling,
     Resources,
@@ -53,6 +52,7 @@ from reconciler.spec.model import (
     ServiceSpec,
     TrafficState,
 )
+from reconciler.errors import Problem, SpecError
 
 Path = tuple[str, ...]
 

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
+from desired.helpers import EXAMPLES, SCHEMA_PATH
+from reconciler.desired.eas_config import from_eas_config, to_eas_config
+from reconciler.desired.loader import load_paths
+from reconciler.desired.model import ServiceGroup, TrafficMode, TrafficState
+from reconciler.desired.shares import desired_shares, is_black_hole
 from reconciler.errors import SpecError
-from reconciler.spec.eas_config import from_eas_config, to_eas_config
-from reconciler.spec.loader import load_paths
-from reconciler.spec.model import ServiceGroup, TrafficMode, TrafficState
-from reconciler.spec.shares import desired_shares, is_black_hole
-from spec.helpers import EXAMPLES, SCHEMA_PATH
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,13 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from desired.helpers import EXAMPLES
+from reconciler.desired import compose as compose_module
+from reconciler.desired.compose import Composer, Fatal, compose
+from reconciler.desired.limits import Limits
+from reconciler.desired.loader import load_paths
+from reconciler.desired.positions import Positions
 from reconciler.errors import SpecError
-from reconciler.spec import compose as compose_module
-from reconciler.spec.compose import Composer, Fatal, compose
-from reconciler.spec.limits import Limits
-from reconciler.spec.loader import load_paths
-from reconciler.spec.positions import Positions
-from spec.helpers import EXAMPLES
 
 
 def data(text: str, limits: Limits | None = None) -> Any:

@@ -6,10 +6,10 @@ from fractions import Fraction
 
 import pytest
 
-from reconciler.spec.loader import load_paths
-from reconciler.spec.model import TrafficMode, TrafficState
-from reconciler.spec.shares import MemberTraffic, compute_shares, desired_shares, is_black_hole, percent
-from spec.helpers import EXAMPLES
+from desired.helpers import EXAMPLES
+from reconciler.desired.loader import load_paths
+from reconciler.desired.model import TrafficMode, TrafficState
+from reconciler.desired.shares import MemberTraffic, compute_shares, desired_shares, is_black_hole, percent
 
 G, S = TrafficState.GROUPING, TrafficState.STANDALONE
 

@@ -12,7 +12,7 @@ The file still says where to end (the members' declared versions and shares); th
 only says how to get there when a change is a release. Field rules live here (shares in (0, 100),
 strictly rising; durations with units); rules that need the group (the canary is a declared
 grouping member, not the only one; `max_shift`; the provider's interval on a target) live in
-`reconciler.spec.checks` and the planner.
+`reconciler.desired.checks` and the planner.
 
 The progress of an unfinished release lives in EAS, not on the machine that runs the tool: the
 reserved label `eas-gitops/rollout` on the canary, `<release>;<step>;<started>` (the canary's

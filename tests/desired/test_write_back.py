@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from reconciler.desired.write_back import DELETE, Edit, edit_text, scalar_text, write_file
 from reconciler.errors import ConfigError
-from reconciler.spec.write_back import DELETE, Edit, edit_text, scalar_text, write_file
 
 COMMENTED = """\
 # yaml-language-server: $schema=../schemas/servicegroup.schema.json

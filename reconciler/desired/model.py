@@ -7,7 +7,7 @@ frozen and forbids unknown keys, so a typo is an error, never a silent default.
 Field-level rules (types, ranges, mutually exclusive keys inside one object) live here;
 rules that span a group or several files (names against the configurable pattern, weights vs.
 mode, black holes, duplicate names, reserved labels, typed-field-vs-config clashes) live in
-`reconciler.spec.checks`, which reports them with file positions.
+`reconciler.desired.checks`, which reports them with file positions.
 
 Choices where the docs are silent:
 - Numbers and booleans are strict: `replicas: "4"` or `spot: yes` is an error, as it is for the
@@ -23,10 +23,10 @@ Choices where the docs are silent:
   (and `resource_group` beside `instances` needs one).
 - A container starts with `command` (one entry command, no shell) or `script` (a shell script),
   not both: EAS documents them as two ways of starting the same container.
-- Every number has an upper bound (`reconciler.spec.limits`), and floats must be finite: a value
+- Every number has an upper bound (`reconciler.desired.limits`), and floats must be finite: a value
   EAS would refuse, or Python could not turn into an instance count, is stopped here.
 - Label keys are 1-128 characters, values at most 1024, neither with a control character
-  (`reconciler.spec.limits`): a label travels in a URL query, so an unbounded one fails mid-apply.
+  (`reconciler.desired.limits`): a label travels in a URL query, so an unbounded one fails mid-apply.
 - A `${env:` that does not form `${env:NAME}` is an error wherever it is written
   (`reference_problems`, applied by the loader to every string): it would reach EAS as written.
 """
@@ -40,8 +40,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.spec.drift_policy import DriftPolicy
-from reconciler.spec.limits import (
+from reconciler.desired.drift_policy import DriftPolicy
+from reconciler.desired.limits import (
     MAX_CPU,
     MAX_GPU,
     MAX_GPU_MEMORY_GB,
@@ -52,7 +52,7 @@ from reconciler.spec.limits import (
     MAX_SPOT_PRICE,
     MAX_THRESHOLD,
 )
-from reconciler.spec.rollout import RolloutSpec
+from reconciler.desired.rollout import RolloutSpec
 from reconciler.traffic import TrafficMode as TrafficMode  # re-exported: the files use the EAS words
 from reconciler.traffic import TrafficState as TrafficState
 
@@ -63,7 +63,7 @@ RESERVED_LABEL_PREFIX = "eas-gitops/"
 REGION_PATTERN = r"^[a-z]{2,}(-[a-z0-9]+)+$"
 
 # Label keys 1-MAX_LABEL_KEY characters, values at most MAX_LABEL_VALUE, neither with a control character
-# (EAS documents no label limits: spec/limits.py says why these). Checked by the types; the schema says so too.
+# (EAS documents no label limits: desired/limits.py says why these). Checked by the types; the schema says so too.
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

@@ -6,11 +6,18 @@ from typing import Any
 
 import pytest
 
+from desired.helpers import EXAMPLES
+from reconciler.desired.eas_config import (
+    TYPED_PATHS,
+    declared_paths,
+    deep_merge,
+    from_eas_config,
+    to_eas_config,
+    value_at,
+)
+from reconciler.desired.loader import load_paths
+from reconciler.desired.model import ServiceGroup, TrafficState
 from reconciler.errors import SpecError
-from reconciler.spec.eas_config import TYPED_PATHS, declared_paths, deep_merge, from_eas_config, to_eas_config, value_at
-from reconciler.spec.loader import load_paths
-from reconciler.spec.model import ServiceGroup, TrafficState
-from spec.helpers import EXAMPLES
 
 
 @pytest.fixture(scope="module")

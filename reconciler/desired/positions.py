@@ -2,7 +2,7 @@
 
 A path is what pydantic reports as an error `loc`: a tuple of mapping keys (str) and sequence
 indices (int). Positions are 1-based (line, column), read from the position tree that
-`reconciler.spec.compose` builds beside the data. When a path does not exist in the document
+`reconciler.desired.compose` builds beside the data. When a path does not exist in the document
 (a missing key, or a key merged in from an anchor with `<<`), the position of the deepest part
 that does exist is returned, so every problem still points somewhere near its cause.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reconciler.desired.compose import PosTree
 from reconciler.errors import Problem
-from reconciler.spec.compose import PosTree
 
 Loc = Sequence[str | int]
 

@@ -31,15 +31,15 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from reconciler.desired.checks import check_group, check_unique
+from reconciler.desired.compose import Fatal, PosTree, compose
+from reconciler.desired.diagnose import problems_from
+from reconciler.desired.limits import DEFAULT_NAME_PATTERN, Limits
+from reconciler.desired.model import API_VERSION, KIND, ServiceGroup, reference_problems
+from reconciler.desired.positions import Positions
+from reconciler.desired.reading import read_text
+from reconciler.desired.state import DesiredState, LoadedGroup
 from reconciler.errors import ConfigError, EasGitopsError, Problem, SpecError
-from reconciler.spec.checks import check_group, check_unique
-from reconciler.spec.compose import Fatal, PosTree, compose
-from reconciler.spec.desired import DesiredState, LoadedGroup
-from reconciler.spec.diagnose import problems_from
-from reconciler.spec.limits import DEFAULT_NAME_PATTERN, Limits
-from reconciler.spec.model import API_VERSION, KIND, ServiceGroup, reference_problems
-from reconciler.spec.positions import Positions
-from reconciler.spec.reading import read_text
 
 __all__ = ["DEFAULT_NAME_PATTERN", "YAML_SUFFIXES", "Parsed", "load_paths", "notes_of", "parse_file"]
 

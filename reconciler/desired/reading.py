@@ -13,8 +13,8 @@ import os
 import stat
 from pathlib import Path
 
+from reconciler.desired.limits import Limits
 from reconciler.errors import Problem
-from reconciler.spec.limits import Limits
 
 _KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))

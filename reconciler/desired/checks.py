@@ -20,14 +20,14 @@ from collections.abc import Iterable, Sequence
 
 from reconciler.analysis.durations import format_duration
 from reconciler.analysis.gates import CLOUD_PERIOD, ProviderName, finest_period, interval_problem
+from reconciler.desired.eas_config import TYPED_PATHS, declared_paths, to_eas_config, value_at
+from reconciler.desired.limits import number_faults
+from reconciler.desired.model import RESERVED_LABEL_PREFIX, ServiceSpec, TrafficMode, TrafficState
+from reconciler.desired.positions import Loc, Positions, dotted
+from reconciler.desired.rollout import CANARY_ROLE, resolve_canary, step_rises
+from reconciler.desired.shares import desired_shares, is_black_hole
+from reconciler.desired.state import LoadedGroup
 from reconciler.errors import Problem
-from reconciler.spec.desired import LoadedGroup
-from reconciler.spec.eas_config import TYPED_PATHS, declared_paths, to_eas_config, value_at
-from reconciler.spec.limits import number_faults
-from reconciler.spec.model import RESERVED_LABEL_PREFIX, ServiceSpec, TrafficMode, TrafficState
-from reconciler.spec.positions import Loc, Positions, dotted
-from reconciler.spec.rollout import CANARY_ROLE, resolve_canary, step_rises
-from reconciler.spec.shares import desired_shares, is_black_hole
 
 _SERVICES = ("spec", "services")
 _ROLLOUT = ("spec", "rollout")

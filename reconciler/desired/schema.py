@@ -19,7 +19,7 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 def servicegroup_schema() -> dict[str, Any]:
     """The schema as a dict: pydantic's output by alias, with the draft, title and description."""
-    from reconciler.spec.model import ServiceGroup  # here: `SCHEMA_FILE` alone (validate --help) loads no model
+    from reconciler.desired.model import ServiceGroup  # here: `SCHEMA_FILE` alone (validate --help) loads no model
 
     generated = ServiceGroup.model_json_schema(by_alias=True, mode="validation")
     head: dict[str, Any] = {
@@ -27,7 +27,7 @@ def servicegroup_schema() -> dict[str, Any]:
         "title": "eas-gitops ServiceGroup",
         "description": (
             "One PAI-EAS service group per file: its member services, their traffic state, weights, "
-            "replicas, resources (billing, GPU type) and code. Generated from reconciler/spec/model.py."
+            "replicas, resources (billing, GPU type) and code. Generated from reconciler/desired/model.py."
         ),
     }
     generated.pop("title", None)
