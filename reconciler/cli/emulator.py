@@ -29,6 +29,7 @@ import typer
 
 from reconciler.analysis.duration_text import parse_duration
 from reconciler.cli.common import RegionOpt, StateOpt, TargetOpt, run
+from reconciler.cli.help_option import BoolHelpGroup
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID, LOCAL_ACCESS_KEY_SECRET
 from reconciler.errors import ConfigError, NotFoundError, TransportError
 from reconciler.target_names import (
@@ -54,7 +55,8 @@ DEFAULT_STATE = Path(STATE_DIR) / STATE_FILE
 SECRET_ENV = "EAS_EMULATOR_ACCESS_KEY_SECRET"
 METRICS_TOKEN_ENV = "EAS_EMULATOR_METRICS_TOKEN"
 
-emulator_app = typer.Typer(name="emulator", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+emulator_app = typer.Typer(name="emulator", cls=BoolHelpGroup, no_args_is_help=True, add_completion=False,
+                           rich_markup_mode=None,
                            help="Run and inspect the local PAI-EAS emulator (management API, gateway, history)."
                                 "\n\nExample:  eas-gitops emulator serve --port 8080 --region cn-shanghai")
 

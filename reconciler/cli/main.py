@@ -32,6 +32,7 @@ import typer
 from typer.core import TyperGroup
 
 from reconciler import __version__
+from reconciler.cli.help_option import BoolHelpGroup
 from reconciler.errors import EasGitopsError
 
 USAGE_EXIT = 1
@@ -51,7 +52,7 @@ _SINGLE_DASH_LONG = re.compile(r"^-([a-z][a-z-]+)(=.*)?$")
 _SHORT_WITH_EQUALS = re.compile(r"^(-[a-zA-Z])=(.*)$")
 
 
-class _Root(TyperGroup):
+class _Root(BoolHelpGroup):
     """Loads commands on demand, maps errors to exit codes (no traceback), catches `-out=...`."""
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -71,14 +72,6 @@ class _Root(TyperGroup):
             command.short_help = COMMANDS[name][1] if name in COMMANDS else command.short_help
             _starts_after(command, engine)
             self.add_command(command, name)
-
-    def get_help_option(self, ctx: Any) -> Any:
-        """The root's `--help`, whose value is False when not given (typer leaves it None, and sends a None
-        through pydantic to make it a bool: that import alone costs `eas-gitops <command> --help` ~70 ms)."""
-        option = super().get_help_option(ctx)
-        if option is not None and option.default is None:
-            option.default = False
-        return option
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The command list of `--help`, from `COMMANDS` (no module is imported for it)."""

@@ -77,10 +77,13 @@ HEAVY_FOR_HELP = ("reconciler.apply", "reconciler.plan", "reconciler.eas", "reco
                   "httpx", "starlette", "uvicorn", "rich", "pydantic", "asyncio")
 
 
-@pytest.mark.parametrize("name", list(COMMANDS))
+EMULATOR_COMMANDS = ["emulator serve", "emulator history", "emulator traffic", "emulator load"]
+
+
+@pytest.mark.parametrize("name", [*COMMANDS, *EMULATOR_COMMANDS])
 def test_a_command_help_imports_no_engine(name: str) -> None:
     code = ("import sys; from reconciler.cli.main import main\n"
-            f"sys.argv = ['eas-gitops', {name!r}, '--help']\n"
+            f"sys.argv = ['eas-gitops', *{name.split()!r}, '--help']\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
             f"heavy = {HEAVY_FOR_HELP!r}\n"
             "print(sorted({h for m in sys.modules for h in heavy if m == h or m.startswith(h + '.')}))")
