@@ -41,6 +41,8 @@ from reconciler.defaults import DEFAULT_MAX_SHIFT, DEFAULT_PARALLEL, DEFAULT_TIM
 from reconciler.errors import ConfigError, RolloutAbortedError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from rich.table import Table
 
     from reconciler.apply.executor import ApplySettings, Guard
@@ -313,10 +315,19 @@ def apply(
         what = f"the saved plan {saved}" if saved is not None else "the plan you confirmed"
         return first, await live_now(first, where, what)  # what was reviewed must still hold
 
-    report = run(lambda: lock_cli.under_lock(
-        result, where, locking, read, lambda todo, now, guard: execute(todo, now, where, settings, journal_dir, guard)),
-        interrupted=f"interrupted: apply stopped; the journal under {journal_dir} records what was done. "
-                    f"Run `{again}` to see what is left, then apply again")
+    executing: list[bool] = []  # set once the plan starts being carried out (past the lock)
+
+    def carry_out(todo: Plan, now: LiveState, guard: Guard) -> Awaitable[ApplyReport]:
+        executing.append(True)
+        return execute(todo, now, where, settings, journal_dir, guard)
+
+    def interrupted() -> str:
+        if not executing:  # waiting for or taking the lock, or reading under it: no step has run
+            return f"interrupted before the first step: nothing was changed. Run `{again}` and apply again"
+        return (f"interrupted: apply stopped; the journal under {journal_dir} records what was done. "
+                f"Run `{again}` to see what is left, then apply again")
+
+    report = run(lambda: lock_cli.under_lock(result, where, locking, read, carry_out), interrupted=interrupted)
     if report is None:
         typer.echo("No changes left: another apply did them while this one waited for the lock.")
         gha.publish_apply(None, 0)

@@ -92,16 +92,18 @@ def report_error(err: EasGitopsError) -> None:
             typer.echo(f"  {problem}", err=True)
 
 
-def run(work: Callable[[], Awaitable[T]], interrupted: str = "interrupted: nothing was changed") -> T:
+def run(work: Callable[[], Awaitable[T]],
+        interrupted: str | Callable[[], str] = "interrupted: nothing was changed") -> T:
     """Run async `work`. An EasGitopsError propagates to the root app (main._Root), the one place that
     turns it into a message on stderr (`report_error`) and its exit code. Ctrl-C exits 130 after
-    `interrupted`, which says what happened and what to run next."""
+    `interrupted` (or what it returns, asked at that moment), which says what happened and what to
+    run next."""
     import asyncio
 
     try:
         return asyncio.run(_await(work))
     except (KeyboardInterrupt, asyncio.CancelledError):
-        typer.echo(interrupted, err=True)
+        typer.echo(interrupted if isinstance(interrupted, str) else interrupted(), err=True)
         raise typer.Exit(130) from None
 
 

@@ -315,9 +315,10 @@ def test_a_new_groups_home_is_created_in_the_workspace_its_file_names(world: Wor
     region = "cn-hangzhou"
 
     async def go() -> None:
-        plan, _ = await world.plan(load(EXAMPLES / "mixed_billing.yaml"))
+        plan, _ = await world.plan(load(EXAMPLES / "mixed_billing.yaml", EXAMPLES / "blue_green.yaml"))
+        assert {g.name for g in plan.groups if g.mode_before is None} == {"recsys", "ranker"}  # both new
         workspaces = new_group_workspaces(plan)
-        assert workspaces == {(region, "recsys"): "123456"}
+        assert workspaces == {(region, "recsys"): "123456"}  # ranker's file names no workspace
         async with connect_all(world.connector, [region]) as links:
             lock = Locks({region: links[region].client}, [(region, "recsys"), (region, "other")], SETTINGS,
                          world.timer, env={}, workspaces=workspaces)

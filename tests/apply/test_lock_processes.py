@@ -208,6 +208,7 @@ def test_ctrl_c_releases_the_lock_and_the_next_apply_takes_it_at_once(site: Site
     out_a, err_a = a.communicate(timeout=60)
     assert a.returncode == 130, out_a + err_a
     assert "Traceback" not in err_a
+    assert "interrupted before the first step: nothing was changed" in err_a  # it was still taking the lock
     assert not _lock_token(site.state)  # released on the way out, not left to expire in 10 minutes
     second = _folder(tmp_path / "second", _group(3, "v3"))
     b = site.run("apply", second, "--auto-approve", "--lock-timeout", "0")

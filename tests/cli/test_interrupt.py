@@ -33,3 +33,12 @@ def test_ctrl_c_during_plan_says_nothing_changed(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(plan_cli, "make_plan", _interrupt)
     result = runner.invoke(app, ["plan", str(EXAMPLE), "--state", str(tmp_path / "s.db")])
     assert result.exit_code == 130 and "interrupted: nothing was changed" in result.stderr
+
+
+def test_ctrl_c_before_the_first_step_says_nothing_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("reconciler.cli.lock.under_lock", _interrupt)  # waiting for or taking the lock
+    result = runner.invoke(app, ["apply", str(EXAMPLE), "--auto-approve", "--state", str(tmp_path / "s.db"),
+                                 "--journal-dir", str(tmp_path / "j")])
+    assert result.exit_code == 130
+    assert "interrupted before the first step: nothing was changed" in result.stderr
+    assert "journal" not in result.stderr and not (tmp_path / "j").exists()

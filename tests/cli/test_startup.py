@@ -29,17 +29,20 @@ def test_start_up_is_paused_and_the_command_runs_with_the_collector(monkeypatch:
 
     def loading(*args: object, **kwargs: object) -> object:
         seen["running the command"] = gc.isenabled()
+        seen["start-up frozen"] = gc.get_freeze_count() > 0  # never scanned again by the command's collections
         return real_load(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(cli_main.importlib, "import_module", importing)
     monkeypatch.setattr(loader, "load_paths", loading)  # validate imports it when it runs
     monkeypatch.setattr("sys.argv", ["eas-gitops", "validate", str(EXAMPLE)])
+    gc.unfreeze()  # nothing frozen by an earlier test
     assert gc.isenabled()
     try:
         with pytest.raises(SystemExit) as done:
             cli_main.main()
         assert done.value.code == 0
-        assert seen == {"loading the command": False, "loading its engine": False, "running the command": True}
+        assert seen == {"loading the command": False, "loading its engine": False, "running the command": True,
+                        "start-up frozen": True}
         assert gc.isenabled()
     finally:
         gc.unfreeze()
@@ -65,3 +68,18 @@ def test_no_pause_without_main() -> None:
         assert not gc.isenabled()  # someone else's pause is theirs to end
     finally:
         gc.enable()
+
+
+def test_the_file_models_build_their_schemas_on_first_use() -> None:
+    """Importing the models builds no validator (pydantic's defer_build): that is paid once, by the
+    first file validated, not by every command that imports them."""
+    import subprocess
+    import sys
+
+    code = ("from reconciler.desired import model, rollout, drift_policy\n"
+            "from reconciler.analysis import gates\n"
+            "models = [model.ServiceGroup, model.ServiceSpec, model.Resources, rollout.RolloutSpec,"
+            " drift_policy.DriftPolicy, gates.AnalysisSpec]\n"
+            "print([m.__name__ for m in models if m.__pydantic_complete__])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reconciler.plan.drift import DriftClass, DriftItem
 from reconciler.plan.drift_report import Located, render_markdown
+from reconciler.plan.render.fit import COMMENT_BUDGET
 
 from .helpers import EXAMPLES, load
 
@@ -53,6 +54,7 @@ def _open_issue(tmp_path: Path, report: str) -> str:
 def test_a_report_at_its_limit_reaches_the_issue_whole(tmp_path: Path) -> None:
     report = _report(3000)
     assert "left out to fit one comment" in report  # the report fitted itself, with its note
+    assert COMMENT_BUDGET - 300 < len(report) <= COMMENT_BUDGET  # full, and within its budget, note included
     body = _open_issue(tmp_path, report)
     assert body.endswith(report)  # nothing cut: no half row, no half character
     assert len(body) <= GITHUB_BODY_LIMIT
