@@ -5,7 +5,7 @@
 
 `validate` here does the minimum the real command needs from each library: typer parses the line
 (typer builds pydantic adapters for the parameters), ruamel.yaml's C loader reads every file,
-one pydantic model with one field validates each file's name, and rich prints one table with a
+one pydantic model with one field validates each file's `kind`, and rich prints one table with a
 row per file. No rule of eas-gitops runs. Whatever the real command takes beyond this is ours;
 this much is the price of Python and the libraries, and no code of ours can remove it.
 """

@@ -5,7 +5,8 @@ This module composes the client layer (`reconciler.eas`) with the embedded emula
 
 - `local` (default): the embedded emulator in-process through `httpx.ASGITransport`; SQLite state
   at `.eas-gitops/local.db` at the root of the git work tree that holds the files (the working
-  directory outside git; `default_state_path`; `state` moves it); signed with the
+  directory outside git; `default_state_path`, defined with the target names in
+  `reconciler.target_names` and re-exported here; `state` moves it); signed with the
   emulator's documented local pair (`reconciler.emulator.settings.LOCAL_ACCESS_KEY_ID/SECRET`).
 - `http://host:port` / `https://...`: a served emulator or any EAS-compatible URL. Credentials:
   `ALIBABA_CLOUD_ACCESS_KEY_ID` + `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (+ optional

@@ -5,7 +5,7 @@
       steps:                         # the canary's share of group traffic at each step, in percent
         - {share: 10, bake: 10m}
         - {share: 50, bake: 20m}
-      analysis: {...}                # reconciler.analysis.AnalysisSpec: provider, interval, gates
+      analysis: {...}                # reconciler.analysis.gates.AnalysisSpec: provider, interval, gates
       on_failure: rollback           # rollback (standalone, then the previous version) | standalone
 
 The file still says where to end (the members' declared versions and shares); the rollout section
