@@ -13,7 +13,8 @@
 
 A smoke test's `path` is appended to the direct endpoint unless it is `/` (the endpoint itself).
 `Timer` (defined in `reconciler.clock`, re-exported here) is injectable: tests pass a
-`VirtualTimer` whose `sleep` advances the emulated clock, so nothing really sleeps and the emulator (`EmulatorSettings.clock=timer`) sees the same time.
+`VirtualTimer` whose `sleep` advances the emulated clock, so nothing really sleeps and the
+emulator (`EmulatorSettings.clock=timer`) sees the same time.
 `Timer.now` measures durations (monotonic); `Timer.epoch` is the wall clock a rollout reads its
 metric windows and writes its progress label on (unix seconds; the emulated time with a VirtualTimer).
 
