@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.cli.main import COMMANDS
@@ -56,7 +57,8 @@ def _env(tree: Path) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(tree)}
 
 
-def _pinned(cpu: int | None) -> object:
+def _pinned(cpu: int | None) -> Callable[[], None] | None:
+    """What the child runs before exec: pin itself to `cpu` (None: no pinning)."""
     if cpu is None:
         return None
     return lambda: os.sched_setaffinity(0, {cpu})
@@ -65,7 +67,7 @@ def _pinned(cpu: int | None) -> object:
 def run_once(command: list[str], tree: Path, cpu: int | None) -> tuple[float, float]:
     before, start = _child_cpu(), time.perf_counter()
     subprocess.run(command, cwd=tree, env=_env(tree), check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, preexec_fn=_pinned(cpu))  # type: ignore[arg-type]
+                   stderr=subprocess.DEVNULL, preexec_fn=_pinned(cpu))
     return time.perf_counter() - start, _child_cpu() - before
 
 

@@ -51,7 +51,8 @@ from reconciler.emulator.settings import EmulatorSettings
 from reconciler.live.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from reconciler.live.read import read_live
 from reconciler.plan.build import build_plan
-from reconciler.targets import LOCAL_BASE_URL, local_credentials, open_client
+from reconciler.target_names import LOCAL_BASE_URL
+from reconciler.targets import local_credentials, open_client
 
 REGION = "cn-shanghai"
 

@@ -1,6 +1,6 @@
 """The defaults of the engine's settings that the CLI shows as its options' defaults.
 
-One definition each: the engine modules re-import them (`reconciler.plan.build`,
+One definition each: the engine modules import them from here (`reconciler.plan.build`,
 `reconciler.apply.executor`, `reconciler.apply.journal`, `reconciler.apply.lock`), and a command's
 `--help` reads them here without importing the engine. This module imports nothing.
 """

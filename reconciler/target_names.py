@@ -2,7 +2,7 @@
 
 `resolve_target` parses `local`, `aliyun` or an http(s) URL into a `Target` (kind and base URL);
 `default_state_path` finds the local target's SQLite file. `reconciler.targets` builds clients on
-these (and re-exports them); the CLI's options and `--help` need only this module, so showing a
+these; the CLI's options and `--help` need only this module, so showing a
 command's help imports neither httpx nor the client layer.
 """
 

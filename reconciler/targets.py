@@ -6,7 +6,7 @@ This module composes the client layer (`reconciler.eas`) with the embedded emula
 - `local` (default): the embedded emulator in-process through `httpx.ASGITransport`; SQLite state
   at `.eas-gitops/local.db` at the root of the git work tree that holds the files (the working
   directory outside git; `default_state_path`, defined with the target names in
-  `reconciler.target_names` and re-exported here; `state` moves it); signed with the
+  `reconciler.target_names`; `state` moves it); signed with the
   emulator's documented local pair (`reconciler.emulator.settings.LOCAL_ACCESS_KEY_ID/SECRET`).
 - `http://host:port` / `https://...`: a served emulator or any EAS-compatible URL. Credentials:
   `ALIBABA_CLOUD_ACCESS_KEY_ID` + `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (+ optional
@@ -39,19 +39,7 @@ from reconciler.eas.client import EasClient
 from reconciler.eas.retry import Clock, RetrySettings, Sleep, real_sleep
 from reconciler.eas.transport import Caller
 from reconciler.errors import CredentialsError
-from reconciler.target_names import DEFAULT_REGION as DEFAULT_REGION  # re-exported: the names live there
-from reconciler.target_names import DEFAULT_TARGET as DEFAULT_TARGET
-from reconciler.target_names import ENV_TARGET as ENV_TARGET
-from reconciler.target_names import LOCAL_BASE_URL as LOCAL_BASE_URL
-from reconciler.target_names import STATE_DIR as STATE_DIR
-from reconciler.target_names import STATE_FILE as STATE_FILE
-from reconciler.target_names import Target as Target
-from reconciler.target_names import TargetKind as TargetKind
-from reconciler.target_names import aliyun_host as aliyun_host
-from reconciler.target_names import default_state_path as default_state_path
-from reconciler.target_names import default_target as default_target
-from reconciler.target_names import project_root as project_root
-from reconciler.target_names import resolve_target as resolve_target
+from reconciler.target_names import DEFAULT_REGION, Target, TargetKind, default_state_path, resolve_target
 
 ENV_AK, ENV_SECRET, ENV_TOKEN = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
                                  "ALIBABA_CLOUD_SECURITY_TOKEN")

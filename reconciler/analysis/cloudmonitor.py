@@ -45,13 +45,8 @@ from reconciler.eas.auth import AcsSigner, Credentials, StaticCredentials
 from reconciler.eas.retry import RetrySettings
 from reconciler.eas.transport import Caller, Request
 from reconciler.errors import ApiError, ConfigError, CredentialsError, TransportError
-from reconciler.targets import (
-    MISSING_ALIYUN_CREDENTIALS,
-    TargetKind,
-    local_credentials,
-    resolve_target,
-    url_credentials,
-)
+from reconciler.target_names import TargetKind, resolve_target
+from reconciler.targets import MISSING_ALIYUN_CREDENTIALS, local_credentials, url_credentials
 
 ACTION = "DescribeMetricList"
 API_VERSION = "2019-01-01"

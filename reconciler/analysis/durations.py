@@ -14,10 +14,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from reconciler.analysis.duration_text import PATTERN as PATTERN  # re-exported: the text forms live there
-from reconciler.analysis.duration_text import UNITS as UNITS
-from reconciler.analysis.duration_text import format_duration as format_duration
-from reconciler.analysis.duration_text import parse_duration as parse_duration
+from reconciler.analysis.duration_text import PATTERN, format_duration, parse_duration
 
 
 def _coerce(value: object) -> float:

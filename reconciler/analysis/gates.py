@@ -35,7 +35,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.analysis.durations import Duration, format_duration
+from reconciler.analysis.duration_text import format_duration
+from reconciler.analysis.durations import Duration
 
 CLOUD_PERIOD = 60.0  # seconds: CloudMonitor's finest Period for acs_learn on the real cloud
 EMULATOR_PERIOD = 1.0  # seconds: the emulator's CloudMonitor default base period

@@ -17,7 +17,7 @@ from reconciler.analysis.gates import AnalysisSpec, ProviderName, interval_probl
 from reconciler.analysis.prometheus import PrometheusProvider
 from reconciler.analysis.provider import MetricsProvider
 from reconciler.errors import ConfigError
-from reconciler.targets import TargetKind, resolve_target
+from reconciler.target_names import TargetKind, resolve_target
 
 
 @asynccontextmanager

@@ -37,7 +37,7 @@ from reconciler.analysis.judge import (
     judge_step,
 )
 from reconciler.analysis.provider import MetricsProvider, Window, check_samples
-from reconciler.apply.runtime import Timer
+from reconciler.clock import Timer
 from reconciler.errors import ApiError, ConfigError, TransportError
 
 

@@ -40,11 +40,11 @@ from reconciler.apply.observe import Observer
 from reconciler.apply.report import ApplyReport, Event, EventKind, GroupOutcome, GroupReport, Progress, no_progress
 from reconciler.apply.rollback import Restorer, Snapshot, snapshot
 from reconciler.apply.rollout import RolloutRun, rollout_phase, tick_text
-from reconciler.apply.runtime import Link, Timer
+from reconciler.apply.runtime import Link
 from reconciler.apply.secrets import check_env
 from reconciler.apply.steps import GroupRun, StepSettings
-from reconciler.defaults import DEFAULT_PARALLEL as DEFAULT_PARALLEL  # re-exported: the defaults live there
-from reconciler.defaults import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+from reconciler.clock import Timer
+from reconciler.defaults import DEFAULT_PARALLEL, DEFAULT_TIMEOUT
 from reconciler.errors import ConfigError, EasGitopsError, LockLostError
 from reconciler.live.model import LiveState
 from reconciler.plan.model import Action, GroupPlan, Plan, Step

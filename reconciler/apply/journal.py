@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from reconciler.defaults import JOURNAL_DIR as JOURNAL_DIR  # re-exported: the default lives there
 from reconciler.eas.models import Service
 
 

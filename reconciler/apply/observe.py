@@ -27,7 +27,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconciler.apply.runtime import Timer
+from reconciler.clock import Timer
 from reconciler.desired.model import TrafficMode
 from reconciler.eas.client import DEFAULT_PAGE_SIZE, EasClient
 from reconciler.eas.models import Service

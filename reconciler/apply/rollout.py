@@ -35,8 +35,9 @@ from reconciler.analysis.judge import CheckResult
 from reconciler.apply.bake import BakeTick, bake
 from reconciler.apply.journal import Journal
 from reconciler.apply.report import CheckRecord
-from reconciler.apply.runtime import Link, Timer
+from reconciler.apply.runtime import Link
 from reconciler.apply.steps import GroupRun
+from reconciler.clock import Timer
 from reconciler.desired.model import TrafficState
 from reconciler.desired.rollout import PROGRESS_LABEL, ProgressLabel
 from reconciler.errors import ConfigError, EasGitopsError, RolloutAbortedError

@@ -12,7 +12,7 @@
   AccessToken in the `Authorization` header.
 
 A smoke test's `path` is appended to the direct endpoint unless it is `/` (the endpoint itself).
-`Timer` (defined in `reconciler.clock`, re-exported here) is injectable: tests pass a
+`Timer` (`reconciler.clock`) is injectable: tests pass a
 `VirtualTimer` whose `sleep` advances the emulated clock, so nothing really sleeps and the
 emulator (`EmulatorSettings.clock=timer`) sees the same time.
 `Timer.now` measures durations (monotonic); `Timer.epoch` is the wall clock a rollout reads its
@@ -39,12 +39,12 @@ import httpx
 from reconciler.analysis.gates import AnalysisSpec
 from reconciler.analysis.provider import MetricsProvider
 from reconciler.analysis.sources import open_provider
-from reconciler.clock import RealTimer as RealTimer  # re-exported: apply imports its timers from here
-from reconciler.clock import Timer as Timer
+from reconciler.clock import Timer
 from reconciler.eas.client import EasClient
 from reconciler.eas.retry import RetrySettings
 from reconciler.errors import TransportError
-from reconciler.targets import LOCAL_BASE_URL, TargetKind, close_local_app, local_app, open_client, resolve_target
+from reconciler.target_names import LOCAL_BASE_URL, TargetKind, resolve_target
+from reconciler.targets import close_local_app, local_app, open_client
 
 SmokeTester = Callable[[str, str, str, str | None], Awaitable[int]]  # (group, service, path, body) -> HTTP status
 MetricsOpener = Callable[[AnalysisSpec], AbstractAsyncContextManager[MetricsProvider]]

@@ -36,8 +36,9 @@ from typing import Any
 
 from reconciler.apply.journal import Journal, facts
 from reconciler.apply.observe import Observer, describe, unmet
-from reconciler.apply.runtime import Link, Timer
+from reconciler.apply.runtime import Link
 from reconciler.apply.secrets import resolve
+from reconciler.clock import Timer
 from reconciler.desired.eas_config import Path, deep_merge, value_at, without_paths
 from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.desired.shares import MemberTraffic, compute_shares, is_black_hole

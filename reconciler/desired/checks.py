@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
-from reconciler.analysis.durations import format_duration
+from reconciler.analysis.duration_text import format_duration
 from reconciler.analysis.gates import CLOUD_PERIOD, ProviderName, finest_period, interval_problem
 from reconciler.desired.eas_config import TYPED_PATHS, declared_paths, to_eas_config, value_at
 from reconciler.desired.limits import number_faults

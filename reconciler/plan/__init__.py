@@ -4,7 +4,8 @@ Pure: no I/O. `build_plan` is the entry point; the `Plan` it returns is a frozen
 renderers (`reconciler.plan.render`) and the executor only read.
 """
 
-from reconciler.plan.build import DEFAULT_MAX_SHIFT, build_plan, ensure_fresh
+from reconciler.defaults import DEFAULT_MAX_SHIFT
+from reconciler.plan.build import build_plan, ensure_fresh
 from reconciler.plan.diff import analyze, diff
 from reconciler.plan.model import (
     FORMAT_VERSION,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from reconciler.defaults import DEFAULT_MAX_SHIFT as DEFAULT_MAX_SHIFT  # re-exported: the default lives there
+from reconciler.defaults import DEFAULT_MAX_SHIFT
 from reconciler.desired.model import ServiceGroup
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.gcpause import paused_gc

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from reconciler.analysis.durations import format_duration, parse_duration
+from reconciler.analysis.duration_text import format_duration, parse_duration
 from reconciler.analysis.gates import (
     AnalysisSpec,
     ErrorRateGate,
@@ -19,7 +19,7 @@ from reconciler.analysis.gates import (
     ProviderName,
     interval_problem,
 )
-from reconciler.targets import TargetKind
+from reconciler.target_names import TargetKind
 
 EXAMPLE = {
     "provider": "cloudmonitor", "interval": "1m", "min_requests": 200, "failure_limit": 2,

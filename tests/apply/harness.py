@@ -25,7 +25,8 @@ from reconciler.live.model import LiveState
 from reconciler.live.read import read_live
 from reconciler.plan.build import build_plan
 from reconciler.plan.model import Plan
-from reconciler.targets import LOCAL_BASE_URL, local_credentials, open_client
+from reconciler.target_names import LOCAL_BASE_URL
+from reconciler.targets import local_credentials, open_client
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "groups"
 # Throttle waits are sent in milliseconds by the emulator; keep retries fast but real.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,9 +75,6 @@ def test_no_pause_without_main() -> None:
 def test_the_file_models_build_their_schemas_on_first_use() -> None:
     """Importing the models builds no validator (pydantic's defer_build): that is paid once, by the
     first file validated, not by every command that imports them."""
-    import subprocess
-    import sys
-
     code = ("from reconciler.desired import model, rollout, drift_policy\n"
             "from reconciler.analysis import gates\n"
             "models = [model.ServiceGroup, model.ServiceSpec, model.Resources, rollout.RolloutSpec,"

@@ -13,7 +13,7 @@ from reconciler.apply.runtime import VirtualTimer, target_connector
 from reconciler.cli import plan as plan_cli
 from reconciler.cli.main import app
 from reconciler.emulator.settings import EmulatorSettings
-from reconciler.targets import default_state_path, project_root
+from reconciler.target_names import default_state_path, project_root
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "groups" / "pmml.yaml"
 runner = CliRunner()

@@ -15,7 +15,7 @@ from apply.invariants import violations  # tests/ is on sys.path (rootdir-relati
 from reconciler.cli import apply as apply_cli
 from reconciler.cli import plan as plan_cli
 from reconciler.desired.model import TrafficState
-from reconciler.targets import LOCAL_BASE_URL
+from reconciler.target_names import LOCAL_BASE_URL
 
 from .conftest import EXAMPLES, Cli
 

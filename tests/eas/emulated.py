@@ -20,7 +20,8 @@ from reconciler.eas.retry import RetrySettings
 from reconciler.emulator.admin_api import AdminAuth
 from reconciler.emulator.app import create_app
 from reconciler.emulator.settings import EmulatorSettings
-from reconciler.targets import LOCAL_BASE_URL, local_credentials, open_client
+from reconciler.target_names import LOCAL_BASE_URL
+from reconciler.targets import local_credentials, open_client
 
 from .helpers import FakeTime
 

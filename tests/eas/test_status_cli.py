@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from reconciler.cli.main import app
 from reconciler.desired.model import TrafficMode, TrafficState
 from reconciler.emulator.admin_api import AdminAuth
-from reconciler.targets import LOCAL_BASE_URL, close_local_app, local_app, local_credentials, open_client
+from reconciler.target_names import LOCAL_BASE_URL
+from reconciler.targets import close_local_app, local_app, local_credentials, open_client
 
 runner = CliRunner()
 

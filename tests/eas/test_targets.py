@@ -12,12 +12,8 @@ import pytest
 
 from reconciler.emulator.settings import LOCAL_ACCESS_KEY_ID
 from reconciler.errors import ConfigError, CredentialsError, NotFoundError
-from reconciler.targets import (
-    ENV_TARGET,
-    TargetKind,
-    resolve_target,
-    url_credentials,
-)
+from reconciler.target_names import ENV_TARGET, TargetKind, resolve_target
+from reconciler.targets import url_credentials
 
 
 def test_local_is_the_default_and_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.analysis.durations import format_duration
+from reconciler.analysis.duration_text import format_duration
 from reconciler.plan.model import GroupPlan, Step
 
 # (hex colour for mermaid, the emoji square that looks like it, for the legend)

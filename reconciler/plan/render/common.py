@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.analysis.durations import format_duration
+from reconciler.analysis.duration_text import format_duration
 from reconciler.desired.rollout import OnFailure
 from reconciler.plan.diff import mask
 from reconciler.plan.model import Action, Change, GroupPlan, MemberView, Plan, Step
